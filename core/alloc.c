@@ -1,0 +1,60 @@
+/* Allocation wrappers with a fail-the-Nth-allocation test hook. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "costflow/common.h"
+
+static long fail_countdown = -1;   /* < 0: hook disabled */
+
+void cf_alloc_fail_after(long n) { fail_countdown = n; }
+
+static int should_fail(void) {
+  if (fail_countdown < 0) return 0;
+  if (fail_countdown == 0) return 1;
+  fail_countdown--;
+  return 0;
+}
+
+void *cf_malloc(size_t n) {
+  if (should_fail()) return NULL;
+  return malloc(n ? n : 1);
+}
+
+void *cf_calloc(size_t n, size_t size) {
+  if (should_fail()) return NULL;
+  return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *cf_realloc(void *p, size_t n) {
+  if (should_fail()) return NULL;
+  return realloc(p, n ? n : 1);
+}
+
+void cf_free(void *p) { free(p); }
+
+char *cf_strdup(const char *s) {
+  if (!s) return NULL;
+  return cf_strndup(s, strlen(s));
+}
+
+char *cf_strndup(const char *s, size_t n) {
+  char *r = cf_malloc(n + 1);
+  if (!r) return NULL;
+  memcpy(r, s, n);
+  r[n] = '\0';
+  return r;
+}
+
+char *cf_asprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  char *r = cf_malloc((size_t)n + 1);
+  if (!r) return NULL;
+  va_start(ap, fmt);
+  vsnprintf(r, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return r;
+}

@@ -1,0 +1,124 @@
+/* Durable file helpers: atomic replace, mkdir -p, directory fsync, SHA-256. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "costflow/common.h"
+
+int cf_fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = fsync(fd) < 0 ? -errno : 0;
+  close(fd);
+  return r;
+}
+
+int cf_mkdir_p(const char *path, int mode) {
+  char *p = cf_strdup(path);
+  if (!p) return -ENOMEM;
+  int ret = 0;
+  for (char *s = p + 1; ; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+        ret = -errno;
+        break;
+      }
+      *s = c;
+      if (c == '\0') break;
+    }
+  }
+  cf_free(p);
+  return ret;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int cf_write_file_atomic(const char *path, const void *data, size_t len) {
+  char *tmp = cf_asprintf("%s.tmp.%ld", path, (long)getpid());
+  char *dir = cf_strdup(path);
+  int fd = -1, ret = -ENOMEM;
+  if (!tmp || !dir) goto done;
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) { ret = -errno; goto done; }
+  if ((ret = write_all(fd, data, len)) < 0) goto done;
+  if (fsync(fd) < 0) { ret = -errno; goto done; }
+  if (close(fd) < 0) { fd = -1; ret = -errno; goto done; }
+  fd = -1;
+  if (rename(tmp, path) < 0) { ret = -errno; goto done; }
+  char *slash = strrchr(dir, '/');
+  if (slash) {
+    *slash = '\0';
+    ret = cf_fsync_dir(slash == dir ? "/" : dir);
+  } else {
+    ret = cf_fsync_dir(".");
+  }
+done:
+  if (fd >= 0) close(fd);
+  if (ret < 0 && tmp) unlink(tmp);
+  cf_free(tmp);
+  cf_free(dir);
+  return ret;
+}
+
+static void to_hex(const unsigned char *d, unsigned n, char *hex) {
+  static const char digits[] = "0123456789abcdef";
+  for (unsigned i = 0; i < n; i++) {
+    hex[2 * i] = digits[d[i] >> 4];
+    hex[2 * i + 1] = digits[d[i] & 15];
+  }
+  hex[2 * n] = '\0';
+}
+
+void cf_sha256_mem(const void *p, size_t n, char hex[65]) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned dl = 0;
+  EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
+  to_hex(d, dl, hex);
+}
+
+int cf_sha256_file(const char *path, char hex[65]) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ret = 0;
+  if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+    ret = -ENOMEM;
+    goto done;
+  }
+  static __thread unsigned char chunk[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ret = -errno;
+      goto done;
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx, chunk, (size_t)n);
+  }
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned dl = 0;
+  EVP_DigestFinal_ex(ctx, d, &dl);
+  to_hex(d, dl, hex);
+done:
+  EVP_MD_CTX_free(ctx);
+  close(fd);
+  return ret;
+}

@@ -1,0 +1,27 @@
+/* Streaming RFC 4180 CSV reader over any byte source (plain file, or a
+ * .gz / .zip member through libarchive). Memory is bounded by the longest
+ * record, never by the file. Bad records are reported, not fatal. */
+#ifndef COSTFLOW_CSV_H
+#define COSTFLOW_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cf_csv;
+
+/* Opens `path`; .gz and .zip (first .csv member) are decompressed on the
+ * fly through libarchive. A UTF-8 BOM is skipped. */
+int  cf_csv_open(const char *path, struct cf_csv **out, char **errmsg);
+void cf_csv_close(struct cf_csv *c);
+
+/* Reads the next record. Returns 1 with fields set, 0 at end of input, or
+ * a negative error (CF_EDATA for a malformed record: unterminated quote,
+ * invalid UTF-8, record over the size cap; *errmsg says why; the reader
+ * resynchronises at the next line so the caller may continue).
+ * Fields point into the reader's buffer and are valid until the next
+ * call; they are NUL-terminated. `line` is the 1-based physical line where
+ * the record starts. */
+int cf_csv_next(struct cf_csv *c, const char ***fields, const size_t **lens,
+                size_t *nfields, int64_t *line, char **errmsg);
+
+#endif
