@@ -1,0 +1,362 @@
+/* Streaming RFC 4180 CSV reader: bytes come from read(2) or libarchive in
+ * fixed chunks; one record is held at a time (capped), so memory never
+ * depends on the file size. Malformed records are reported and skipped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include "costflow/common.h"
+#include "costflow/csv.h"
+
+#define CSV_CHUNK (64 * 1024)
+#define CSV_RECORD_MAX (1024 * 1024)     /* bytes of one record */
+
+struct cf_csv {
+  int fd;                        /* plain file, or -1 */
+  struct archive *ar;            /* .gz / .zip, or NULL */
+  char *chunk;                   /* CSV_CHUNK bytes of input */
+  size_t chunk_len, chunk_pos;
+  int eof;                       /* source exhausted */
+  struct cf_buf replay;          /* bytes to parse again after a resync */
+  size_t replay_pos;
+  struct cf_buf raw;             /* raw bytes of the current record */
+  struct cf_buf val;             /* unescaped fields, NUL-separated */
+  size_t *offs, *lens;           /* per field, into val */
+  const char **ptrs;
+  size_t nfields, cap_fields;
+  int64_t line;                  /* physical line of the next byte */
+  int started;                   /* BOM check done */
+};
+
+static void set_err(char **errmsg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_err(char **errmsg, const char *fmt, ...) {
+  if (!errmsg) return;
+  struct cf_buf b = CF_BUF_INIT(0);
+  va_list ap;
+  va_start(ap, fmt);
+  cf_buf_vaddf(&b, fmt, ap);
+  va_end(ap);
+  *errmsg = b.len ? cf_buf_detach(&b, NULL) : cf_strdup("error");
+}
+
+static int ends_with(const char *s, const char *suf) {
+  size_t a = strlen(s), b = strlen(suf);
+  return a >= b && strcasecmp(s + a - b, suf) == 0;
+}
+
+/* Positions the archive on the member to read: the first *.csv member of a
+ * zip (else its first regular file); the single raw stream of a .gz. */
+static int open_archive(struct cf_csv *c, const char *path, int zip,
+                        char **errmsg) {
+  struct archive_entry *ent;
+  c->ar = archive_read_new();
+  if (!c->ar) return -ENOMEM;
+  archive_read_support_filter_all(c->ar);
+  if (zip) archive_read_support_format_zip(c->ar);
+  else archive_read_support_format_raw(c->ar);
+  if (archive_read_open_filename(c->ar, path, CSV_CHUNK) != ARCHIVE_OK)
+    goto fail;
+  if (!zip) {
+    if (archive_read_next_header(c->ar, &ent) != ARCHIVE_OK) goto fail;
+    return 0;
+  }
+  /* libarchive streams zip members forward only: take the first .csv, or
+   * the first regular file if none is named .csv before it. */
+  for (;;) {
+    int r = archive_read_next_header(c->ar, &ent);
+    if (r == ARCHIVE_EOF) {
+      set_err(errmsg, "%s: zip holds no csv member", path);
+      return CF_EDATA;
+    }
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) goto fail;
+    const char *name = archive_entry_pathname(ent);
+    if (archive_entry_filetype(ent) == AE_IFREG && name &&
+        ends_with(name, ".csv"))
+      return 0;
+  }
+fail:
+  set_err(errmsg, "%s: %s", path, archive_error_string(c->ar)
+                                  ? archive_error_string(c->ar)
+                                  : "cannot read archive");
+  return CF_EDATA;
+}
+
+int cf_csv_open(const char *path, struct cf_csv **out, char **errmsg) {
+  int ret = -ENOMEM;
+  struct cf_csv *c = cf_calloc(1, sizeof *c);
+  *out = NULL;
+  if (!c) goto fail;
+  c->fd = -1;
+  c->line = 1;
+  cf_buf_init(&c->replay, 0);
+  cf_buf_init(&c->raw, CSV_RECORD_MAX);
+  /* Unescaped text plus one NUL per field never outgrows 2x raw. */
+  cf_buf_init(&c->val, 2 * (size_t)CSV_RECORD_MAX + 2);
+  if (!(c->chunk = cf_malloc(CSV_CHUNK))) goto fail;
+  if (ends_with(path, ".gz") || ends_with(path, ".zip")) {
+    ret = open_archive(c, path, ends_with(path, ".zip"), errmsg);
+    if (ret < 0) goto fail_quiet;
+  } else {
+    c->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (c->fd < 0) {
+      ret = -errno;
+      set_err(errmsg, "%s: %s", path, strerror(errno));
+      goto fail_quiet;
+    }
+  }
+  *out = c;
+  return 0;
+fail:
+  set_err(errmsg, "%s: %s", path, cf_strerror(ret));
+fail_quiet:
+  cf_csv_close(c);
+  return ret;
+}
+
+void cf_csv_close(struct cf_csv *c) {
+  if (!c) return;
+  if (c->fd >= 0) close(c->fd);
+  if (c->ar) archive_read_free(c->ar);
+  cf_free(c->chunk);
+  cf_buf_release(&c->replay);
+  cf_buf_release(&c->raw);
+  cf_buf_release(&c->val);
+  cf_free(c->offs);
+  cf_free(c->lens);
+  cf_free(c->ptrs);
+  cf_free(c);
+}
+
+/* Refills the chunk; 0 ok (possibly eof), negative on read error. */
+static int refill(struct cf_csv *c) {
+  c->chunk_pos = c->chunk_len = 0;
+  if (c->eof) return 0;
+  ssize_t n;
+  if (c->ar) {
+    n = archive_read_data(c->ar, c->chunk, CSV_CHUNK);
+    if (n < 0) return CF_EDATA;
+  } else {
+    do n = read(c->fd, c->chunk, CSV_CHUNK); while (n < 0 && errno == EINTR);
+    if (n < 0) return -errno;
+  }
+  if (n == 0) c->eof = 1;
+  c->chunk_len = (size_t)n;
+  return 0;
+}
+
+/* Next input byte (0..255), -1 at end, or < -1 on a read error. */
+static int peek_byte(struct cf_csv *c) {
+  if (c->replay_pos < c->replay.len)
+    return (unsigned char)c->replay.buf[c->replay_pos];
+  if (c->chunk_pos >= c->chunk_len) {
+    int r = refill(c);
+    if (r < 0) return r < -1 ? r : -2;
+    if (c->chunk_len == 0) return -1;
+  }
+  return (unsigned char)c->chunk[c->chunk_pos];
+}
+
+static void skip_byte(struct cf_csv *c) {
+  if (c->replay_pos < c->replay.len) {
+    if (++c->replay_pos == c->replay.len) {
+      cf_buf_reset(&c->replay);
+      c->replay_pos = 0;
+    }
+  } else {
+    c->chunk_pos++;
+  }
+}
+
+/* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char b = s[i];
+    if (b < 0x80) { i++; continue; }
+    size_t k;
+    unsigned cp;
+    if (b >= 0xC2 && b <= 0xDF) { k = 1; cp = b & 0x1F; }
+    else if (b >= 0xE0 && b <= 0xEF) { k = 2; cp = b & 0x0F; }
+    else if (b >= 0xF0 && b <= 0xF4) { k = 3; cp = b & 0x07; }
+    else return 0;
+    for (size_t j = 1; j <= k; j++) {
+      if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + j] & 0x3F);
+    }
+    if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+static int add_field(struct cf_csv *c) {
+  if (c->nfields == c->cap_fields) {
+    size_t nc = c->cap_fields ? c->cap_fields * 2 : 64;
+    size_t *o = cf_realloc(c->offs, nc * sizeof *o);
+    if (!o) return -ENOMEM;
+    c->offs = o;
+    size_t *l = cf_realloc(c->lens, nc * sizeof *l);
+    if (!l) return -ENOMEM;
+    c->lens = l;
+    const char **p = cf_realloc(c->ptrs, nc * sizeof *p);
+    if (!p) return -ENOMEM;
+    c->ptrs = p;
+    c->cap_fields = nc;
+  }
+  c->offs[c->nfields++] = c->val.len;
+  return 0;
+}
+
+static int end_field(struct cf_csv *c) {
+  size_t i = c->nfields - 1;
+  c->lens[i] = c->val.len - c->offs[i];
+  return cf_buf_addch(&c->val, '\0');
+}
+
+/* After an error inside a quoted field that ran past a line end (a stray
+ * quote), parse again from the byte after the record's first line end so
+ * only that one line is lost. */
+static int resync_after_first_line(struct cf_csv *c, int64_t rec_line) {
+  char *nl = memchr(c->raw.buf, '\n', c->raw.len);
+  if (!nl) return 0;
+  struct cf_buf nb = CF_BUF_INIT(0);
+  size_t skip = (size_t)(nl + 1 - c->raw.buf);
+  if (cf_buf_add(&nb, c->raw.buf + skip, c->raw.len - skip) < 0 ||
+      cf_buf_add(&nb, c->replay.buf + c->replay_pos,
+                 c->replay.len - c->replay_pos) < 0) {
+    cf_buf_release(&nb);
+    return -ENOMEM;
+  }
+  cf_buf_release(&c->replay);
+  c->replay = nb;
+  c->replay_pos = 0;
+  c->line = rec_line + 1;
+  return 0;
+}
+
+/* Skips input up to and including the next '\n'. */
+static int skip_line(struct cf_csv *c) {
+  for (;;) {
+    int b = peek_byte(c);
+    if (b < -1) return b;
+    if (b < 0) return 0;
+    skip_byte(c);
+    if (b == '\n') { c->line++; return 0; }
+  }
+}
+
+enum { ST_START, ST_UNQUOTED, ST_QUOTED, ST_QUOTE_IN_QUOTED };
+
+int cf_csv_next(struct cf_csv *c, const char ***fields, const size_t **lens,
+                size_t *nfields, int64_t *line, char **errmsg) {
+  int ret;
+  if (errmsg) *errmsg = NULL;
+  if (!c->started) {
+    c->started = 1;
+    /* A UTF-8 BOM is at most 3 bytes at the start of the first chunk. */
+    if (peek_byte(c) == 0xEF && c->chunk_len >= 3 &&
+        memcmp(c->chunk, "\xEF\xBB\xBF", 3) == 0)
+      c->chunk_pos = 3;
+  }
+restart:
+  cf_buf_reset(&c->raw);
+  cf_buf_reset(&c->val);
+  c->nfields = 0;
+  int64_t rec_line = c->line;
+  *line = rec_line;
+  int st = ST_START;
+  if ((ret = peek_byte(c)) == -1) return 0;
+  if (ret < -1) {
+    set_err(errmsg, "read error");
+    return ret;
+  }
+  if ((ret = add_field(c)) < 0) return ret;
+  for (;;) {
+    int b = peek_byte(c);
+    if (b < -1) {
+      set_err(errmsg, "read error");
+      return b;
+    }
+    if (b >= 0) {
+      skip_byte(c);
+      /* cf_buf may round its limit up; the cap is checked here. */
+      if (c->raw.len >= CSV_RECORD_MAX ||
+          cf_buf_addch(&c->raw, (char)b) < 0) {
+        /* Over the cap: drop the record and find a line start. */
+        int quoted = st == ST_QUOTED;
+        if (quoted && memchr(c->raw.buf, '\n', c->raw.len)) {
+          if ((ret = resync_after_first_line(c, rec_line)) < 0) return ret;
+        } else if ((ret = skip_line(c)) < 0) {
+          return ret;
+        }
+        set_err(errmsg, "record over %d bytes", CSV_RECORD_MAX);
+        return CF_EDATA;
+      }
+    }
+    if (b == '\n') c->line++;
+    switch (st) {
+    case ST_START:
+    case ST_UNQUOTED:
+      if (b == '"' && st == ST_START) { st = ST_QUOTED; continue; }
+      if (b == ',' || b == '\n' || b == -1) break;
+      if (b == '\r' && peek_byte(c) == '\n') continue;   /* CRLF */
+      st = ST_UNQUOTED;
+      if (cf_buf_addch(&c->val, (char)b) < 0) goto toobig;
+      continue;
+    case ST_QUOTED:
+      if (b == -1) {
+        set_err(errmsg, "unterminated quoted field");
+        if ((ret = resync_after_first_line(c, rec_line)) < 0) return ret;
+        return CF_EDATA;
+      }
+      if (b == '"') { st = ST_QUOTE_IN_QUOTED; continue; }
+      if (cf_buf_addch(&c->val, (char)b) < 0) goto toobig;
+      continue;
+    case ST_QUOTE_IN_QUOTED:
+      if (b == '"') {                                  /* "" escape */
+        st = ST_QUOTED;
+        if (cf_buf_addch(&c->val, '"') < 0) goto toobig;
+        continue;
+      }
+      if (b == '\r' && peek_byte(c) == '\n') continue;
+      if (b == ',' || b == '\n' || b == -1) break;
+      /* Text after a closing quote: keep it, as most readers do. */
+      st = ST_UNQUOTED;
+      if (cf_buf_addch(&c->val, (char)b) < 0) goto toobig;
+      continue;
+    }
+    /* End of a field (b is ',', '\n' or end of input). */
+    if ((ret = end_field(c)) < 0) goto toobig;
+    if (b == ',') {
+      if ((ret = add_field(c)) < 0) return ret;
+      st = ST_START;
+      continue;
+    }
+    break;
+  }
+  /* Blank lines carry no record. */
+  if (c->nfields == 1 && c->lens[0] == 0 && c->raw.len &&
+      c->raw.buf[0] != '"')
+    goto restart;
+  for (size_t i = 0; i < c->nfields; i++)
+    c->ptrs[i] = c->val.buf + c->offs[i];
+  if (!utf8_valid((const unsigned char *)c->raw.buf, c->raw.len)) {
+    set_err(errmsg, "invalid UTF-8");
+    return CF_EDATA;
+  }
+  *fields = c->ptrs;
+  *lens = c->lens;
+  *nfields = c->nfields;
+  return 1;
+toobig:
+  set_err(errmsg, "record over %d bytes", CSV_RECORD_MAX);
+  if ((ret = skip_line(c)) < 0) return ret;
+  return CF_EDATA;
+}

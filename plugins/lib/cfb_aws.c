@@ -1,0 +1,354 @@
+/* AWS Cost and Usage Report reader: legacy ("lineItem/UnblendedCost") and
+ * CUR 2.0 ("line_item_unblended_cost") CSV, plain/.gz/.zip, mapped to the
+ * unified row (BILLING_FORMATS.md 2.4). Columns are found by name: legacy
+ * names are converted to their snake_case form, so one table serves both. */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <jansson.h>
+#include "cfb.h"
+#include "costflow/csv.h"
+
+enum {
+  A_LINE_ITEM_ID, A_TIME_INTERVAL, A_INVOICE_ID, A_PAYER, A_BP_START,
+  A_USAGE_ACCOUNT, A_TYPE, A_START, A_END, A_PRODUCT_CODE, A_RESOURCE,
+  A_USAGE_AMOUNT, A_CURRENCY, A_UNBLENDED, A_NET_UNBLENDED, A_AZ,
+  A_PRODUCT_NAME, A_REGION_CODE, A_REGION, A_SKU, A_PRICING_UNIT,
+  A_PUBLIC_COST, A_SP_EFFECTIVE, A_RI_EFFECTIVE, A_RI_UNUSED_UPFRONT,
+  A_RI_UNUSED_RECURRING, A_SP_TOTAL_COMMIT, A_SP_USED_COMMIT, A_RI_ARN,
+  A_TAGS_MAP, A_NFIELDS
+};
+static const char *const aws_names[A_NFIELDS] = {
+  "identity_line_item_id", "identity_time_interval", "bill_invoice_id",
+  "bill_payer_account_id", "bill_billing_period_start_date",
+  "line_item_usage_account_id", "line_item_line_item_type",
+  "line_item_usage_start_date", "line_item_usage_end_date",
+  "line_item_product_code", "line_item_resource_id",
+  "line_item_usage_amount", "line_item_currency_code",
+  "line_item_unblended_cost", "line_item_net_unblended_cost",
+  "line_item_availability_zone", "product_product_name",
+  "product_region_code", "product_region", "product_sku", "pricing_unit",
+  "pricing_public_on_demand_cost", "savings_plan_savings_plan_effective_cost",
+  "reservation_effective_cost",
+  "reservation_unused_amortized_upfront_fee_for_billing_period",
+  "reservation_unused_recurring_fee", "savings_plan_total_commitment_to_date",
+  "savings_plan_used_commitment", "reservation_reservation_a_r_n",
+  "resource_tags",
+};
+
+/* "lineItem/UnblendedCost" -> "line_item_unblended_cost". */
+static void snake(const char *in, char *out, size_t cap) {
+  size_t n = 0;
+  char prev = '/';
+  for (; *in && n + 2 < cap; in++) {
+    char c = *in;
+    if (c == '/') c = '_';
+    if (isupper((unsigned char)c)) {
+      if (prev != '_' && prev != '/') out[n++] = '_';
+      c = (char)tolower((unsigned char)c);
+    }
+    out[n++] = c;
+    prev = *in == '/' ? '/' : c;
+  }
+  out[n] = '\0';
+}
+
+struct aws_hdr {
+  int idx[A_NFIELDS];            /* column index or -1 */
+  size_t ncols;
+  int *tag_cols;                 /* resourceTags/... columns */
+  char **tag_keys;
+  size_t ntags;
+};
+
+static void hdr_release(struct aws_hdr *h) {
+  for (size_t i = 0; i < h->ntags; i++) cf_free(h->tag_keys[i]);
+  cf_free(h->tag_cols);
+  cf_free(h->tag_keys);
+}
+
+static int hdr_build(struct aws_hdr *h, const char **f, size_t n) {
+  for (int i = 0; i < A_NFIELDS; i++) h->idx[i] = -1;
+  h->ncols = n;
+  h->tag_cols = cf_calloc(n, sizeof *h->tag_cols);
+  h->tag_keys = cf_calloc(n, sizeof *h->tag_keys);
+  if (!h->tag_cols || !h->tag_keys) return -ENOMEM;
+  char name[512];
+  for (size_t c = 0; c < n; c++) {
+    if (!strncmp(f[c], "resourceTags/", 13)) {
+      /* user:team -> team; aws:createdBy keeps its prefix. */
+      const char *k = f[c] + 13;
+      if (!strncmp(k, "user:", 5)) k += 5;
+      if (!(h->tag_keys[h->ntags] = cf_strdup(k))) return -ENOMEM;
+      h->tag_cols[h->ntags++] = (int)c;
+      continue;
+    }
+    snake(f[c], name, sizeof name);
+    for (int i = 0; i < A_NFIELDS; i++)
+      if (h->idx[i] < 0 && !strcmp(name, aws_names[i])) h->idx[i] = (int)c;
+  }
+  return 0;
+}
+
+static const char *get(const struct aws_hdr *h, const char **f, int which) {
+  return h->idx[which] >= 0 ? f[h->idx[which]] : "";
+}
+
+/* ChargeCategory and x_IsCredit from lineItem/LineItemType. */
+static const char *charge_category(const char *t, int *is_credit) {
+  *is_credit = 0;
+  if (!strcmp(t, "Usage") || !strcmp(t, "DiscountedUsage") ||
+      !strcmp(t, "SavingsPlanCoveredUsage") ||
+      !strcmp(t, "SavingsPlanNegation") || !*t)
+    return "Usage";
+  if (!strcmp(t, "Fee") || !strcmp(t, "RIFee") ||
+      !strcmp(t, "SavingsPlanUpfrontFee") ||
+      !strcmp(t, "SavingsPlanRecurringFee"))
+    return "Purchase";
+  if (!strcmp(t, "Tax")) return "Tax";
+  /* DESIGN.md: credits and refunds are kept as negative Credit rows. */
+  if (!strcmp(t, "Credit") || !strcmp(t, "Refund")) {
+    *is_credit = 1;
+    return "Credit";
+  }
+  return "Adjustment";       /* discounts and anything new */
+}
+
+static cf_dec opt_dec(const char *s, cf_dec fallback) {
+  cf_dec d;
+  return *s && cfb_dec_parse_round(s, &d) == 0 ? d : fallback;
+}
+
+/* EffectiveCost per the amortization rules of BILLING_FORMATS.md 2.4. */
+static cf_dec effective_cost(const struct aws_hdr *h, const char **f,
+                             const char *type, cf_dec unblended) {
+  if (!strcmp(type, "SavingsPlanCoveredUsage"))
+    return opt_dec(get(h, f, A_SP_EFFECTIVE), unblended);
+  if (!strcmp(type, "DiscountedUsage"))
+    return opt_dec(get(h, f, A_RI_EFFECTIVE), unblended);
+  if (!strcmp(type, "SavingsPlanNegation") ||
+      !strcmp(type, "SavingsPlanUpfrontFee") ||
+      (!strcmp(type, "Fee") && *get(h, f, A_RI_ARN)))
+    return CF_DEC_ZERO;
+  if (!strcmp(type, "RIFee"))
+    return cf_dec_add(opt_dec(get(h, f, A_RI_UNUSED_UPFRONT), CF_DEC_ZERO),
+                      opt_dec(get(h, f, A_RI_UNUSED_RECURRING), CF_DEC_ZERO));
+  if (!strcmp(type, "SavingsPlanRecurringFee"))
+    return cf_dec_sub(opt_dec(get(h, f, A_SP_TOTAL_COMMIT), CF_DEC_ZERO),
+                      opt_dec(get(h, f, A_SP_USED_COMMIT), CF_DEC_ZERO));
+  return unblended;
+}
+
+/* Tags as compact JSON with sorted keys; caller frees. */
+static char *tags_json(const struct aws_hdr *h, const char **f) {
+  json_t *o = json_object();
+  if (!o) return NULL;
+  for (size_t i = 0; i < h->ntags; i++) {
+    const char *v = f[h->tag_cols[i]];
+    if (*v) json_object_set_new(o, h->tag_keys[i], json_string(v));
+  }
+  const char *m = get(h, f, A_TAGS_MAP);
+  if (*m && *m == '{') {
+    char *q = cfb_json_quote_numbers(m);
+    json_t *t = q ? json_loads(q, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    if (json_is_object(t))
+      json_object_foreach(t, k, v)
+        if (json_is_string(v) && *json_string_value(v))
+          json_object_set(o, k, v);
+    json_decref(t);
+    cf_free(q);
+  }
+  char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(o);
+  return s;
+}
+
+/* Region from product/regionCode, product/region, or the AZ ("us-east-1a"
+ * -> "us-east-1"). */
+static void region_of(const struct aws_hdr *h, const char **f, char *out,
+                      size_t cap) {
+  const char *r = get(h, f, A_REGION_CODE);
+  if (!*r) r = get(h, f, A_REGION);
+  if (*r) {
+    snprintf(out, cap, "%s", r);
+    return;
+  }
+  const char *az = get(h, f, A_AZ);
+  size_t n = strlen(az);
+  if (n > 1 && isalpha((unsigned char)az[n - 1]) &&
+      isdigit((unsigned char)az[n - 2]))
+    n--;
+  snprintf(out, cap, "%.*s", (int)n, az);
+}
+
+struct aws_ctx {
+  const struct cfb_src *src;
+  cfb_emit_fn emit;
+  cfb_reject_fn reject;
+  void *ud;
+  struct aws_hdr h;
+  struct cfb_rowbuf rb;
+  char reason[300];
+  char bp[11];                   /* billing period of the current row */
+};
+
+/* Maps one data record. Returns 1 emitted-ready, 0 rejected (reason set),
+ * negative on allocation failure. */
+static int map_row(struct aws_ctx *x, const char **f, size_t n,
+                   int64_t line, struct cfb_cost *out) {
+  const struct aws_hdr *h = &x->h;
+  struct cfb_rowbuf *rb = &x->rb;
+  if (n != h->ncols) {
+    snprintf(x->reason, sizeof x->reason,
+             "wrong column count (%zu, header has %zu)", n, h->ncols);
+    return 0;
+  }
+  const char *type = get(h, f, A_TYPE);
+  const char *cost_s = get(h, f, A_NET_UNBLENDED);
+  if (!*cost_s) cost_s = get(h, f, A_UNBLENDED);
+  cf_dec billed, unblended;
+  if (cfb_dec_parse_round(cost_s, &billed) < 0 ||
+      cfb_dec_parse_round(get(h, f, A_UNBLENDED), &unblended) < 0) {
+    snprintf(x->reason, sizeof x->reason, "non-numeric cost '%.200s'",
+             cost_s);
+    return 0;
+  }
+  int64_t t0, t1;
+  const char *s0 = get(h, f, A_START), *s1 = get(h, f, A_END);
+  if (cfb_time_parse(s0, &t0) < 0 || (*s1 && cfb_time_parse(s1, &t1) < 0)) {
+    snprintf(x->reason, sizeof x->reason, "invalid date '%.200s'",
+             cfb_time_parse(s0, &t0) < 0 ? s0 : s1);
+    return 0;
+  }
+  if (!*s1) t1 = t0 + 3600;
+  int is_credit;
+  const char *cat = charge_category(type, &is_credit);
+  cf_dec eff = effective_cost(h, f, type, unblended);
+  cf_dec list = opt_dec(get(h, f, A_PUBLIC_COST), billed);
+  char region[128], num[32], key[600];
+  region_of(h, f, region, sizeof region);
+  const char *svc = get(h, f, A_PRODUCT_NAME);
+  const char *code = get(h, f, A_PRODUCT_CODE);
+  char *tags = tags_json(h, f);
+  if (!tags) return -ENOMEM;
+  /* Identity: LineItemId|TimeInterval (the CUR dedupe key). */
+  const char *lid = get(h, f, A_LINE_ITEM_ID);
+  if (*lid) {
+    snprintf(key, sizeof key, "%s|%s", lid, get(h, f, A_TIME_INTERVAL));
+  } else {
+    struct cf_buf raw = CF_BUF_INIT(0);
+    for (size_t i = 0; i < n; i++) {
+      cf_buf_add(&raw, f[i], strlen(f[i]));
+      cf_buf_addch(&raw, '\x1f');
+    }
+    cf_sha256_mem(raw.buf, raw.len, key);
+    cf_buf_release(&raw);
+  }
+  cfb_rowbuf_reset(rb);
+  int r = 0;
+  r |= cfb_rowbuf_set(rb, CFB_BillingAccountId, get(h, f, A_PAYER));
+  r |= cfb_rowbuf_set(rb, CFB_SubAccountId, get(h, f, A_USAGE_ACCOUNT));
+  r |= cfb_rowbuf_set(rb, CFB_ProviderName, "AWS");
+  r |= cfb_rowbuf_set(rb, CFB_ServiceName, *svc ? svc : code);
+  r |= cfb_rowbuf_set(rb, CFB_ServiceCategory,
+                      cfb_category(x->src->maps, CFB_AWS, code));
+  r |= cfb_rowbuf_set(rb, CFB_RegionId, region);
+  r |= cfb_rowbuf_set(rb, CFB_ResourceId, get(h, f, A_RESOURCE));
+  r |= cfb_rowbuf_set(rb, CFB_ChargeCategory, cat);
+  r |= cfb_rowbuf_time(rb, CFB_ChargePeriodStart, t0);
+  r |= cfb_rowbuf_time(rb, CFB_ChargePeriodEnd, t1);
+  r |= cfb_rowbuf_dec(rb, CFB_BilledCost, billed);
+  r |= cfb_rowbuf_dec(rb, CFB_EffectiveCost, eff);
+  r |= cfb_rowbuf_dec(rb, CFB_ListCost, list);
+  r |= cfb_rowbuf_set(rb, CFB_BillingCurrency,
+                      h->idx[A_CURRENCY] >= 0 ? get(h, f, A_CURRENCY)
+                                              : "USD");
+  if (!strcmp(cat, "Usage")) {
+    /* FOCUS: ConsumedQuantity only on Usage rows. */
+    cf_dec q;
+    const char *qs = get(h, f, A_USAGE_AMOUNT);
+    if (*qs && cfb_dec_parse_round(qs, &q) == 0)
+      r |= cfb_rowbuf_dec(rb, CFB_ConsumedQuantity, q);
+    r |= cfb_rowbuf_set(rb, CFB_ConsumedUnit, get(h, f, A_PRICING_UNIT));
+  }
+  r |= cfb_rowbuf_set(rb, CFB_SkuId, get(h, f, A_SKU));
+  r |= cfb_rowbuf_set(rb, CFB_Tags, tags);
+  r |= cfb_rowbuf_set(rb, CFB_x_IsCredit, is_credit ? "true" : "false");
+  r |= cfb_rowbuf_set(rb, CFB_x_LineItemId, key);
+  r |= cfb_rowbuf_set(rb, CFB_x_SourceFileHash, x->src->sha256);
+  snprintf(num, sizeof num, "%lld", (long long)line);
+  r |= cfb_rowbuf_set(rb, CFB_x_SourceLine, num);
+  r |= cfb_rowbuf_set(rb, CFB_x_IngestedAt, x->src->ingested_at);
+  free(tags);                                   /* from jansson */
+  if (r) return -ENOMEM;
+  cfb_rowbuf_finish(rb, out);
+  out->billed = billed;
+  out->usage_date = (cf_date)(t0 >= 0 ? t0 / 86400 : (t0 - 86399) / 86400);
+  out->finalized = *get(h, f, A_INVOICE_ID) != '\0';
+  /* Billing period: bill/BillingPeriodStartDate, else the usage month. */
+  char *bp = x->bp;
+  int64_t tb;
+  int y, m, d;
+  if (cfb_time_parse(get(h, f, A_BP_START), &tb) == 0) {
+    cf_date_format((cf_date)(tb / 86400), bp);
+  } else {
+    cf_date_to_ymd(out->usage_date, &y, &m, &d);
+    cf_date_format(cf_date_from_ymd(y, m, 1), bp);
+  }
+  out->billing_period = bp;
+  return 1;
+}
+
+int cfb_aws_read(const struct cfb_src *src, cfb_emit_fn emit,
+                 cfb_reject_fn reject, void *ud) {
+  struct aws_ctx x = {.src = src, .emit = emit, .reject = reject, .ud = ud};
+  struct cf_csv *c = NULL;
+  char *err = NULL;
+  int ret = 0, have_hdr = 0;
+  cfb_rowbuf_init(&x.rb);
+  if (cf_csv_open(src->path, &c, &err) < 0) {
+    ret = reject(ud, src->path, 0, err ? err : "cannot open");
+    goto done;
+  }
+  const char **f;
+  const size_t *l;
+  size_t n;
+  int64_t line;
+  int r;
+  while ((r = cf_csv_next(c, &f, &l, &n, &line, &err)) != 0) {
+    if (r < 0) {
+      ret = reject(ud, src->path, line, err ? err : cf_strerror(r));
+      cf_free(err);
+      err = NULL;
+      if (ret < 0 || r != CF_EDATA) goto done;
+      continue;
+    }
+    if (!have_hdr) {
+      if ((ret = hdr_build(&x.h, f, n)) < 0) goto done;
+      have_hdr = 1;
+      const char *miss = x.h.idx[A_UNBLENDED] < 0 ? "lineItem/UnblendedCost"
+                         : x.h.idx[A_START] < 0   ? "lineItem/UsageStartDate"
+                                                  : NULL;
+      if (miss) {
+        snprintf(x.reason, sizeof x.reason, "not a CUR file: no %s column",
+                 miss);
+        ret = reject(ud, src->path, line, x.reason);
+        goto done;
+      }
+      continue;
+    }
+    struct cfb_cost row;
+    r = map_row(&x, f, n, line, &row);
+    if (r < 0) { ret = r; goto done; }
+    ret = r ? emit(ud, &row) : reject(ud, src->path, line, x.reason);
+    if (ret < 0) goto done;
+  }
+done:
+  cf_free(err);
+  cf_csv_close(c);
+  if (have_hdr || x.h.tag_cols) hdr_release(&x.h);
+  cfb_rowbuf_release(&x.rb);
+  return ret;
+}

@@ -1,0 +1,38 @@
+/* Group-by map with exact decimal sums: the one aggregation primitive of
+ * the gold, anomaly and report code (never SQL SUM over floats). */
+#ifndef CFB_GOLD_GROUPS_H
+#define CFB_GOLD_GROUPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "costflow/decimal.h"
+
+#define CFB_GROUPS_MAXKEYS 8
+#define CFB_GROUPS_MAXVALS 8
+
+struct cfb_group {
+  const char **keys;  /* nkeys NUL-terminated strings (one allocation) */
+  cf_dec *sums;       /* nvals exact sums */
+  int64_t count;      /* rows folded into this group */
+};
+
+/* Groups keep insertion order until cfb_groups_sort(). */
+struct cfb_groups {
+  size_t nkeys, nvals;
+  struct cfb_group *v;
+  size_t n, alloc;
+  size_t *slots;       /* open addressing: index + 1, 0 = empty */
+  size_t nslots;
+};
+
+void cfb_groups_init(struct cfb_groups *g, size_t nkeys, size_t nvals);
+void cfb_groups_release(struct cfb_groups *g);   /* frees contents */
+/* Finds or adds the group with these keys (lens[i] bytes each; lens may be
+ * NULL for NUL-terminated keys). NULL on out-of-memory. */
+struct cfb_group *cfb_groups_get(struct cfb_groups *g,
+                                 const char *const *keys,
+                                 const size_t *lens);
+/* Sorts groups by their keys, bytewise, key 0 first. Lookups stay valid. */
+void cfb_groups_sort(struct cfb_groups *g);
+
+#endif

@@ -1,0 +1,202 @@
+/* Reads one silver partition (docs/lake-format.md) and folds its rows to
+ * the gold grain with exact decimal sums. Streams: memory is bounded by
+ * the number of distinct groups of the day, not by the file. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "costflow/common.h"
+#include "costflow/csv.h"
+#include "costflow/decimal.h"
+#include "gold_warehouse.h"
+
+enum {
+  C_BILLING, C_SUB, C_PROVIDER, C_SERVICE, C_CATEGORY, C_REGION,
+  C_RESOURCE, C_CHARGE, C_START, C_BILLED, C_EFFECTIVE, C_LIST,
+  C_CURRENCY, C_QTY, C_ISCREDIT, C_N
+};
+static const char *const col_names[C_N] = {
+  "BillingAccountId", "SubAccountId", "ProviderName", "ServiceName",
+  "ServiceCategory", "RegionId", "ResourceId", "ChargeCategory",
+  "ChargePeriodStart", "BilledCost", "EffectiveCost", "ListCost",
+  "BillingCurrency", "ConsumedQuantity", "x_IsCredit"};
+
+void cfb_silver_day_release(struct cfb_silver_day *day) {
+  cfb_groups_release(&day->facts);
+  cfb_groups_release(&day->resources);
+}
+
+/* Empty means zero only for optional columns. */
+static int dec_field(const char *s, size_t n, int optional, cf_dec *out) {
+  if (n == 0) {
+    *out = CF_DEC_ZERO;
+    return optional ? 0 : CF_EDATA;
+  }
+  return cf_dec_parse(s, n, out) < 0 ? CF_EDATA : 0;
+}
+
+/* Maps header names to positions; CF_EDATA naming a missing column. */
+static int map_header(const char **f, size_t nf, int *pos, char **errmsg) {
+  for (int c = 0; c < C_N; c++) {
+    pos[c] = -1;
+    for (size_t i = 0; i < nf; i++)
+      if (!strcmp(f[i], col_names[c])) pos[c] = (int)i;
+    if (pos[c] < 0) {
+      *errmsg = cf_asprintf("silver header lacks column %s", col_names[c]);
+      return CF_EDATA;
+    }
+  }
+  return 0;
+}
+
+static int fold_row(struct cfb_silver_day *day, const char **f,
+                    const size_t *l, const int *pos, char **why) {
+  cf_dec billed, effective, list, qty;
+  const char *date = f[pos[C_START]];
+  if (l[pos[C_START]] < 10 || memcmp(date, day->date, 10)) {
+    *why = cf_asprintf("ChargePeriodStart %s outside partition", date);
+    return CF_EDATA;
+  }
+  if (dec_field(f[pos[C_BILLED]], l[pos[C_BILLED]], 0, &billed) ||
+      dec_field(f[pos[C_EFFECTIVE]], l[pos[C_EFFECTIVE]], 1, &effective) ||
+      dec_field(f[pos[C_LIST]], l[pos[C_LIST]], 1, &list) ||
+      dec_field(f[pos[C_QTY]], l[pos[C_QTY]], 1, &qty)) {
+    *why = cf_asprintf("non-decimal cost or quantity");
+    return CF_EDATA;
+  }
+  int credit = !strcmp(f[pos[C_ISCREDIT]], "true") ||
+               !strcmp(f[pos[C_CHARGE]], "Credit");
+  const char *fk[CFB_FK_N];
+  size_t fl[CFB_FK_N];
+  static const int fk_col[CFB_FK_N] = {C_PROVIDER, C_BILLING, C_SUB,
+    C_SERVICE, C_CATEGORY, C_REGION, C_CURRENCY};
+  for (int k = 0; k < CFB_FK_N; k++) {
+    fk[k] = f[pos[fk_col[k]]];
+    fl[k] = l[pos[fk_col[k]]];
+  }
+  struct cfb_group *g = cfb_groups_get(&day->facts, fk, fl);
+  if (!g) return -ENOMEM;
+  g->sums[CFB_FV_BILLED] = cf_dec_add(g->sums[CFB_FV_BILLED], billed);
+  g->sums[CFB_FV_EFFECTIVE] =
+      cf_dec_add(g->sums[CFB_FV_EFFECTIVE], effective);
+  g->sums[CFB_FV_LIST] = cf_dec_add(g->sums[CFB_FV_LIST], list);
+  if (credit)
+    g->sums[CFB_FV_CREDIT] = cf_dec_add(g->sums[CFB_FV_CREDIT], billed);
+  g->sums[CFB_FV_USAGE] = cf_dec_add(g->sums[CFB_FV_USAGE], qty);
+  g->count++;
+
+  /* Zombie input: only Usage rows of an identified resource. */
+  if (strcmp(f[pos[C_CHARGE]], "Usage") || l[pos[C_RESOURCE]] == 0)
+    return 0;
+  int acc = l[pos[C_SUB]] ? C_SUB : C_BILLING;
+  const char *rk[CFB_RK_N] = {f[pos[C_PROVIDER]], f[pos[acc]],
+                              f[pos[C_RESOURCE]], f[pos[C_SERVICE]]};
+  size_t rl[CFB_RK_N] = {l[pos[C_PROVIDER]], l[pos[acc]],
+                         l[pos[C_RESOURCE]], l[pos[C_SERVICE]]};
+  struct cfb_group *r = cfb_groups_get(&day->resources, rk, rl);
+  if (!r) return -ENOMEM;
+  r->sums[CFB_RV_BILLED] = cf_dec_add(r->sums[CFB_RV_BILLED], billed);
+  r->sums[CFB_RV_USAGE] = cf_dec_add(r->sums[CFB_RV_USAGE], qty);
+  r->count++;
+  return 0;
+}
+
+int cfb_silver_day_read(const char *silver_root, const char *date,
+                        struct cfb_silver_day *day, char **errmsg) {
+  char *link = cf_asprintf("%s/usage_date=%s/current", silver_root, date);
+  char *data = NULL;
+  struct cf_csv *csv = NULL;
+  char target[PATH_MAX];
+  int pos[C_N], ret = 0, have_header = 0;
+  cf_date d;
+
+  memset(day, 0, sizeof *day);
+  cfb_groups_init(&day->facts, CFB_FK_N, CFB_FV_N);
+  cfb_groups_init(&day->resources, CFB_RK_N, CFB_RV_N);
+  if (!link) return -ENOMEM;
+  if (cf_date_parse(date, &d) < 0) {
+    *errmsg = cf_asprintf("bad usage date '%s'", date);
+    ret = CF_EINVALID;
+    goto done;
+  }
+  memcpy(day->date, date, 11);
+  /* Resolve `current` once: hash and rows come from the same version. */
+  ssize_t tn = readlink(link, target, sizeof target - 1);
+  if (tn < 0) {
+    ret = errno == ENOENT ? CF_ENOTFOUND : -errno;
+    *errmsg = cf_asprintf("%s: %s", link, cf_strerror(ret));
+    goto done;
+  }
+  target[tn] = '\0';
+  const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1
+                                          : target;
+  if (base[0] == 'v') day->version = strtoll(base + 1, NULL, 10);
+  data = target[0] == '/'
+             ? cf_asprintf("%s/data.csv", target)
+             : cf_asprintf("%s/usage_date=%s/%s/data.csv", silver_root,
+                           date, target);
+  if (!data) {
+    ret = -ENOMEM;
+    goto done;
+  }
+  if ((ret = cf_sha256_file(data, day->checksum)) < 0) {
+    *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
+    goto done;
+  }
+  char *cerr = NULL;
+  if ((ret = cf_csv_open(data, &csv, &cerr)) < 0) {
+    *errmsg = cf_asprintf("%s: %s", data, cerr ? cerr : cf_strerror(ret));
+    cf_free(cerr);
+    goto done;
+  }
+  for (;;) {
+    const char **f;
+    const size_t *l;
+    size_t nf;
+    int64_t line;
+    char *why = NULL;
+    int r = cf_csv_next(csv, &f, &l, &nf, &line, &why);
+    if (r == 0) break;
+    if (r < 0 || (have_header && nf <= 0)) {
+      /* Silver was validated: a bad record here is a bug, never skip. */
+      *errmsg = cf_asprintf("%s:%lld: %s", data, (long long)line,
+                            why ? why : cf_strerror(r));
+      cf_free(why);
+      ret = r < 0 ? r : CF_EDATA;
+      goto done;
+    }
+    if (!have_header) {
+      if ((ret = map_header(f, nf, pos, errmsg)) < 0) goto done;
+      have_header = 1;
+      continue;
+    }
+    for (int c = 0; c < C_N; c++)
+      if ((size_t)pos[c] >= nf) {
+        *errmsg = cf_asprintf("%s:%lld: %zu fields", data,
+                              (long long)line, nf);
+        ret = CF_EDATA;
+        goto done;
+      }
+    if ((ret = fold_row(day, f, l, pos, &why)) < 0) {
+      *errmsg = cf_asprintf("%s:%lld: %s", data, (long long)line,
+                            why ? why : cf_strerror(ret));
+      cf_free(why);
+      goto done;
+    }
+    day->rows++;
+  }
+  if (!have_header) {
+    *errmsg = cf_asprintf("%s: empty file (no header)", data);
+    ret = CF_EDATA;
+    goto done;
+  }
+  cfb_groups_sort(&day->facts);
+  cfb_groups_sort(&day->resources);
+done:
+  if (ret < 0) cfb_silver_day_release(day);
+  if (csv) cf_csv_close(csv);
+  cf_free(data);
+  cf_free(link);
+  return ret;
+}

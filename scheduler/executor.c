@@ -1,0 +1,876 @@
+/* Run/task state machine and process-isolated executor (see executor.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "costflow/common.h"
+#include "costflow/plugin_host.h"
+#include "executor.h"
+
+extern char **environ;
+
+struct xrun;
+
+/* One task instance of a run being driven. */
+struct xti {
+  struct xrun *run;
+  size_t idx;                  /* index into dag->tasks */
+  struct cf_ti_row row;        /* write-through copy of the store row */
+  int queued;                  /* in x->ready */
+  /* live attempt */
+  int active;                  /* child running or handles still open */
+  uv_process_t proc;
+  uv_pipe_t out, err, res;
+  uv_timer_t kill_timer, retry_timer;
+  int timers_init;
+  int open_handles;            /* proc + pipes not yet closed */
+  int exited, term_signal;
+  int64_t exit_status;
+  int timed_out, overflowed, interrupted;
+  int log_fd;
+  int64_t log_bytes;
+  struct cf_buf result;
+  int64_t attempt_pk;
+};
+
+struct xrun {
+  struct cf_exec *x;
+  struct cf_dag *dag;
+  struct cf_run_row run;
+  json_t *params;              /* DAG params overridden by run conf */
+  struct xti *tis;
+  size_t n;
+  int finished;
+  int open_timers;             /* timers not yet closed */
+  cf_run_done_cb on_done;
+  void *data;
+  struct xrun *next;
+};
+
+struct pool {
+  char *name;
+  int slots, used;
+};
+
+struct cf_exec {
+  uv_loop_t *loop;
+  struct cf_store *st;
+  struct cf_exec_opts o;
+  char *plugin_env;            /* "COSTFLOW_PLUGIN_PATH=..." */
+  struct xrun *runs;
+  struct xti **ready;          /* FIFO of tasks waiting for a slot */
+  size_t nready, aready;
+  int running;
+  int stopping;
+  struct pool *pools;
+  size_t npools;
+};
+
+static void evaluate(struct xrun *r);
+static void dispatch(struct cf_exec *x);
+
+static const char *ST_NONE = "none", *ST_QUEUED = "queued",
+                  *ST_RUNNING = "running", *ST_SUCCESS = "success",
+                  *ST_FAILED = "failed", *ST_RETRY = "up_for_retry",
+                  *ST_UPFAILED = "upstream_failed", *ST_SKIPPED = "skipped";
+
+static int is(const struct xti *t, const char *s) {
+  return !strcmp(t->row.state, s);
+}
+
+static int terminal(const struct xti *t) {
+  return is(t, ST_SUCCESS) || is(t, ST_FAILED) || is(t, ST_UPFAILED) ||
+         is(t, ST_SKIPPED);
+}
+
+static void set_state(struct xti *t, const char *s) {
+  char *c = cf_strdup(s);
+  if (!c) return;
+  cf_free(t->row.state);
+  t->row.state = c;
+}
+
+static void set_reason(struct xti *t, const char *reason) {
+  cf_free(t->row.reason);
+  t->row.reason = reason ? cf_strdup(reason) : NULL;
+}
+
+static void log_store_error(struct cf_exec *x, const char *what) {
+  fprintf(stderr, "costflow: store: %s: %s\n", what,
+          cf_store_errmsg(x->st));
+}
+
+static void save_ti(struct xti *t) {
+  if (cf_store_ti_update(t->run->x->st, &t->row) < 0)
+    log_store_error(t->run->x, "update task instance");
+}
+
+int64_t cf_proc_start_time(int64_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');  /* comm may contain spaces */
+  if (!p) return 0;
+  /* after ")" come fields 3..; field 22 is the 20th of those */
+  int field = 2;
+  for (; *p && field < 22; p++)
+    if (*p == ' ') field++;
+  return strtoll(p, NULL, 10);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
+                const struct cf_exec_opts *opts, struct cf_exec **out) {
+  struct cf_exec *x = cf_calloc(1, sizeof *x);
+  if (!x) return -ENOMEM;
+  x->loop = loop;
+  x->st = st;
+  x->o = *opts;
+  if (x->o.parallelism <= 0) x->o.parallelism = 32;
+  if (x->o.kill_grace_ms <= 0) x->o.kill_grace_ms = 5000;
+  if (x->o.log_limit <= 0) x->o.log_limit = 64ll << 20;
+  if (opts->plugin_path)
+    x->plugin_env = cf_asprintf("COSTFLOW_PLUGIN_PATH=%s", opts->plugin_path);
+  *out = x;
+  return 0;
+}
+
+static void free_run(struct xrun *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    cf_ti_row_release(&r->tis[i].row);
+    cf_buf_release(&r->tis[i].result);
+  }
+  cf_free(r->tis);
+  json_decref(r->params);
+  cf_run_row_release(&r->run);
+  cf_free(r);
+}
+
+void cf_exec_free(struct cf_exec *x) {
+  if (!x) return;
+  while (x->runs) {
+    struct xrun *r = x->runs;
+    x->runs = r->next;
+    free_run(r);
+  }
+  for (size_t i = 0; i < x->npools; i++) cf_free(x->pools[i].name);
+  cf_free(x->pools);
+  cf_free(x->ready);
+  cf_free(x->plugin_env);
+  cf_free(x);
+}
+
+int cf_exec_active_runs(const struct cf_exec *x) {
+  int n = 0;
+  for (struct xrun *r = x->runs; r; r = r->next) n += !r->finished;
+  return n;
+}
+
+static struct pool *pool_get(struct cf_exec *x, const char *name, int slots) {
+  for (size_t i = 0; i < x->npools; i++)
+    if (!strcmp(x->pools[i].name, name)) {
+      if (slots > 0) x->pools[i].slots = slots;
+      return &x->pools[i];
+    }
+  struct pool *v = cf_realloc(x->pools, (x->npools + 1) * sizeof *v);
+  if (!v) return NULL;
+  x->pools = v;
+  v[x->npools] = (struct pool){cf_strdup(name), slots > 0 ? slots : 1, 0};
+  return &v[x->npools++];
+}
+
+/* ---- finishing runs ---------------------------------------------------- */
+
+static void unlink_and_free(struct xrun *r) {
+  struct cf_exec *x = r->x;
+  for (struct xrun **pp = &x->runs; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  free_run(r);
+}
+
+/* A finished run is freed once its last timer handle has closed. */
+static void timer_closed(uv_handle_t *h) {
+  struct xti *t = h->data;
+  struct xrun *r = t->run;
+  if (--r->open_timers == 0 && r->finished) unlink_and_free(r);
+}
+
+static void maybe_finish_run(struct xrun *r) {
+  if (r->finished) return;
+  int all_done = 1, failed = 0, busy = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    struct xti *t = &r->tis[i];
+    if (t->active) busy = 1;
+    if (!terminal(t)) all_done = 0;
+    if (is(t, ST_FAILED) || is(t, ST_UPFAILED)) failed = 1;
+  }
+  struct cf_exec *x = r->x;
+  const char *state;
+  if (all_done && !busy) {
+    state = failed ? ST_FAILED : ST_SUCCESS;
+    if (cf_store_run_set_state(x->st, r->run.id, state) < 0)
+      log_store_error(x, "set run state");
+    cf_store_event(x->st, r->dag->id, r->run.id, NULL,
+                   failed ? "run_failed" : "run_succeeded", NULL);
+  } else if (x->stopping && !busy) {
+    state = ST_RUNNING;         /* left for the next start to resume */
+  } else {
+    return;
+  }
+  r->finished = 1;
+  /* drop queued entries of this run */
+  size_t w = 0;
+  for (size_t i = 0; i < x->nready; i++)
+    if (x->ready[i]->run != r) x->ready[w++] = x->ready[i];
+  x->nready = w;
+  r->on_done(x, r->run.id, state, r->data);
+  if (r->open_timers == 0) {
+    unlink_and_free(r);
+    return;
+  }
+  for (size_t i = 0; i < r->n; i++)
+    if (r->tis[i].timers_init) {
+      uv_close((uv_handle_t *)&r->tis[i].kill_timer, timer_closed);
+      uv_close((uv_handle_t *)&r->tis[i].retry_timer, timer_closed);
+      r->tis[i].timers_init = 0;
+    }
+}
+
+/* ---- attempts ---------------------------------------------------------- */
+
+static void init_timers(struct xti *t) {
+  if (t->timers_init) return;
+  uv_timer_init(t->run->x->loop, &t->kill_timer);
+  uv_timer_init(t->run->x->loop, &t->retry_timer);
+  t->kill_timer.data = t->retry_timer.data = t;
+  t->timers_init = 1;
+  t->run->open_timers += 2;
+}
+
+static int64_t retry_delay_ms(const struct cf_task *task, int try_number) {
+  int64_t d = task->retry_delay_ms;
+  if (task->retry_exponential)
+    for (int i = 1; i < try_number && d < task->max_retry_delay_ms; i++)
+      d *= 2;
+  if (task->max_retry_delay_ms > 0 && d > task->max_retry_delay_ms)
+    d = task->max_retry_delay_ms;
+  return d;
+}
+
+static void retry_due(uv_timer_t *h) {
+  struct xti *t = h->data;
+  if (!is(t, ST_RETRY) || t->run->x->stopping) return;
+  set_state(t, ST_NONE);
+  t->row.next_retry_us = 0;
+  save_ti(t);
+  evaluate(t->run);
+}
+
+/* Applies a failed attempt: up_for_retry if tries remain, else failed. */
+static void fail_or_retry(struct xti *t, const char *reason, int retryable) {
+  const struct cf_task *task = &t->run->dag->tasks[t->idx];
+  set_reason(t, reason);
+  if (retryable && t->row.try_number < t->row.max_tries) {
+    int64_t d = retry_delay_ms(task, t->row.try_number);
+    set_state(t, ST_RETRY);
+    t->row.next_retry_us = cf_store_now_us() + d * 1000;
+    init_timers(t);
+    uv_timer_start(&t->retry_timer, retry_due, (uint64_t)d, 0);
+  } else {
+    set_state(t, ST_FAILED);
+  }
+}
+
+static void finalize_attempt(struct xti *t) {
+  struct xrun *r = t->run;
+  struct cf_exec *x = r->x;
+  const struct cf_task *task = &r->dag->tasks[t->idx];
+  if (t->log_fd >= 0) close(t->log_fd);
+  t->log_fd = -1;
+  t->active = 0;
+  x->running--;
+  if (task->pool) {
+    struct pool *p = pool_get(x, task->pool, 0);
+    if (p) p->used--;
+  }
+  t->row.end_us = cf_store_now_us();
+  t->row.exit_code = t->term_signal ? -1 : (int)t->exit_status;
+  t->row.signal = t->term_signal ? t->term_signal : -1;
+
+  char reason[256] = "";
+  const char *attempt_state = ST_FAILED;
+  /* result channel: "ok|fail|retry|skip\n[message]" */
+  char *res = t->result.buf, *msg = strchr(res, '\n');
+  if (msg) *msg++ = '\0';
+  if (msg) {
+    size_t ml = strlen(msg);
+    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == '\r')) msg[--ml] = 0;
+  }
+
+  if (t->interrupted && x->stopping) {
+    snprintf(reason, sizeof reason, "interrupted by shutdown");
+    set_reason(t, reason);
+    set_state(t, ST_NONE);     /* resumed by the next start */
+  } else if (t->timed_out) {
+    snprintf(reason, sizeof reason, "timed out after %lld s",
+             (long long)(task->timeout_ms / 1000));
+    fail_or_retry(t, reason, 1);
+  } else if (t->overflowed) {
+    snprintf(reason, sizeof reason,
+             "log output limit exceeded (%lld bytes)",
+             (long long)x->o.log_limit);
+    fail_or_retry(t, reason, 1);
+  } else if (t->term_signal) {
+    snprintf(reason, sizeof reason, "killed by signal %d (%s)",
+             t->term_signal, strsignal(t->term_signal));
+    fail_or_retry(t, reason, 1);
+  } else if (!res[0]) {
+    if (t->exit_status)
+      snprintf(reason, sizeof reason,
+               "exited with status %lld without a result",
+               (long long)t->exit_status);
+    else
+      snprintf(reason, sizeof reason, "exited without a result");
+    fail_or_retry(t, reason, 1);
+  } else if (!strcmp(res, "ok") && t->exit_status == 0) {
+    attempt_state = ST_SUCCESS;
+    set_state(t, ST_SUCCESS);
+    set_reason(t, NULL);
+  } else if (!strcmp(res, "skip")) {
+    attempt_state = ST_SKIPPED;
+    set_state(t, ST_SKIPPED);
+    set_reason(t, msg && *msg ? msg : "plugin skipped");
+    snprintf(reason, sizeof reason, "%s", t->row.reason);
+  } else if (!strcmp(res, "retry")) {
+    snprintf(reason, sizeof reason, "not ready, retry requested%s%.200s",
+             msg && *msg ? ": " : "", msg ? msg : "");
+    fail_or_retry(t, reason, 1);
+  } else if (!strcmp(res, "fail")) {
+    snprintf(reason, sizeof reason, "%.250s",
+             msg && *msg ? msg : "plugin returned fail");
+    fail_or_retry(t, reason, 1);
+  } else {
+    snprintf(reason, sizeof reason, "bad result '%.32s' (exit %lld)", res,
+             (long long)t->exit_status);
+    fail_or_retry(t, reason, 1);
+  }
+  t->row.pid = 0;
+  t->row.pid_start = 0;
+  if (cf_store_begin(x->st) == 0) {
+    cf_store_attempt_finish(x->st, t->attempt_pk, attempt_state,
+                            t->row.exit_code, t->row.signal,
+                            reason[0] ? reason : NULL);
+    save_ti(t);
+    if (cf_store_commit(x->st) < 0) {
+      log_store_error(x, "commit attempt");
+      cf_store_rollback(x->st);
+    }
+  } else {
+    log_store_error(x, "begin");
+  }
+  cf_buf_release(&t->result);
+  evaluate(r);
+}
+
+static void handle_closed(uv_handle_t *h) {
+  struct xti *t = h->data;
+  if (--t->open_handles == 0) finalize_attempt(t);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char slab[65536];      /* single-threaded loop: one slab is safe */
+  (void)h;
+  (void)suggested;
+  buf->base = slab;
+  buf->len = sizeof slab;
+}
+
+static void kill_group(struct xti *t, int sig) {
+  if (t->proc.pid > 0) kill(-t->proc.pid, sig);
+}
+
+static void on_log_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  struct xti *t = s->data;
+  if (n < 0) {
+    uv_close((uv_handle_t *)s, handle_closed);
+    return;
+  }
+  if (n == 0 || t->overflowed) return;
+  int64_t limit = t->run->x->o.log_limit;
+  size_t keep = (size_t)n;
+  if (t->log_bytes + n > limit) {
+    keep = (size_t)(limit - t->log_bytes);
+    t->overflowed = 1;
+    kill_group(t, SIGKILL);
+  }
+  /* Appends to the page cache; never blocks on a local disk in practice. */
+  if (t->log_fd >= 0 && keep && write(t->log_fd, buf->base, keep) < 0) {
+    t->overflowed = 1;          /* disk full: stop the attempt */
+    kill_group(t, SIGKILL);
+  }
+  t->log_bytes += (int64_t)keep;
+}
+
+static void on_result_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  struct xti *t = s->data;
+  if (n < 0) {
+    uv_close((uv_handle_t *)s, handle_closed);
+    return;
+  }
+  if (n > 0 && t->result.len < 4096) cf_buf_add(&t->result, buf->base,
+                                                 (size_t)n);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
+  struct xti *t = p->data;
+  t->exited = 1;
+  t->exit_status = status;
+  t->term_signal = sig;
+  /* leftovers of the group (e.g. a shell's children) die with it, so
+   * nothing keeps writing after the attempt is over */
+  kill(-p->pid, SIGKILL);
+  if (t->timers_init) uv_timer_stop(&t->kill_timer);
+  uv_close((uv_handle_t *)p, handle_closed);
+}
+
+static void kill_escalate(uv_timer_t *h) {
+  struct xti *t = h->data;
+  kill_group(t, SIGKILL);
+}
+
+static void timeout_fired(uv_timer_t *h) {
+  struct xti *t = h->data;
+  t->timed_out = 1;
+  kill_group(t, SIGTERM);
+  uv_timer_start(&t->kill_timer, kill_escalate,
+                 (uint64_t)t->run->x->o.kill_grace_ms, 0);
+}
+
+static char *log_path_for(struct xrun *r, struct xti *t) {
+  char ds[11];
+  cf_date_format(r->run.logical_date, ds);
+  char *dir = cf_asprintf("%s/logs/%s/%s/%s", r->x->o.home, r->dag->id, ds,
+                          t->row.task_id);
+  if (!dir) return NULL;
+  char *path = NULL;
+  if (cf_mkdir_p(dir, 0755) == 0)
+    path = cf_asprintf("%s/%d.log", dir, t->row.try_number);
+  cf_free(dir);
+  return path;
+}
+
+/* Renders the task's params for this run; NULL + *err on failure. */
+static char *render_params(struct xrun *r, struct xti *t, char **err) {
+  const struct cf_task *task = &r->dag->tasks[t->idx];
+  struct cf_template_vars v = {0};
+  v.dag = r->dag->id;
+  v.task = task->id;
+  v.run_id = r->run.run_id;
+  v.ds = r->run.logical_date;
+  if (cf_dag_prev_date(r->dag, v.ds, &v.prev_ds) < 0) v.prev_ds = v.ds - 1;
+  if (cf_dag_next_date(r->dag, v.ds, &v.next_ds) < 0) v.next_ds = v.ds + 1;
+  v.params = r->params;
+  json_t *out = cf_template_render_json(task->params, &v, err);
+  if (!out) return NULL;
+  char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(out);
+  return s;
+}
+
+static void launch(struct xti *t) {
+  struct xrun *r = t->run;
+  struct cf_exec *x = r->x;
+  const struct cf_task *task = &r->dag->tasks[t->idx];
+  char *err = NULL, *params = render_params(r, t, &err);
+  char *log_path = NULL;
+  char reason[300];
+
+  x->running++;
+  if (task->pool) {
+    struct pool *p = pool_get(x, task->pool, 0);
+    if (p) p->used++;
+  }
+  t->row.try_number++;
+  t->row.start_us = cf_store_now_us();
+  t->row.end_us = 0;
+  t->row.exit_code = t->row.signal = -1;
+  t->row.next_retry_us = 0;
+  set_reason(t, NULL);
+  set_state(t, ST_RUNNING);
+  if (params) {
+    cf_free(t->row.params);
+    t->row.params = cf_strdup(params);
+    free(params);
+  }
+  t->timed_out = t->overflowed = t->interrupted = 0;
+  t->exited = t->term_signal = 0;
+  t->exit_status = 0;
+  t->log_bytes = 0;
+  t->log_fd = -1;
+  cf_buf_init(&t->result, 4096);
+
+  if (!err) {
+    log_path = log_path_for(r, t);
+    if (log_path)
+      t->log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+                                     O_CLOEXEC, 0644);
+    if (t->log_fd < 0)
+      err = cf_asprintf("cannot open log %s: %s",
+                        log_path ? log_path : "(path)", strerror(errno));
+  }
+  if (cf_store_begin(x->st) == 0) {
+    save_ti(t);
+    if (cf_store_attempt_start(x->st, &t->row, log_path, &t->attempt_pk) < 0)
+      log_store_error(x, "insert attempt");
+    if (cf_store_commit(x->st) < 0) cf_store_rollback(x->st);
+  }
+  cf_free(log_path);
+  if (r->run.state && strcmp(r->run.state, ST_RUNNING)) {
+    cf_store_run_set_state(x->st, r->run.id, ST_RUNNING);
+    cf_free(r->run.state);
+    r->run.state = cf_strdup(ST_RUNNING);
+  }
+  if (err) goto fail;
+
+  char attempt[32], grace[32];
+  snprintf(attempt, sizeof attempt, "%lld", (long long)t->attempt_pk);
+  snprintf(grace, sizeof grace, "%d", getpid());
+  char *args[] = {(char *)x->o.exe, "task-run", "--home", (char *)x->o.home,
+                  "--attempt", attempt, "--dag-dir", r->dag->dir,
+                  "--parent", grace, NULL};
+  /* environment: ours, plus the plugin search path */
+  size_t ne = 0;
+  while (environ[ne]) ne++;
+  char **env = cf_calloc(ne + 2, sizeof *env);
+  if (!env) {
+    err = cf_strdup("out of memory");
+    goto fail;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < ne; i++)
+    if (!x->plugin_env || strncmp(environ[i], "COSTFLOW_PLUGIN_PATH=", 21))
+      env[k++] = environ[i];
+  if (x->plugin_env) env[k++] = x->plugin_env;
+
+  uv_pipe_init(x->loop, &t->out, 0);
+  uv_pipe_init(x->loop, &t->err, 0);
+  uv_pipe_init(x->loop, &t->res, 0);
+  t->out.data = t->err.data = t->res.data = t->proc.data = t;
+  uv_stdio_container_t stdio[4];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t *)&t->out;
+  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[2].data.stream = (uv_stream_t *)&t->err;
+  stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[3].data.stream = (uv_stream_t *)&t->res;
+  uv_process_options_t po = {0};
+  po.exit_cb = on_exit_cb;
+  po.file = x->o.exe;
+  po.args = args;
+  po.env = env;
+  po.stdio = stdio;
+  po.stdio_count = 4;
+  po.flags = UV_PROCESS_DETACHED;  /* setsid: own process group */
+  int rc = uv_spawn(x->loop, &t->proc, &po);
+  cf_free(env);
+  t->active = 1;
+  t->open_handles = 3;
+  if (rc < 0) {
+    err = cf_asprintf("cannot start task process: %s", uv_strerror(rc));
+    /* pipes were initialised: close them; finalize runs when they are */
+    t->exited = 1;
+    t->exit_status = 127;
+    snprintf(reason, sizeof reason, "%s", err);
+    cf_free(err);
+    cf_buf_reset(&t->result);
+    cf_buf_adds(&t->result, "fail\n");
+    cf_buf_adds(&t->result, reason);
+    uv_close((uv_handle_t *)&t->out, handle_closed);
+    uv_close((uv_handle_t *)&t->err, handle_closed);
+    uv_close((uv_handle_t *)&t->res, handle_closed);
+    return;
+  }
+  t->open_handles = 4;
+  t->row.pid = t->proc.pid;
+  t->row.pid_start = cf_proc_start_time(t->proc.pid);
+  if (cf_store_begin(x->st) == 0) {
+    cf_store_attempt_set_pid(x->st, t->attempt_pk, t->row.pid,
+                             t->row.pid_start);
+    save_ti(t);
+    if (cf_store_commit(x->st) < 0) cf_store_rollback(x->st);
+  }
+  uv_read_start((uv_stream_t *)&t->out, alloc_cb, on_log_read);
+  uv_read_start((uv_stream_t *)&t->err, alloc_cb, on_log_read);
+  uv_read_start((uv_stream_t *)&t->res, alloc_cb, on_result_read);
+  if (task->timeout_ms > 0) {
+    init_timers(t);
+    uv_timer_start(&t->kill_timer, timeout_fired, (uint64_t)task->timeout_ms,
+                   0);
+  }
+  return;
+
+fail:
+  /* could not even start: the attempt fails without retry when the cause
+   * is configuration (templates), with retry otherwise */
+  snprintf(reason, sizeof reason, "%s", err ? err : "cannot start");
+  int permanent = params == NULL;   /* a template error won't go away */
+  cf_free(err);
+  t->active = 1;
+  t->open_handles = 0;
+  if (t->log_fd >= 0) {
+    dprintf(t->log_fd, "costflow: %s\n", reason);
+  }
+  cf_buf_reset(&t->result);
+  if (permanent) t->row.try_number = t->row.max_tries;
+  cf_buf_adds(&t->result, "fail\n");
+  cf_buf_adds(&t->result, reason);
+  finalize_attempt(t);
+}
+
+/* ---- scheduling --------------------------------------------------------- */
+
+enum decision { WAIT, READY, SKIP, UPFAIL };
+
+static enum decision decide(struct xrun *r, struct xti *t) {
+  const struct cf_task *task = &r->dag->tasks[t->idx];
+  size_t n = task->ndeps, done = 0, ok = 0, bad = 0, skipped = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct xti *u = &r->tis[task->dep_idx[i]];
+    if (!terminal(u)) continue;
+    done++;
+    if (is(u, ST_SUCCESS)) ok++;
+    else if (is(u, ST_SKIPPED)) skipped++;
+    else bad++;                   /* failed or upstream_failed */
+  }
+  int all = done == n;
+  switch (task->trigger_rule) {
+  case CF_TRIGGER_ALWAYS: return READY;
+  case CF_TRIGGER_ALL_SUCCESS:
+    if (bad) return UPFAIL;
+    if (!all) return WAIT;
+    return skipped ? SKIP : READY;
+  case CF_TRIGGER_ALL_DONE: return all ? READY : WAIT;
+  case CF_TRIGGER_ALL_FAILED:
+    if (ok || skipped) return SKIP;
+    return all ? READY : WAIT;
+  case CF_TRIGGER_ONE_SUCCESS:
+    if (ok) return READY;
+    if (!all) return WAIT;
+    return bad ? UPFAIL : SKIP;
+  case CF_TRIGGER_ONE_FAILED:
+    if (bad) return READY;
+    return all ? SKIP : WAIT;
+  case CF_TRIGGER_NONE_FAILED:
+    if (bad) return UPFAIL;
+    return all ? READY : WAIT;
+  }
+  return WAIT;
+}
+
+static void enqueue(struct cf_exec *x, struct xti *t) {
+  if (t->queued) return;
+  if (x->nready == x->aready) {
+    size_t na = x->aready ? x->aready * 2 : 64;
+    struct xti **v = cf_realloc(x->ready, na * sizeof *v);
+    if (!v) return;
+    x->ready = v;
+    x->aready = na;
+  }
+  x->ready[x->nready++] = t;
+  t->queued = 1;
+}
+
+static void evaluate(struct xrun *r) {
+  struct cf_exec *x = r->x;
+  if (r->finished) return;
+  if (!x->stopping) {
+    for (size_t k = 0; k < r->dag->ntasks; k++) {
+      struct xti *t = &r->tis[r->dag->topo[k]];
+      if (!is(t, ST_NONE)) continue;
+      enum decision d = decide(r, t);
+      if (d == WAIT) continue;
+      if (d == READY) {
+        set_state(t, ST_QUEUED);
+        save_ti(t);
+        enqueue(x, t);
+        continue;
+      }
+      set_state(t, d == SKIP ? ST_SKIPPED : ST_UPFAILED);
+      set_reason(t, d == SKIP ? "upstream skipped" : "an upstream failed");
+      save_ti(t);
+    }
+    dispatch(x);
+  }
+  maybe_finish_run(r);
+}
+
+static int pool_has_slot(struct cf_exec *x, const struct cf_task *task) {
+  if (!task->pool) return 1;
+  struct pool *p = pool_get(x, task->pool, 0);
+  return !p || p->used < p->slots;
+}
+
+static void dispatch(struct cf_exec *x) {
+  size_t i = 0;
+  while (i < x->nready && x->running < x->o.parallelism && !x->stopping) {
+    struct xti *t = x->ready[i];
+    if (!pool_has_slot(x, &t->run->dag->tasks[t->idx])) {
+      i++;
+      continue;
+    }
+    memmove(&x->ready[i], &x->ready[i + 1],
+            (x->nready - i - 1) * sizeof *x->ready);
+    x->nready--;
+    t->queued = 0;
+    launch(t);
+  }
+}
+
+/* ---- starting and stopping --------------------------------------------- */
+
+static json_t *merged_params(struct cf_dag *dag, const char *conf) {
+  json_t *p = dag->params ? json_deep_copy(dag->params) : json_object();
+  json_t *c = conf ? json_loads(conf, 0, NULL) : NULL;
+  if (p && json_is_object(c)) json_object_update(p, c);
+  json_decref(c);
+  return p;
+}
+
+int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
+                      cf_run_done_cb on_done, void *data) {
+  struct xrun *r = cf_calloc(1, sizeof *r);
+  if (!r) return -ENOMEM;
+  r->x = x;
+  r->dag = dag;
+  r->on_done = on_done;
+  r->data = data;
+  int ret = cf_store_run_get_pk(x->st, run_pk, &r->run);
+  if (ret < 0) goto fail;
+  r->params = merged_params(dag, r->run.conf);
+  r->n = dag->ntasks;
+  r->tis = cf_calloc(r->n, sizeof *r->tis);
+  ret = -ENOMEM;
+  if (!r->tis || !r->params) goto fail;
+  if (dag->pools) {
+    const char *name;
+    json_t *v;
+    json_object_foreach(dag->pools, name, v)
+        pool_get(x, name, (int)json_integer_value(v));
+  }
+
+  /* load or create the task instances */
+  ret = cf_store_begin(x->st);
+  if (ret < 0) goto fail;
+  for (size_t i = 0; i < dag->ntasks && ret == 0; i++)
+    ret = cf_store_ti_ensure(x->st, run_pk, dag->tasks[i].id,
+                             dag->tasks[i].plugin, dag->tasks[i].retries + 1);
+  if (ret < 0 || (ret = cf_store_commit(x->st)) < 0) {
+    cf_store_rollback(x->st);
+    goto fail;
+  }
+  struct cf_ti_row *rows = NULL;
+  size_t nrows = 0;
+  if ((ret = cf_store_ti_list(x->st, run_pk, &rows, &nrows)) < 0) goto fail;
+  for (size_t i = 0; i < r->n; i++) {
+    r->tis[i].run = r;
+    r->tis[i].idx = i;
+    r->tis[i].log_fd = -1;
+    cf_buf_init(&r->tis[i].result, 4096);
+    for (size_t j = 0; j < nrows; j++)
+      if (rows[j].task_id && !strcmp(rows[j].task_id, dag->tasks[i].id)) {
+        r->tis[i].row = rows[j];
+        memset(&rows[j], 0, sizeof rows[j]);
+        break;
+      }
+  }
+  cf_ti_rows_free(rows, nrows);
+  r->next = x->runs;
+  x->runs = r;
+
+  /* recover what a dead process left behind (our caller holds the run
+   * lock, so nobody else is driving this run) */
+  int64_t now = cf_store_now_us();
+  for (size_t i = 0; i < r->n; i++) {
+    struct xti *t = &r->tis[i];
+    if (!t->row.state) set_state(t, ST_NONE);
+    if (is(t, ST_RUNNING)) {
+      if (t->row.pid && t->row.pid_start &&
+          cf_proc_start_time(t->row.pid) == t->row.pid_start)
+        kill(-(pid_t)t->row.pid, SIGKILL);   /* a survivor: stop it */
+      t->row.pid = 0;
+      t->row.end_us = now;
+      char reason[] = "orphaned: its scheduler process died";
+      cf_store_event(x->st, dag->id, run_pk, t->row.task_id, "orphaned",
+                     NULL);
+      fail_or_retry(t, reason, 1);
+      /* the attempt row, too */
+      sqlite3_stmt *s = NULL;
+      if (sqlite3_prepare_v2(cf_store_db(x->st),
+              "UPDATE attempts SET state='failed', reason=?, end_us=? "
+              "WHERE ti_pk=? AND state='running'", -1, &s, NULL) ==
+          SQLITE_OK) {
+        sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, now);
+        sqlite3_bind_int64(s, 3, t->row.id);
+        sqlite3_step(s);
+      }
+      sqlite3_finalize(s);
+      save_ti(t);
+    } else if (is(t, ST_QUEUED)) {
+      set_state(t, ST_NONE);
+      save_ti(t);
+    } else if (is(t, ST_RETRY)) {
+      int64_t wait_ms = (t->row.next_retry_us - now) / 1000;
+      init_timers(t);
+      uv_timer_start(&t->retry_timer, retry_due,
+                     (uint64_t)(wait_ms > 0 ? wait_ms : 0), 0);
+    }
+  }
+  if (!strcmp(r->run.state, ST_SUCCESS) || !strcmp(r->run.state, ST_FAILED)) {
+    cf_store_run_set_state(x->st, run_pk, ST_QUEUED);
+  }
+  evaluate(r);
+  return 0;
+fail:
+  if (r->tis) {
+    for (size_t i = 0; i < r->n; i++) cf_ti_row_release(&r->tis[i].row);
+  }
+  cf_free(r->tis);
+  json_decref(r->params);
+  cf_run_row_release(&r->run);
+  cf_free(r);
+  return ret < 0 ? ret : CF_ESTORE;
+}
+
+void cf_exec_stop(struct cf_exec *x) {
+  if (x->stopping) return;
+  x->stopping = 1;
+  for (struct xrun *r = x->runs; r; r = r->next) {
+    if (r->finished) continue;
+    for (size_t i = 0; i < r->n; i++) {
+      struct xti *t = &r->tis[i];
+      if (t->timers_init) uv_timer_stop(&t->retry_timer);
+      if (t->active && !t->exited) {
+        t->interrupted = 1;
+        kill_group(t, SIGTERM);
+        init_timers(t);
+        uv_timer_start(&t->kill_timer, kill_escalate,
+                       (uint64_t)x->o.kill_grace_ms, 0);
+      }
+    }
+    maybe_finish_run(r);
+  }
+}

@@ -1,0 +1,251 @@
+/* Shared machinery of the foreground run commands (see runner.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include "runner.h"
+
+int cf_runner_open_store(struct cf_runner *r, struct cf_cli *cli) {
+  memset(r, 0, sizeof *r);
+  r->cli = cli;
+  int rc = cf_mkdir_p(cli->home, 0755);
+  if (rc < 0)
+    return cf_cli_error(CF_EXIT_USAGE, "cannot create home %s: %s",
+                        cli->home, cf_strerror(rc));
+  char *db = cf_asprintf("%s/costflow.db", cli->home), *err = NULL;
+  rc = db ? cf_store_open(db, &r->st, &err) : -ENOMEM;
+  cf_free(db);
+  if (rc < 0) {
+    cf_cli_error(CF_EXIT_FAIL, "%s", err ? err : cf_strerror(rc));
+    cf_free(err);
+    return CF_EXIT_FAIL;
+  }
+  return 0;
+}
+
+int cf_runner_open(struct cf_runner *r, struct cf_cli *cli,
+                   const char *dag_arg) {
+  int code = cf_runner_open_store(r, cli);
+  if (code) return code;
+  if (cf_registry_new(cli->plugin_path, &r->reg) < 0)
+    return cf_cli_error(CF_EXIT_FAIL, "out of memory");
+  if (!dag_arg) return 0;
+  char *path = NULL;
+  if (cf_dag_resolve(cli->dags_dir, dag_arg, &path) < 0)
+    return cf_cli_error(CF_EXIT_USAGE,
+                        "no DAG '%s' (not a file, and no DAG with that id "
+                        "in %s)", dag_arg, cli->dags_dir);
+  struct cf_diags diags = CF_DIAGS_INIT;
+  struct cf_dag_load_opts o = {0, cf_registry_lookup, r->reg};
+  int rc = cf_dag_load(path, &o, &r->dag, &diags);
+  cf_free(path);
+  if (rc < 0) {
+    cf_diags_print(&diags, stderr);
+    cf_diags_release(&diags);
+    return CF_EXIT_USAGE;
+  }
+  cf_diags_release(&diags);
+  /* remember the DAG (file, hash) for listings and the web UI */
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(cf_store_db(r->st),
+          "INSERT INTO dags(dag_id, path, sha256, updated_at) "
+          "VALUES(?,?,?,strftime('%Y-%m-%dT%H:%M:%fZ','now')) "
+          "ON CONFLICT(dag_id) DO UPDATE SET path=excluded.path, "
+          "sha256=excluded.sha256, updated_at=excluded.updated_at, "
+          "import_error=NULL", -1, &s, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, r->dag->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->dag->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, r->dag->sha256, -1, SQLITE_STATIC);
+    sqlite3_step(s);
+  }
+  sqlite3_finalize(s);
+  return 0;
+}
+
+char *cf_runner_dag_id(struct cf_cli *cli, const char *dag_arg) {
+  size_t n = strlen(dag_arg);
+  int is_file = (n > 5 && !strcmp(dag_arg + n - 5, ".yaml")) ||
+                (n > 4 && !strcmp(dag_arg + n - 4, ".yml")) ||
+                strchr(dag_arg, '/');
+  if (!is_file) return cf_strdup(dag_arg);
+  struct cf_dag *dag = NULL;
+  struct cf_diags d = CF_DIAGS_INIT;
+  struct cf_dag_load_opts o = {0};
+  char *id = NULL;
+  (void)cli;
+  if (cf_dag_load(dag_arg, &o, &dag, &d) == 0) id = cf_strdup(dag->id);
+  cf_dag_free(dag);
+  cf_diags_release(&d);
+  return id;
+}
+
+void cf_runner_close(struct cf_runner *r) {
+  if (r->x) cf_exec_free(r->x);
+  if (r->loop_init) {
+    uv_loop_close(&r->loop);
+  }
+  for (size_t i = 0; r->lock_fds && i < r->npending; i++)
+    if (r->lock_fds[i] >= 0) close(r->lock_fds[i]);
+  cf_free(r->lock_fds);
+  cf_free(r->pending);
+  cf_dag_free(r->dag);
+  cf_registry_free(r->reg);
+  cf_store_close(r->st);
+}
+
+int cf_runner_lock(struct cf_runner *r, cf_date d) {
+  char ds[11];
+  cf_date_format(d, ds);
+  char *dir = cf_asprintf("%s/locks", r->cli->home);
+  char *path = cf_asprintf("%s/%s__%s.lock", dir, r->dag->id, ds);
+  int fd = -1;
+  if (dir && path && cf_mkdir_p(dir, 0755) == 0) {
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  cf_free(dir);
+  cf_free(path);
+  return fd;
+}
+
+static void start_more(struct cf_runner *r);
+
+static void on_run_done(struct cf_exec *x, int64_t run_pk, const char *state,
+                        void *data) {
+  struct cf_runner *r = data;
+  (void)x;
+  (void)run_pk;
+  r->active--;
+  if (!strcmp(state, "success")) r->succeeded++;
+  else if (!strcmp(state, "failed")) r->failed++;
+  else r->unfinished++;
+  start_more(r);
+}
+
+static void start_more(struct cf_runner *r) {
+  while (!r->interrupted && r->active < r->max_active &&
+         r->next < r->npending) {
+    int64_t pk = r->pending[r->next++];
+    r->active++;
+    int rc = cf_exec_start_run(r->x, r->dag, pk, on_run_done, r);
+    if (rc < 0) {
+      r->active--;
+      r->failed++;
+      fprintf(stderr, "costflow: cannot start run %lld: %s\n",
+              (long long)pk, cf_strerror(rc));
+    }
+  }
+  if (r->active == 0) {
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+  }
+}
+
+static void on_signal(uv_signal_t *h, int sig) {
+  struct cf_runner *r = h->data;
+  (void)sig;
+  if (r->interrupted) return;
+  r->interrupted = 1;
+  fprintf(stderr, "costflow: interrupted: stopping running tasks; run "
+                  "again to resume\n");
+  r->unfinished += (int)(r->npending - r->next);
+  r->next = r->npending;
+  cf_exec_stop(r->x);
+}
+
+int cf_runner_drive(struct cf_runner *r, const int64_t *run_pks, size_t n,
+                    int max_active) {
+  if (uv_loop_init(&r->loop) < 0) return CF_EXIT_FAIL;
+  r->loop_init = 1;
+  struct cf_exec_opts o = {0};
+  o.home = r->cli->home;
+  o.exe = r->cli->exe;
+  o.plugin_path = r->cli->plugin_path;
+  const char *par = getenv("COSTFLOW_PARALLELISM");
+  o.parallelism = par ? atoi(par) : 0;
+  const char *grace = getenv("COSTFLOW_KILL_GRACE_MS");
+  o.kill_grace_ms = grace ? atoll(grace) : 0;
+  const char *lim = getenv("COSTFLOW_LOG_LIMIT");
+  o.log_limit = lim ? atoll(lim) : 0;
+  if (cf_exec_new(&r->loop, r->st, &o, &r->x) < 0) return CF_EXIT_FAIL;
+  r->pending = cf_malloc((n ? n : 1) * sizeof *r->pending);
+  if (!r->pending) return CF_EXIT_FAIL;
+  memcpy(r->pending, run_pks, n * sizeof *run_pks);
+  r->npending = n;
+  r->max_active = max_active > 0 ? max_active : 1;
+  uv_signal_init(&r->loop, &r->sigint);
+  uv_signal_init(&r->loop, &r->sigterm);
+  r->sigint.data = r->sigterm.data = r;
+  uv_signal_start(&r->sigint, on_signal, SIGINT);
+  uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+  start_more(r);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void cf_print_tasks(struct cf_store *st, int64_t run_pk, int json) {
+  struct cf_ti_row *v = NULL;
+  size_t n = 0;
+  if (cf_store_ti_list(st, run_pk, &v, &n) < 0) return;
+  json_t *arr = json ? json_array() : NULL;
+  if (!json)
+    printf("%-28s %-16s %4s %8s %5s  %s\n", "TASK", "STATE", "TRY",
+           "SECONDS", "EXIT", "REASON");
+  for (size_t i = 0; i < n; i++) {
+    struct cf_ti_row *t = &v[i];
+    char start[32], end[32], dur[32] = "";
+    cf_us_to_iso(t->start_us, start);
+    cf_us_to_iso(t->end_us, end);
+    double secs = t->start_us && t->end_us
+                      ? (double)(t->end_us - t->start_us) / 1e6 : -1;
+    if (secs >= 0) snprintf(dur, sizeof dur, "%.3f", secs);
+    if (json) {
+      json_t *o = json_pack("{s:s, s:s, s:i, s:s?, s:s?}", "task_id",
+                            t->task_id, "state", t->state, "try_number",
+                            t->try_number, "plugin", t->plugin, "reason",
+                            t->reason);
+      json_object_set_new(o, "start", t->start_us ? json_string(start)
+                                                  : json_null());
+      json_object_set_new(o, "end", t->end_us ? json_string(end)
+                                              : json_null());
+      json_object_set_new(o, "duration_s", secs >= 0 ? json_real(secs)
+                                                     : json_null());
+      json_object_set_new(o, "exit_code", t->exit_code >= 0
+                                              ? json_integer(t->exit_code)
+                                              : json_null());
+      json_object_set_new(o, "signal", t->signal >= 0
+                                           ? json_integer(t->signal)
+                                           : json_null());
+      json_array_append_new(arr, o);
+    } else {
+      char exitc[16] = "-";
+      if (t->exit_code >= 0) snprintf(exitc, sizeof exitc, "%d", t->exit_code);
+      else if (t->signal >= 0) snprintf(exitc, sizeof exitc, "s%d", t->signal);
+      printf("%-28s %-16s %4d %8s %5s  %s\n", t->task_id, t->state,
+             t->try_number, dur[0] ? dur : "-", exitc,
+             t->reason ? t->reason : "");
+    }
+  }
+  if (json) {
+    json_dumpf(arr, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(arr);
+  }
+  cf_ti_rows_free(v, n);
+}
+
+int cf_conf_add(json_t *obj, const char *kv) {
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv) return -1;
+  char *key = cf_strndup(kv, (size_t)(eq - kv));
+  if (!key) return -1;
+  json_object_set_new(obj, key, json_string(eq + 1));
+  cf_free(key);
+  return 0;
+}

@@ -1,0 +1,111 @@
+/* Unit tests for the exact decimal type (core/decimal.c). */
+#include <string.h>
+#include "cf_test.h"
+#include "costflow/common.h"
+#include "costflow/decimal.h"
+
+static const char *canon(const char *in) {
+  static char out[CF_DEC_MAXSTR];
+  cf_dec d;
+  if (cf_dec_parse(in, strlen(in), &d) != 0) return "ERR";
+  cf_dec_format(d, out);
+  return out;
+}
+
+static const char *fixed(const char *in, int places) {
+  static char out[CF_DEC_MAXSTR];
+  cf_dec d;
+  if (cf_dec_parse(in, strlen(in), &d) != 0) return "ERR";
+  cf_dec_format_fixed(d, places, out);
+  return out;
+}
+
+CF_TEST(parse_plain) {
+  CF_ASSERT_STR(canon("0"), "0");
+  CF_ASSERT_STR(canon("-12.3400"), "-12.34");
+  CF_ASSERT_STR(canon("+7"), "7");
+  CF_ASSERT_STR(canon("007.50"), "7.5");
+  CF_ASSERT_STR(canon(".5"), "0.5");
+  CF_ASSERT_STR(canon("5."), "5");
+  CF_ASSERT_STR(canon("-0.000"), "0");
+  CF_ASSERT_STR(canon("0.000000000000000001"), "0.000000000000000001");
+  CF_ASSERT_STR(canon("0.0010684211984159026"), "ERR");   /* 19 places */
+  CF_ASSERT_STR(canon("1.00000000000000000000000"), "1"); /* zeros ok */
+}
+
+CF_TEST(parse_scientific) {
+  CF_ASSERT_STR(canon("1.5E-7"), "0.00000015");
+  CF_ASSERT_STR(canon("5e-06"), "0.000005");
+  CF_ASSERT_STR(canon("-5e-06"), "-0.000005");
+  CF_ASSERT_STR(canon("35.2E-7"), "0.00000352");
+  CF_ASSERT_STR(canon("1e3"), "1000");
+  CF_ASSERT_STR(canon("1E+3"), "1000");
+  CF_ASSERT_STR(canon("0e999999999"), "0");
+  CF_ASSERT_STR(canon("2.3198314011096954e-05"), "ERR");
+  CF_ASSERT_STR(canon("1e-18"), "0.000000000000000001");
+  CF_ASSERT_STR(canon("1e-19"), "ERR");
+  CF_ASSERT_STR(canon("1e21"), "ERR");                   /* overflow */
+}
+
+CF_TEST(parse_rejects_junk) {
+  const char *bad[] = {"", "-", "+", ".", "e5", "1e", "1e+", "1,5", "1.2.3",
+                       " 1", "1 ", "abc", "0x10", "1..2", "--1", "NaN",
+                       "inf", "$5"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    CF_ASSERT_STR(canon(bad[i]), "ERR");
+  cf_dec d;
+  CF_ASSERT_EQ(CF_EINVALID, cf_dec_parse(NULL, 0, &d));
+  /* Length-bounded: only the first n bytes count. */
+  CF_ASSERT_EQ(0, cf_dec_parse("12.5xyz", 4, &d));
+  char out[CF_DEC_MAXSTR];
+  cf_dec_format(d, out);
+  CF_ASSERT_STR(out, "12.5");
+}
+
+CF_TEST(range_limits) {
+  /* ~1.7e20 whole units fit; one more digit does not. */
+  CF_ASSERT_STR(canon("170141183460469231731.687303715884105727"),
+                "170141183460469231731.687303715884105727");
+  CF_ASSERT_STR(canon("170141183460469231731.687303715884105728"), "ERR");
+  CF_ASSERT_STR(canon("-170141183460469231731.687303715884105727"),
+                "-170141183460469231731.687303715884105727");
+  CF_ASSERT_STR(canon("999999999999999999999"), "ERR");
+  CF_ASSERT_STR(canon("99999999999999999999"), "99999999999999999999");
+}
+
+CF_TEST(sums_are_exact) {
+  /* 0.1 added ten million times is exactly 1000000 (double is not). */
+  cf_dec a, s = CF_DEC_ZERO;
+  CF_ASSERT_EQ(0, cf_dec_parse("0.1", 3, &a));
+  for (int i = 0; i < 10000000; i++) s = cf_dec_add(s, a);
+  char out[CF_DEC_MAXSTR];
+  cf_dec_format(s, out);
+  CF_ASSERT_STR(out, "1000000");
+  cf_dec b;
+  CF_ASSERT_EQ(0, cf_dec_parse("1000000", 7, &b));
+  CF_ASSERT_EQ(0, cf_dec_cmp(s, b));
+  CF_ASSERT_EQ(-1, cf_dec_sign(cf_dec_neg(b)));
+  CF_ASSERT_EQ(0, cf_dec_sign(cf_dec_sub(s, b)));
+  CF_ASSERT_EQ(1, cf_dec_cmp(b, cf_dec_neg(b)));
+}
+
+CF_TEST(format_fixed_rounding) {
+  CF_ASSERT_STR(fixed("1.005", 2), "1.01");
+  CF_ASSERT_STR(fixed("-1.005", 2), "-1.01");
+  CF_ASSERT_STR(fixed("1.004999", 2), "1.00");
+  CF_ASSERT_STR(fixed("-0.001", 2), "0.00");      /* no "-0.00" */
+  CF_ASSERT_STR(fixed("12", 0), "12");
+  CF_ASSERT_STR(fixed("12.5", 0), "13");
+  CF_ASSERT_STR(fixed("0.5", 4), "0.5000");
+  CF_ASSERT_STR(fixed("0.000000000000000001", 18), "0.000000000000000001");
+  CF_ASSERT_STR(fixed("9.999", 2), "10.00");
+}
+
+CF_TEST(roundtrip_canonical) {
+  const char *v[] = {"0", "1", "-1", "0.5", "-12.34", "123456789.000000001",
+                     "0.000000000000000001", "99999999999999999999.99"};
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+    CF_ASSERT_STR(canon(v[i]), v[i]);
+}
+
+CF_TEST_MAIN()
