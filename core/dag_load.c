@@ -403,7 +403,8 @@ static void parse_timezone(struct ld *l, const struct cf_ynode *n) {
       err(l, n, "unknown time zone '%s' (use an IANA name such as UTC or "
           "Europe/London)", s);
     else
-      err(l, n, "invalid time zone '%s': %s", s, cf_strerror(r));
+      err(l, n, "invalid time zone '%s' (use an IANA name such as UTC or "
+          "Europe/London)", s);
     return;
   }
   if (!(l->dag->timezone = cf_strdup(s))) l->oom = 1;

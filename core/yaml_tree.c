@@ -48,6 +48,30 @@ static void offset_to_pos(const char *buf, size_t len, size_t off, int *line,
   *col = c;
 }
 
+/* Offset of the first byte that does not start a valid UTF-8 sequence
+ * (no overlongs, surrogates or code points past U+10FFFF), or len. Done
+ * here so the message points at the bad byte itself. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    unsigned c = s[i], need, min;
+    if (c < 0x80) { i++; continue; }
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 2; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 3; min = 0x10000; }
+    else return i;
+    unsigned cp = c & (0x3F >> need);
+    for (unsigned k = 1; k <= need; k++) {
+      if (i + k >= len || (s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += need + 1;
+  }
+  return len;
+}
+
 static void parser_error(yaml_parser_t *p, const char *buf, size_t len,
                          const char *file, struct cf_diags *diags) {
   int line, col;
@@ -145,6 +169,15 @@ int cf__ytree_parse(const char *buf, size_t len, const char *file,
   int ret = CF_EINVALID, have_event = 0, done = 0;
 
   *out = NULL;
+  size_t bad = utf8_invalid_at((const unsigned char *)buf, len);
+  if (bad < len) {
+    int line, col;
+    offset_to_pos(buf, len, bad, &line, &col);
+    cf_diags_add(diags, file, line, col, "file is not valid UTF-8 (byte "
+                 "0x%02x); DAG files must be UTF-8",
+                 (unsigned char)buf[bad]);
+    return CF_EINVALID;
+  }
   if (!yaml_parser_initialize(&parser)) {
     cf_diags_add(diags, file, 0, 0, "out of memory");
     return -ENOMEM;

@@ -79,10 +79,10 @@ int cmd_schedule(int argc, char **argv, struct cf_cli *cli) {
     goto done;
   }
   if ((ret = cf_tz_load(zone, &tz)) < 0) {
-    ret = cf_cli_error(CF_EXIT_USAGE, "time zone \"%s\": %s", zone,
-                       ret == CF_ENOTFOUND ? "unknown zone"
-                       : ret == CF_EINVALID ? "bad zone name or not a TZif file"
-                                            : cf_strerror(ret));
+    const char *why = ret == CF_ENOTFOUND  ? "unknown zone"
+                      : ret == CF_EINVALID ? "bad zone name or not a TZif file"
+                                           : cf_strerror(ret);
+    ret = cf_cli_error(CF_EXIT_USAGE, "time zone \"%s\": %s", zone, why);
     goto done;
   }
   if (!from) {

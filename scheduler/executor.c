@@ -30,6 +30,7 @@ struct xti {
   int exited, term_signal;
   int64_t exit_status;
   int timed_out, overflowed, interrupted;
+  int permanent;               /* failure no retry can fix (templates) */
   int log_fd;
   int64_t log_bytes;
   struct cf_buf result;
@@ -282,7 +283,7 @@ static void retry_due(uv_timer_t *h) {
 static void fail_or_retry(struct xti *t, const char *reason, int retryable) {
   const struct cf_task *task = &t->run->dag->tasks[t->idx];
   set_reason(t, reason);
-  if (retryable && t->row.try_number < t->row.max_tries) {
+  if (retryable && !t->permanent && t->row.try_number < t->row.max_tries) {
     int64_t d = retry_delay_ms(task, t->row.try_number);
     set_state(t, ST_RETRY);
     t->row.next_retry_us = cf_store_now_us() + d * 1000;
@@ -514,7 +515,7 @@ static void launch(struct xti *t) {
     t->row.params = cf_strdup(params);
     free(params);
   }
-  t->timed_out = t->overflowed = t->interrupted = 0;
+  t->timed_out = t->overflowed = t->interrupted = t->permanent = 0;
   t->exited = t->term_signal = 0;
   t->exit_status = 0;
   t->log_bytes = 0;
@@ -634,7 +635,7 @@ fail:
     dprintf(t->log_fd, "costflow: %s\n", reason);
   }
   cf_buf_reset(&t->result);
-  if (permanent) t->row.try_number = t->row.max_tries;
+  t->permanent = permanent;
   cf_buf_adds(&t->result, "fail\n");
   cf_buf_adds(&t->result, reason);
   finalize_attempt(t);
@@ -806,6 +807,9 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   for (size_t i = 0; i < r->n; i++) {
     struct xti *t = &r->tis[i];
     if (!t->row.state) set_state(t, ST_NONE);
+    /* an edited DAG's retry budget applies to tasks not yet finished */
+    if (!terminal(t) && t->row.max_tries < dag->tasks[i].retries + 1)
+      t->row.max_tries = dag->tasks[i].retries + 1;
     if (is(t, ST_RUNNING)) {
       if (t->row.pid && t->row.pid_start &&
           cf_proc_start_time(t->row.pid) == t->row.pid_start)

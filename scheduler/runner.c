@@ -141,7 +141,8 @@ static void start_more(struct cf_runner *r) {
               (long long)pk, cf_strerror(rc));
     }
   }
-  if (r->active == 0) {
+  if (r->active == 0 && !r->signals_closed) {
+    r->signals_closed = 1;
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigterm, NULL);
   }

@@ -21,6 +21,7 @@ struct cf_runner {
   struct cf_exec *x;
   uv_signal_t sigint, sigterm;
   int interrupted;
+  int signals_closed;
   /* queue of runs to drive */
   int64_t *pending;
   size_t npending, next;

@@ -4,6 +4,7 @@
  * names are converted to their snake_case form, so one table serves both. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "cfb.h"

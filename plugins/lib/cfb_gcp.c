@@ -2,6 +2,7 @@
  * ("service.description", ...) or as JSON lines with nested objects. Each
  * credit becomes its own negative Credit row (BILLING_FORMATS.md 3). */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>

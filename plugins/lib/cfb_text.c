@@ -2,6 +2,7 @@
  * timestamps, number-safe JSON, CSV/JSON writing and the rejects file. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cfb.h"

@@ -367,8 +367,17 @@ CF_TEST(file_size_cap) {
 
 CF_TEST(invalid_utf8) {
   expect_err("dag: x\ndescription: caf\xff\ntasks: {a: {plugin: noop}}\n",
-             "2:17: file is not valid UTF-8: invalid leading UTF-8 octet "
-             "(byte 0xff)");
+             "2:17: file is not valid UTF-8 (byte 0xff); DAG files must "
+             "be UTF-8");
+  expect_err("dag: x\n\n  # caf\xc3\xa9 \xe9t\xc3\n",
+             "3:10: file is not valid UTF-8 (byte 0xe9); DAG files must "
+             "be UTF-8");
+  expect_err("dag: \xed\xa0\x80\n", "1:6: file is not valid UTF-8 (byte "
+             "0xed); DAG files must be UTF-8");
+  expect_err("dag: \xc0\xaf\n", "1:6: file is not valid UTF-8 (byte "
+             "0xc0); DAG files must be UTF-8");
+  expect_err("\xff\xfe" "d\n", "1:1: file is not valid UTF-8 (byte "
+             "0xff); DAG files must be UTF-8");
 }
 
 CF_TEST(missing_file) {
@@ -601,7 +610,7 @@ CF_TEST(policy_errors) {
   expect_err("dag: x\npools: {db: 0}\ntasks:\n  a: {plugin: noop}\n",
              "2:13: 'pool size' must be between 1 and 1000000, got 0");
   expect_err("dag: x\ntasks:\n  a: {plugin: noop, retry_backoff: linear}\n",
-             "3:35: 'retry_backoff' must be 'fixed' or 'exponential', got "
+             "3:36: 'retry_backoff' must be 'fixed' or 'exponential', got "
              "'linear'");
 }
 

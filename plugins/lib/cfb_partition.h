@@ -1,0 +1,32 @@
+/* Atomic, versioned partition publishing (docs/lake-format.md, silver):
+ * DIR/vNNNNNN/{data.csv,_manifest.json} then the DIR/current symlink is
+ * swapped by rename, so readers see the old or the new version whole. */
+#ifndef CFB_PARTITION_H
+#define CFB_PARTITION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfb_published {
+  int64_t version;           /* the live version after the call */
+  char checksum[65];         /* sha256 of data.csv */
+  int changed;               /* 0: identical to the live version, kept */
+};
+
+/* Publishes `data` (the whole data.csv) as the next version of the
+ * partition folder `dir` (created if missing). `dataset` and `partition`
+ * go into _manifest.json with `rows` and `inputs_json` (a JSON array of
+ * sorted bronze hashes). If the live version has the same checksum and
+ * inputs nothing is written. Files and folders are fsynced before the
+ * swap; versions older than the newest `keep` are removed afterwards.
+ * Returns 0 or negative with a malloc'd *errmsg. */
+int cfb_partition_publish(const char *dir, const char *dataset,
+                          const char *partition, const void *data,
+                          size_t len, int64_t rows, const char *inputs_json,
+                          int keep, struct cfb_published *out,
+                          char **errmsg);
+
+/* Live version number of `dir` (0 if none). */
+int64_t cfb_partition_current(const char *dir);
+
+#endif
