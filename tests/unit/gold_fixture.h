@@ -38,11 +38,12 @@ static void fx_row(FILE *f, const char *date, const char *acct,
                    const char *res, const char *cat, const char *cost,
                    const char *qty) {
   static int line;
+  line++;
   fprintf(f, "B1,%s,%s,%s,Compute,%s,%s,%s,%sT00:00:00Z,%sT01:00:00Z,"
           "%s,%s,%s,USD,%s,Hrs,SKU,{},%s,id%d,abc,%d,"
           "2025-01-01T00:00:00Z\n", acct, prov, svc, region, res, cat, date,
           date, cost, cost, cost, qty,
-          strcmp(cat, "Credit") ? "false" : "true", ++line, line);
+          strcmp(cat, "Credit") ? "false" : "true", line, line);
 }
 
 /* Publishes version v of DATE's partition with `body` rows (already

@@ -1,0 +1,22 @@
+#!/bin/bash
+# The whole test suite, as CI runs it: install dependencies, build with
+# -Werror and run ctest, then build again with AddressSanitizer +
+# UndefinedBehaviorSanitizer and run ctest once more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install-deps.sh
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (RelWithDebInfo) and test"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+ctest --test-dir build --output-on-failure -j"$JOBS"
+
+echo "== build with ASan+UBSan and test"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
+  -DCF_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j"$JOBS"
+# handle_segv=0: the crash test plugin must die by SIGSEGV, as in production
+ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$JOBS"

@@ -1,0 +1,307 @@
+/* Gold warehouse: exact totals, re-run replaces, atomic republish under a
+ * concurrent reader, failure publishes nothing, deterministic checksum,
+ * and the report built from it. */
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include "cf_test.h"
+#include "gold_fixture.h"
+#include "gold_warehouse.h"
+#include "report_build.h"
+#include "costflow/decimal.h"
+
+static sqlite3 *open_wh(const char *home) {
+  char *p = cf_asprintf("%s/warehouse.db", home), *err = NULL;
+  sqlite3 *db = NULL;
+  CF_ASSERT_EQ(0, cfb_gold_open(p, &db, &err));
+  cf_free(p);
+  return db;
+}
+
+static int load(sqlite3 *db, const char *home, const char *const *dates,
+                size_t n, struct cfb_gold_part *parts) {
+  char *silver = fx_silver(home), *err = NULL;
+  struct cfb_gold_run run = {"dag", "run1", "2025-01-03"};
+  int ret = cfb_gold_load(db, silver, dates, n, &run, parts, &err);
+  if (ret < 0) fprintf(stderr, "  load: %s\n", err ? err : "?");
+  cf_free(err);
+  cf_free(silver);
+  return ret;
+}
+
+/* Text of a one-value query (static buffer). */
+static const char *q1(sqlite3 *db, const char *sql) {
+  static char out[256];
+  sqlite3_stmt *st = NULL;
+  out[0] = '\0';
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, sizeof out, "%s", sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return out;
+}
+
+/* Exact sum (in C) of a money column over a WHERE clause. */
+static const char *sum_col(sqlite3 *db, const char *col, const char *where) {
+  static char out[CF_DEC_MAXSTR];
+  char *sql = cf_asprintf("SELECT 'k', %s FROM fact_daily_cost WHERE %s",
+                          col, where);
+  sqlite3_stmt *st = NULL;
+  struct cfb_groups g;
+  cfb_groups_init(&g, 1, 1);
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+  CF_ASSERT_EQ(0, cfb_gold_sum_query(st, &g));
+  cf_dec_format(g.n ? g.v[0].sums[0] : CF_DEC_ZERO, out);
+  sqlite3_finalize(st);
+  cfb_groups_release(&g);
+  cf_free(sql);
+  return out;
+}
+
+/* Day 1: aws compute 3 rows, a credit, gcp storage; tiny fractions that a
+ * double would lose. */
+static void day1(const char *home, int v) {
+  struct fx_day d;
+  FILE *f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "i-1", "Usage",
+         "0.1", "1");
+  fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "i-1", "Usage",
+         "0.2", "1");
+  fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "i-2", "Usage",
+         "10000000000.000000000000000001", "0");
+  fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "", "Credit",
+         "-5.5", "0");
+  fx_row(f, "2025-01-01", "p-9", "Google Cloud", "Cloud Storage",
+         "europe-west1", "b-1", "Usage", "1.23456789", "3.5");
+  fx_end(&d, home, "2025-01-01", v);
+}
+
+CF_TEST(gold_exact_totals) {
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part p[1];
+  const char *dates[] = {"2025-01-01"};
+  day1(home, 1);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, p));
+  CF_ASSERT_EQ(2, p[0].fact_rows);     /* EC2 (usage+credit), GCS */
+  CF_ASSERT_EQ(5, p[0].silver_rows);
+  CF_ASSERT_EQ(1, p[0].version);
+  CF_ASSERT_STR("9999999994.800000000000000001",
+                q1(db, "SELECT billed_cost FROM fact_daily_cost WHERE"
+                       " service_name='EC2' AND sub_account_id='111' AND"
+                       " service_category='Compute' AND row_count=4"));
+  CF_ASSERT_STR("-5.5", q1(db, "SELECT credit_cost FROM agg_daily_provider"
+                               " WHERE provider='AWS'"));
+  CF_ASSERT_STR("9999999994.800000000000000001",
+                q1(db, "SELECT billed_cost FROM agg_daily_provider WHERE"
+                       " provider='AWS'"));
+  CF_ASSERT_STR("9999999996.034567890000000001",
+                sum_col(db, "billed_cost", "1"));
+  CF_ASSERT_STR("1.23456789", q1(db, "SELECT billed_cost FROM"
+                " agg_monthly_provider WHERE month='2025-01' AND"
+                " provider='Google Cloud'"));
+  CF_ASSERT_STR("EC2", q1(db, "SELECT service_name FROM agg_top_services"
+                              " WHERE month='2025-01' AND rank=1"));
+  CF_ASSERT_STR("3", q1(db, "SELECT count(*) FROM fact_resource_daily"));
+  CF_ASSERT_STR("0", q1(db, "SELECT usage_quantity FROM fact_resource_daily"
+                            " WHERE resource_id='i-2'"));
+  CF_ASSERT_STR("2", q1(db, "SELECT count(*) FROM dim_account"));
+  CF_ASSERT_STR("3", q1(db, "SELECT day_of_week FROM dim_date"));  /* Wed */
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+CF_TEST(gold_rerun_replaces_not_appends) {
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part a, b;
+  const char *dates[] = {"2025-01-01"};
+  day1(home, 1);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &a));
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &b));
+  CF_ASSERT_STR(a.checksum, b.checksum);
+  CF_ASSERT_EQ(2, b.version);
+  CF_ASSERT_STR("2", q1(db, "SELECT count(*) FROM fact_daily_cost"));
+  CF_ASSERT_STR("9999999996.034567890000000001",
+                sum_col(db, "billed_cost", "1"));
+  /* A restated silver partition replaces the old rows entirely. */
+  struct fx_day d;
+  FILE *f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "111", "AWS", "S3", "us-east-1", "", "Usage",
+         "7", "1");
+  fx_end(&d, home, "2025-01-01", 2);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &b));
+  CF_ASSERT(strcmp(a.checksum, b.checksum) != 0);
+  CF_ASSERT_STR("1", q1(db, "SELECT count(*) FROM fact_daily_cost"));
+  CF_ASSERT_STR("7", q1(db, "SELECT billed_cost FROM agg_monthly_provider"));
+  CF_ASSERT_STR("1", q1(db, "SELECT count(*) FROM agg_monthly_provider"));
+  CF_ASSERT_STR("0", q1(db, "SELECT count(*) FROM fact_resource_daily"));
+  CF_ASSERT_STR("2", q1(db, "SELECT silver_version FROM gold_partitions"));
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+CF_TEST(gold_failure_publishes_nothing) {
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part p[2];
+  const char *one[] = {"2025-01-01"};
+  const char *two[] = {"2025-01-01", "2025-01-02"};   /* 02 is missing */
+  day1(home, 1);
+  CF_ASSERT_EQ(0, load(db, home, one, 1, p));
+  struct fx_day d;
+  FILE *f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "111", "AWS", "S3", "us-east-1", "", "Usage",
+         "7", "1");
+  fx_end(&d, home, "2025-01-01", 2);
+  CF_ASSERT_EQ(CF_ENOTFOUND, load(db, home, two, 2, p));
+  CF_ASSERT_STR("2", q1(db, "SELECT count(*) FROM fact_daily_cost"));
+  CF_ASSERT_STR("1", q1(db, "SELECT version FROM gold_partitions"));
+  /* A malformed money value fails the load, also leaving the old data. */
+  f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "111", "AWS", "S3", "us-east-1", "", "Usage",
+         "12,5", "1");
+  fx_end(&d, home, "2025-01-01", 3);
+  CF_ASSERT(load(db, home, one, 1, p) < 0);
+  CF_ASSERT_STR("9999999996.034567890000000001",
+                sum_col(db, "billed_cost", "1"));
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+CF_TEST(gold_checksum_independent_of_row_order) {
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part a, b;
+  const char *dates[] = {"2025-01-01"};
+  struct fx_day d;
+  FILE *f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "1", "AWS", "A", "r", "", "Usage", "1.5", "1");
+  fx_row(f, "2025-01-01", "2", "AWS", "B", "r", "", "Usage", "2.5", "1");
+  fx_end(&d, home, "2025-01-01", 1);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &a));
+  f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "2", "AWS", "B", "r", "", "Usage", "2.50", "1");
+  fx_row(f, "2025-01-01", "1", "AWS", "A", "r", "", "Usage", "1.5", "1.0");
+  fx_end(&d, home, "2025-01-01", 2);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &b));
+  CF_ASSERT_STR(a.checksum, b.checksum);
+  CF_ASSERT(strcmp(a.silver_checksum, b.silver_checksum) != 0);
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+/* Total billed cost of 2025-01-01 as one read (one snapshot), -1 if the
+ * date has no rows at all. */
+static int reader_total(sqlite3 *db, char out[CF_DEC_MAXSTR]) {
+  sqlite3_stmt *st = NULL;
+  struct cfb_groups g;
+  int ret = -1;
+  cfb_groups_init(&g, 1, 1);
+  if (sqlite3_prepare_v2(db, "SELECT 'k', billed_cost FROM fact_daily_cost"
+                         " WHERE usage_date='2025-01-01'", -1, &st, NULL) ==
+          SQLITE_OK &&
+      cfb_gold_sum_query(st, &g) == 0 && g.n == 1) {
+    cf_dec_format(g.v[0].sums[0], out);
+    ret = 0;
+  }
+  sqlite3_finalize(st);
+  cfb_groups_release(&g);
+  return ret;
+}
+
+CF_TEST(gold_atomic_republish_under_reader) {
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  const char *dates[] = {"2025-01-01"};
+  struct cfb_gold_part p;
+  char *path = cf_asprintf("%s/warehouse.db", home);
+  /* Version A: 40 rows of 0.01 in 40 groups = 0.4; version B: 0.8. */
+  for (int v = 1; v <= 2; v++) {
+    struct fx_day d;
+    FILE *f = fx_begin(&d);
+    for (int i = 0; i < 40; i++) {
+      char svc[16];
+      snprintf(svc, sizeof svc, "svc%02d", i);
+      fx_row(f, "2025-01-01", "1", "AWS", svc, "r", "", "Usage",
+             v == 1 ? "0.01" : "0.02", "1");
+    }
+    fx_end(&d, home, "2025-01-01", v);
+  }
+  /* silver now points at B; load A first by re-pointing current. */
+  fx_publish(home, "2025-01-01", 3, "");
+  char *v1 = cf_asprintf("%s/lake/silver/cost/usage_date=2025-01-01",
+                         home);
+  char *cur = cf_asprintf("%s/current", v1), *tmp = cf_asprintf("%s/.t", v1);
+  unlink(tmp);
+  CF_ASSERT_EQ(0, symlink("v000001", tmp));
+  CF_ASSERT_EQ(0, rename(tmp, cur));
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &p));
+
+  int pipefd[2];
+  CF_ASSERT_EQ(0, pipe(pipefd));
+  pid_t pid = fork();
+  if (pid == 0) {           /* reader: loop until killed */
+    sqlite3 *rd = NULL;
+    char t[CF_DEC_MAXSTR];
+    long reads = 0;
+    close(pipefd[0]);
+    if (sqlite3_open_v2(path, &rd, SQLITE_OPEN_READONLY, NULL)) _exit(3);
+    sqlite3_busy_timeout(rd, 10000);
+    if (write(pipefd[1], "r", 1) != 1) _exit(4);
+    for (;;) {
+      if (reader_total(rd, t) < 0) _exit(1);          /* nothing or mix */
+      if (strcmp(t, "0.4") && strcmp(t, "0.8")) _exit(2);
+      reads++;
+    }
+  }
+  close(pipefd[1]);
+  char c;
+  CF_ASSERT_EQ(1, read(pipefd[0], &c, 1));
+  for (int i = 0; i < 50; i++) {   /* republish alternating A and B */
+    unlink(tmp);
+    CF_ASSERT_EQ(0, symlink(i % 2 ? "v000001" : "v000002", tmp));
+    CF_ASSERT_EQ(0, rename(tmp, cur));
+    CF_ASSERT_EQ(0, load(db, home, dates, 1, &p));
+  }
+  int st = 0;
+  CF_ASSERT_EQ(0, waitpid(pid, &st, WNOHANG));  /* reader still happy */
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  CF_ASSERT(WIFSIGNALED(st));
+  CF_ASSERT_EQ(51, p.version);
+  CF_ASSERT_STR("0.4", q1(db, "SELECT billed_cost FROM agg_daily_provider"));
+  cf_free(tmp);
+  cf_free(cur);
+  cf_free(v1);
+  cf_free(path);
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+CF_TEST(gold_report_renders) {
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part p;
+  const char *dates[] = {"2025-01-01"};
+  static const char run_dates[1][11] = {"2025-01-01"};
+  char *html = NULL, *md = NULL;
+  day1(home, 1);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &p));
+  struct cfb_report_in in = {"dag<x>", "run1", "2025-01-02", db,
+                             "/nonexistent/costflow.db",
+                             run_dates, 1, 30};
+  CF_ASSERT_EQ(0, cfb_report_build(&in, &html, &md));
+  CF_ASSERT_CONTAINS(html, "<svg");
+  CF_ASSERT_CONTAINS(html, "dag&lt;x&gt;");
+  CF_ASSERT_CONTAINS(html, "9999999994.800000000000000001");
+  CF_ASSERT_CONTAINS(html, "No data-quality results available.");
+  CF_ASSERT(!strstr(html, "<script"));
+  CF_ASSERT_CONTAINS(md, "| AWS | USD | 9999999994.800000000000000001 |");
+  cf_free(html);
+  cf_free(md);
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+CF_TEST_MAIN()
