@@ -1050,7 +1050,7 @@ static void load_tree(struct ld *l, const struct cf_ynode *root) {
     if (want_map(l, v, "params") == 0) {
       json_decref(d->params);
       d->params = to_json(l, v);
-      if (d->params) check_templates(l, v, "param");
+      if (d->params) check_templates(l, v, "params");
     }
   }
   if (l->oom) return;

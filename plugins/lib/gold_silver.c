@@ -109,6 +109,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
   struct cf_csv *csv = NULL;
   char target[PATH_MAX];
   int pos[C_N], ret = 0, have_header = 0;
+  size_t ncols = 0;
   cf_date d;
 
   memset(day, 0, sizeof *day);
@@ -169,15 +170,15 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     if (!have_header) {
       if ((ret = map_header(f, nf, pos, errmsg)) < 0) goto done;
       have_header = 1;
+      ncols = nf;
       continue;
     }
-    for (int c = 0; c < C_N; c++)
-      if ((size_t)pos[c] >= nf) {
-        *errmsg = cf_asprintf("%s:%lld: %zu fields", data,
-                              (long long)line, nf);
-        ret = CF_EDATA;
-        goto done;
-      }
+    if (nf != ncols) {
+      *errmsg = cf_asprintf("%s:%lld: %zu fields, header has %zu", data,
+                            (long long)line, nf, ncols);
+      ret = CF_EDATA;
+      goto done;
+    }
     if ((ret = fold_row(day, f, l, pos, &why)) < 0) {
       *errmsg = cf_asprintf("%s:%lld: %s", data, (long long)line,
                             why ? why : cf_strerror(ret));

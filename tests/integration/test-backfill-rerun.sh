@@ -33,7 +33,7 @@ eq "one run per date" "$(sql "SELECT count(*) FROM runs WHERE dag_id='daily'")" 
 eq "runs are backfill kind" "$(sql "SELECT DISTINCT kind FROM runs")" "backfill"
 eq "states per date" "$(sql "SELECT group_concat(state, ',') FROM (SELECT state FROM runs ORDER BY logical_date)")" \
   "success,success,failed,success,success"
-eq "oldest first" "$(head -1 "$COSTFLOW_HOME/extract.txt")" "2025-01-01"
+eq "oldest first" "$(sql "SELECT logical_date FROM runs ORDER BY start_us LIMIT 1")" "2025-01-01"
 eq "extract ran once per date" "$(sort "$COSTFLOW_HOME/extract.txt" | uniq -d | wc -l)" "0"
 # never more than max_active_runs (2) runs at once: check overlapping runs
 overlap=$(sql "SELECT max(c) FROM (SELECT (SELECT count(*) FROM runs b WHERE b.start_us <= a.start_us AND b.end_us > a.start_us) c FROM runs a)")

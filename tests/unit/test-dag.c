@@ -225,6 +225,7 @@ CF_TEST(defaults_minimal) {
   CF_ASSERT_EQ(CF_TRIGGER_ALL_SUCCESS, t->trigger_rule);
   CF_ASSERT(t->pool == NULL && json_is_object(t->params));
   cf_dag_free(d);
+  LEAK_CHECK();
 }
 
 CF_TEST(topo_order_stable_by_file_order) {
@@ -240,6 +241,7 @@ CF_TEST(topo_order_stable_by_file_order) {
   CF_ASSERT_EQ(0, d->topo[2]);
   CF_ASSERT_EQ(3, d->topo[3]);
   cf_dag_free(d);
+  LEAK_CHECK();
 }
 
 CF_TEST(no_lookup_skips_plugin_checks) {
@@ -253,6 +255,7 @@ CF_TEST(no_lookup_skips_plugin_checks) {
   CF_ASSERT(json_is_true(json_object_get(p, "b")));
   CF_ASSERT_EQ(2, json_array_size(json_object_get(p, "l")));
   cf_dag_free(d);
+  LEAK_CHECK();
 }
 
 CF_TEST(template_in_int_param_accepted) {
@@ -261,6 +264,7 @@ CF_TEST(template_in_int_param_accepted) {
                        "    plugin: sleep\n"
                        "    params: {seconds: \"{{ params.n }}\"}\n", &d));
   cf_dag_free(d);
+  LEAK_CHECK();
 }
 
 /* ---- YAML-level errors -------------------------------------------------- */
@@ -269,6 +273,7 @@ CF_TEST(syntax_error_position) {
   expect_err("dag: x\ntasks:\n  a: {plugin: noop\n",
              "4:1: YAML syntax error: did not find expected ',' or '}' "
              "(while parsing a flow mapping)");
+  LEAK_CHECK();
 }
 
 CF_TEST(empty_file) {
@@ -276,12 +281,14 @@ CF_TEST(empty_file) {
              "'tasks'");
   expect_err("# only a comment\n\n", "1:1: empty file: expected a mapping "
              "with 'dag' and 'tasks'");
+  LEAK_CHECK();
 }
 
 CF_TEST(several_documents) {
   expect_err("dag: a\ntasks: {a: {plugin: noop}}\n---\ndag: b\n",
              "3:1: several YAML documents in one file (a DAG file holds "
              "exactly one)");
+  LEAK_CHECK();
 }
 
 CF_TEST(root_not_mapping) {
@@ -289,6 +296,7 @@ CF_TEST(root_not_mapping) {
              "'tasks' at the top level, got a list");
   expect_err("---\n", "1:1: the file must be a mapping with 'dag' and "
              "'tasks' at the top level, got null");
+  LEAK_CHECK();
 }
 
 CF_TEST(duplicate_keys_any_level) {
@@ -299,6 +307,7 @@ CF_TEST(duplicate_keys_any_level) {
              "2:1: duplicate key 'dag' (first defined at line 1)");
   expect_err("dag: x\ntasks:\n  a: {plugin: noop}\n  a: {plugin: noop}\n",
              "4:3: duplicate key 'a' (first defined at line 3)");
+  LEAK_CHECK();
 }
 
 CF_TEST(aliases_refused) {
@@ -306,6 +315,7 @@ CF_TEST(aliases_refused) {
              "2:7: aliases/anchors are not allowed in DAG files");
   expect_err("a: &a [*a]\n",
              "1:4: aliases/anchors are not allowed in DAG files");
+  LEAK_CHECK();
 }
 
 CF_TEST(billion_laughs_fast) {
@@ -320,6 +330,7 @@ CF_TEST(billion_laughs_fast) {
   expect_err(b.buf, "1:4: aliases/anchors are not allowed in DAG files");
   CF_ASSERT(cf_mono_ms() - t0 < 1000);
   cf_buf_release(&b);
+  LEAK_CHECK();
 }
 
 CF_TEST(deep_nesting_refused) {
@@ -331,6 +342,7 @@ CF_TEST(deep_nesting_refused) {
   /* root map = level 1, params map = 2, so the 63rd '[' is level 65 */
   expect_err(b.buf, "2:75: nesting deeper than 64 levels");
   cf_buf_release(&b);
+  LEAK_CHECK();
 }
 
 CF_TEST(node_count_cap) {
@@ -342,6 +354,7 @@ CF_TEST(node_count_cap) {
   CF_ASSERT(load(b.buf, &d) < 0);
   CF_ASSERT_CONTAINS(all, "too many YAML nodes (limit 100000)");
   cf_buf_release(&b);
+  LEAK_CHECK();
 }
 
 CF_TEST(file_size_cap) {
@@ -363,6 +376,7 @@ CF_TEST(file_size_cap) {
                       "padding padding padding\n",
                       &small, &d) < 0);
   CF_ASSERT_CONTAINS(all, "over the 100-byte limit");
+  LEAK_CHECK();
 }
 
 CF_TEST(invalid_utf8) {
@@ -378,6 +392,7 @@ CF_TEST(invalid_utf8) {
              "0xc0); DAG files must be UTF-8");
   expect_err("\xff\xfe" "d\n", "1:1: file is not valid UTF-8 (byte "
              "0xff); DAG files must be UTF-8");
+  LEAK_CHECK();
 }
 
 CF_TEST(missing_file) {
@@ -387,6 +402,7 @@ CF_TEST(missing_file) {
   CF_ASSERT_EQ(1, g.n);
   CF_ASSERT_CONTAINS(g.v[0].msg, "cannot read");
   cf_diags_release(&g);
+  LEAK_CHECK();
 }
 
 /* ---- structure errors ---------------------------------------------------- */
@@ -407,6 +423,7 @@ CF_TEST(unknown_keys_with_hints) {
   expect_err("dag: x\ndefault_args: {retrys: 1}\ntasks: {a: {plugin: noop}}\n",
              "2:16: unknown key 'retrys' in 'default_args' (did you mean "
              "'retries'?)");
+  LEAK_CHECK();
 }
 
 CF_TEST(missing_required) {
@@ -420,6 +437,7 @@ CF_TEST(missing_required) {
   expect_err("dag: x\ntasks:\n  a:\n",
              "3:5: task 'a' must be a mapping with at least 'plugin', got "
              "null");
+  LEAK_CHECK();
 }
 
 CF_TEST(bools_are_yaml12) {
@@ -432,6 +450,7 @@ CF_TEST(bools_are_yaml12) {
              "off}\n",
              "5:20: task 'a': param 'flag' must be true or false, got 'off' "
              "(YAML 1.2: yes/no/on/off are strings; write true or false)");
+  LEAK_CHECK();
 }
 
 CF_TEST(ints_and_ranges) {
@@ -448,6 +467,7 @@ CF_TEST(ints_and_ranges) {
              "99999999999999999999999}\n",
              "3:30: 'retries' must be between 0 and 100, got "
              "99999999999999999999999");
+  LEAK_CHECK();
 }
 
 CF_TEST(ids) {
@@ -469,6 +489,7 @@ CF_TEST(ids) {
              "3:15: invalid plugin name '../../tmp/evil': use letters, "
              "digits, '_', '.' and '-', starting with a letter, digit or "
              "'_'");
+  LEAK_CHECK();
 }
 
 CF_TEST(dependencies) {
@@ -485,6 +506,7 @@ CF_TEST(dependencies) {
              "  b: {plugin: noop, depends_on: a}\n",
              "4:33: 'depends_on' must be a list of task ids, got a string "
              "(write [a])");
+  LEAK_CHECK();
 }
 
 CF_TEST(cycle_path) {
@@ -501,6 +523,7 @@ CF_TEST(cycle_path) {
                  "  c: {plugin: noop, depends_on: [d]}\n"
                  "  d: {plugin: noop, depends_on: [c]}\n", &d) < 0);
   CF_ASSERT_STR("3:34: cycle: a -> b -> a\n5:34: cycle: c -> d -> c\n", all);
+  LEAK_CHECK();
 }
 
 /* ---- plugins and params ------------------------------------------------ */
@@ -511,6 +534,7 @@ CF_TEST(plugin_errors) {
   expect_err("dag: x\ntasks:\n  a:\n    plugin: oldabi\n",
              "4:13: plugin 'oldabi' was built for ABI 2, this costflow has "
              "ABI 1");
+  LEAK_CHECK();
 }
 
 CF_TEST(param_errors) {
@@ -543,6 +567,7 @@ CF_TEST(param_errors) {
   expect_err("dag: x\ntasks:\n  a:\n    plugin: noop\n    params: {x: 1}\n",
              "5:14: task 'a': unknown param 'x' for plugin 'noop' (it takes "
              "no params)");
+  LEAK_CHECK();
 }
 
 CF_TEST(template_errors) {
@@ -559,6 +584,7 @@ CF_TEST(template_errors) {
              "    params: {command: \"{{params.b}}\"}\n",
              "6:23: task 'a': param 'command': template '{{ params.b }}' "
              "names param 'b', which the DAG's params do not define");
+  LEAK_CHECK();
 }
 
 /* ---- schedule, zone, dates, policy ------------------------------------- */
@@ -576,6 +602,7 @@ CF_TEST(schedule_errors) {
   expect_err("dag: x\ntimezone: Mars/Olympus\ntasks: {a: {plugin: noop}}\n",
              "2:11: unknown time zone 'Mars/Olympus' (use an IANA name such "
              "as UTC or Europe/London)");
+  LEAK_CHECK();
 }
 
 CF_TEST(date_errors) {
@@ -592,6 +619,7 @@ CF_TEST(date_errors) {
   expect_err("dag: x\ndeadline: \"24:00\"\ntasks: {a: {plugin: noop}}\n",
              "2:11: 'deadline' must be a time HH:MM (00:00 to 23:59), got "
              "'24:00'");
+  LEAK_CHECK();
 }
 
 CF_TEST(policy_errors) {
@@ -612,6 +640,7 @@ CF_TEST(policy_errors) {
   expect_err("dag: x\ntasks:\n  a: {plugin: noop, retry_backoff: linear}\n",
              "3:36: 'retry_backoff' must be 'fixed' or 'exponential', got "
              "'linear'");
+  LEAK_CHECK();
 }
 
 CF_TEST(trigger_errors) {
@@ -627,6 +656,7 @@ CF_TEST(trigger_errors) {
              "tasks: {a: {plugin: noop}}\n",
              "2:35: 'trigger.file.marker' must be a file name (no '/'), got "
              "'a/b'");
+  LEAK_CHECK();
 }
 
 CF_TEST(collects_every_problem) {
@@ -635,6 +665,7 @@ CF_TEST(collects_every_problem) {
                  "tasks:\n  a: {plugin: nope, depends_on: [zz]}\n"
                  "  b: {plugin: shell, retries: -1}\n", &d) < 0);
   CF_ASSERT_EQ(6, dg.n);
+  LEAK_CHECK();
 }
 
 CF_TEST(oom_never_crashes_or_leaks) {
@@ -679,6 +710,7 @@ CF_TEST(resolve) {
   CF_ASSERT_EQ(CF_ENOTFOUND, cf_dag_resolve(tmpdir, "third", &p));
   CF_ASSERT_EQ(CF_ENOTFOUND, cf_dag_resolve(tmpdir, "/no/such.yaml", &p));
   CF_ASSERT(p == NULL);
+  LEAK_CHECK();
 }
 
 /* ---- logical dates ------------------------------------------------------ */
@@ -704,6 +736,7 @@ CF_TEST(dates_daily_and_unscheduled) {
   CF_ASSERT_EQ(D(2025, 1, 1), out);
   CF_ASSERT(cf_dag_covers_date(d, D(2025, 7, 4)));
   cf_dag_free(d);
+  LEAK_CHECK();
 }
 
 CF_TEST(dates_weekly_and_zone) {
@@ -731,6 +764,7 @@ CF_TEST(dates_weekly_and_zone) {
   CF_ASSERT_EQ(0, cf_dag_prev_date(d, D(2025, 3, 31), &out));
   CF_ASSERT_EQ(D(2025, 1, 31), out);
   cf_dag_free(d);
+  LEAK_CHECK();
 }
 
 CF_TEST_MAIN()

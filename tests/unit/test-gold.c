@@ -160,7 +160,7 @@ CF_TEST(gold_failure_publishes_nothing) {
   /* A malformed money value fails the load, also leaving the old data. */
   f = fx_begin(&d);
   fx_row(f, "2025-01-01", "111", "AWS", "S3", "us-east-1", "", "Usage",
-         "12,5", "1");
+         "12.5x", "1");
   fx_end(&d, home, "2025-01-01", 3);
   CF_ASSERT(load(db, home, one, 1, p) < 0);
   CF_ASSERT_STR("9999999996.034567890000000001",

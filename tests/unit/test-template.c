@@ -2,6 +2,12 @@
 #include <stdlib.h>
 #include "cf_test.h"
 #include "costflow/dag.h"
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LEAK_CHECK() __lsan_do_leak_check()
+#else
+#define LEAK_CHECK() ((void)0)
+#endif
 
 static struct cf_template_vars vars(json_t *params) {
   struct cf_template_vars v = {"billing", "extract", "scheduled__2025-03-09",
@@ -30,6 +36,7 @@ CF_TEST(render_dates_and_ids) {
   CF_ASSERT_STR("2025-03-09 20250309 2025/03/09 2025-03-08 2025-03-10 "
                 "billing.extract scheduled__2025-03-09", s);
   cf_free(s);
+  LEAK_CHECK();
 }
 
 CF_TEST(render_plain_text_untouched) {
@@ -39,6 +46,7 @@ CF_TEST(render_plain_text_untouched) {
   s = render("", NULL, &err);
   CF_ASSERT_STR("", s);
   cf_free(s);
+  LEAK_CHECK();
 }
 
 CF_TEST(render_params_scalars_as_text) {
@@ -55,6 +63,7 @@ CF_TEST(render_params_scalars_as_text) {
                 "defined", err);
   cf_free(err);
   json_decref(p);
+  LEAK_CHECK();
 }
 
 CF_TEST(render_env) {
@@ -68,6 +77,7 @@ CF_TEST(render_env) {
   CF_ASSERT_STR("template '{{ env.CF_TPL_MISSING }}': environment variable "
                 "CF_TPL_MISSING is not set", err);
   cf_free(err);
+  LEAK_CHECK();
 }
 
 CF_TEST(render_errors_never_empty) {
@@ -91,6 +101,7 @@ CF_TEST(render_errors_never_empty) {
   CF_ASSERT_EQ(CF_EINVALID, cf_template_render("{{ run_id }}", &v, &s, &err));
   CF_ASSERT_STR("template '{{ run_id }}' has no value here", err);
   cf_free(err);
+  LEAK_CHECK();
 }
 
 CF_TEST(check_names) {
@@ -110,6 +121,7 @@ CF_TEST(check_names) {
   CF_ASSERT_CONTAINS(err, "unknown template name 'ds | upper'");
   cf_free(err);
   json_decref(p);
+  LEAK_CHECK();
 }
 
 CF_TEST(render_json_recursive) {
@@ -133,6 +145,7 @@ CF_TEST(render_json_recursive) {
   json_decref(bad);
   json_decref(in);
   json_decref(params);
+  LEAK_CHECK();
 }
 
 CF_TEST_MAIN()

@@ -1,0 +1,177 @@
+/* Notification delivery: a loopback HTTP sink that answers 500 then 200
+ * (retried), 404 (not retried), a closed port (connection errors are
+ * retried), the outbox default, and the summary text. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include "cf_test.h"
+#include "gold_fixture.h"
+#include "gold_warehouse.h"
+#include "notify_message.h"
+#include "notify_send.h"
+
+/* Listens on 127.0.0.1:0; returns the fd and sets *port. */
+static int listen_any(int *port) {
+  struct sockaddr_in a = {0};
+  socklen_t len = sizeof a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CF_ASSERT_EQ(0, bind(fd, (struct sockaddr *)&a, sizeof a));
+  CF_ASSERT_EQ(0, listen(fd, 8));
+  CF_ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&a, &len));
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* Child: serves one request per status in `codes`, appending each body
+ * plus "\n" to `log`, then exits. */
+static pid_t sink(int fd, const int *codes, int n, const char *log) {
+  pid_t pid = fork();
+  if (pid) return pid;
+  for (int i = 0; i < n; i++) {
+    int c = accept(fd, NULL, NULL);
+    char buf[8192];
+    size_t len = 0;
+    ssize_t r;
+    char *body = NULL;
+    long clen = 0;
+    while ((r = read(c, buf + len, sizeof buf - 1 - len)) > 0) {
+      len += (size_t)r;
+      buf[len] = '\0';
+      char *h = strstr(buf, "\r\n\r\n");
+      char *cl = strcasestr(buf, "Content-Length:");
+      if (h && cl) clen = atol(cl + 15);
+      if (h && (size_t)(h + 4 - buf) + (size_t)clen <= len) {
+        body = h + 4;
+        break;
+      }
+    }
+    FILE *f = fopen(log, "a");
+    fprintf(f, "%.*s\n", (int)clen, body ? body : "");
+    fclose(f);
+    dprintf(c, "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close"
+            "\r\n\r\nok", codes[i]);
+    close(c);
+  }
+  _exit(0);
+}
+
+static char *slurp(const char *path) {
+  struct cf_buf b = CF_BUF_INIT(0);
+  cf_buf_read_file(&b, path);
+  return cf_buf_detach(&b, NULL);
+}
+
+CF_TEST(notify_webhook_retries_500_then_200) {
+  const char *home = fx_home();
+  char *log = cf_asprintf("%s/sink.log", home), *err = NULL, *url;
+  int port, tries = 0, codes[] = {500, 200};
+  int fd = listen_any(&port);
+  pid_t pid = sink(fd, codes, 2, log);
+  struct cfb_notify_retry r = {4, 10, 5000};
+  url = cf_asprintf("http://127.0.0.1:%d/services/T0/B0/SECRET", port);
+  CF_ASSERT_EQ(0, cfb_notify_webhook(url, "{\"text\":\"hi\"}", &r, &tries,
+                                     &err));
+  CF_ASSERT_EQ(2, tries);
+  int st;
+  waitpid(pid, &st, 0);
+  char *got = slurp(log);
+  CF_ASSERT_STR("{\"text\":\"hi\"}\n{\"text\":\"hi\"}\n", got);
+  cf_free(got);
+  cf_free(url);
+  cf_free(log);
+  fx_rm(home);
+}
+
+CF_TEST(notify_webhook_404_not_retried_no_url_in_error) {
+  const char *home = fx_home();
+  char *log = cf_asprintf("%s/sink.log", home), *err = NULL, *url;
+  int port, tries = 0, codes[] = {404};
+  int fd = listen_any(&port);
+  pid_t pid = sink(fd, codes, 1, log);
+  struct cfb_notify_retry r = {4, 10, 5000};
+  url = cf_asprintf("http://127.0.0.1:%d/services/SECRET", port);
+  CF_ASSERT(cfb_notify_webhook(url, "{}", &r, &tries, &err) < 0);
+  CF_ASSERT_EQ(1, tries);
+  CF_ASSERT_CONTAINS(err, "HTTP 404");
+  CF_ASSERT(!strstr(err, "SECRET"));
+  int st;
+  waitpid(pid, &st, 0);
+  cf_free(err);
+  cf_free(url);
+  cf_free(log);
+  fx_rm(home);
+}
+
+CF_TEST(notify_webhook_connection_refused_retried) {
+  int port, tries = 0;
+  char *err = NULL;
+  int fd = listen_any(&port);
+  close(fd);                     /* nothing listens there now */
+  char *url = cf_asprintf("http://127.0.0.1:%d/SECRET", port);
+  struct cfb_notify_retry r = {3, 5, 2000};
+  CF_ASSERT(cfb_notify_webhook(url, "{}", &r, &tries, &err) < 0);
+  CF_ASSERT_EQ(3, tries);
+  CF_ASSERT(!strstr(err, "SECRET"));
+  cf_free(err);
+  cf_free(url);
+}
+
+CF_TEST(notify_outbox_appends_lines) {
+  const char *home = fx_home();
+  char *path = cf_asprintf("%s/outbox/notifications.jsonl", home);
+  char *err = NULL;
+  CF_ASSERT_EQ(0, cfb_notify_outbox(path, "{\"a\":1}", &err));
+  CF_ASSERT_EQ(0, cfb_notify_outbox(path, "{\"a\":2}", &err));
+  char *got = slurp(path);
+  CF_ASSERT_STR("{\"a\":1}\n{\"a\":2}\n", got);
+  cf_free(got);
+  cf_free(path);
+  fx_rm(home);
+}
+
+CF_TEST(notify_summary_text) {
+  const char *home = fx_home();
+  char *wh = cf_asprintf("%s/warehouse.db", home), *err = NULL;
+  char *silver = fx_silver(home);
+  sqlite3 *db = NULL;
+  struct cfb_gold_part p;
+  const char *dates[] = {"2025-01-02"};
+  static const char run_dates[1][11] = {"2025-01-02"};
+  struct fx_day d;
+  FILE *f = fx_begin(&d);
+  fx_row(f, "2025-01-02", "1", "AWS", "EC2", "r", "", "Usage", "1.10", "1");
+  fx_row(f, "2025-01-02", "1", "AWS", "S3", "r", "", "Usage", "2.2", "1");
+  fx_row(f, "2025-01-02", "p", "GCP", "GCE", "r", "", "Usage", "0.5", "1");
+  fx_end(&d, home, "2025-01-02", 1);
+  CF_ASSERT_EQ(0, cfb_gold_open(wh, &db, &err));
+  CF_ASSERT_EQ(0, cfb_gold_load(db, silver, dates, 1, NULL, &p, &err));
+  sqlite3_close(db);
+  struct cfb_summary_in in = {"billing", "r1", "2025-01-03", wh,
+                              "/nonexistent.db", "/x/report.html",
+                              run_dates, 1, 0};
+  struct cfb_summary s;
+  CF_ASSERT_EQ(0, cfb_summary_build(&in, &s));
+  CF_ASSERT_CONTAINS(s.text, "billing 2025-01-03: success");
+  CF_ASSERT_CONTAINS(s.text, "AWS    USD 3.3\n");
+  CF_ASSERT_CONTAINS(s.text, "GCP    USD 0.5\n");
+  CF_ASSERT_CONTAINS(s.text, "Anomalies: 0, zombie resources: 0");
+  CF_ASSERT_CONTAINS(s.text, "Report: /x/report.html");
+  CF_ASSERT_CONTAINS(s.text, "Failed tasks: unknown");
+  CF_ASSERT_EQ(-1, s.nfailed);
+  cfb_summary_release(&s);
+  in.failure = 1;
+  in.warehouse = "/nonexistent/warehouse.db";
+  CF_ASSERT_EQ(0, cfb_summary_build(&in, &s));
+  CF_ASSERT_CONTAINS(s.subject, "FAILED");
+  CF_ASSERT_CONTAINS(s.text, "Spend: unknown");
+  cfb_summary_release(&s);
+  cf_free(silver);
+  cf_free(wh);
+  fx_rm(home);
+}
+
+CF_TEST_MAIN()
