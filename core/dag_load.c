@@ -17,6 +17,8 @@
 #define DAG_MAX_TASKS 10000
 #define DAG_MAX_ID 128
 #define DAG_MAX_CYCLES 10
+#define DAG_HINT_BUDGET 2000000   /* caps "did you mean" work on a hostile
+                                     file with thousands of bad deps */
 
 /* Loader state; `tm` keeps per-task nodes for positions in later passes. */
 struct tmeta {
@@ -32,6 +34,7 @@ struct ld {
   struct tmeta *tm;
   struct cf_ynode *pools_node;
   size_t *sorted;               /* task indexes sorted by id */
+  size_t hint_work;             /* edit distances computed for dep hints */
   int oom;
 };
 
@@ -534,9 +537,13 @@ static long find_task(const struct ld *l, const char *id) {
   return -1;
 }
 
+static size_t nparams(const struct cf_plugin *p) {
+  return p && p->params ? p->nparams : 0;
+}
+
 static const struct cf_param_spec *spec_find(const struct cf_plugin *p,
                                              const char *name) {
-  for (size_t i = 0; i < p->nparams; i++)
+  for (size_t i = 0; i < nparams(p); i++)
     if (p->params[i].name && !strcmp(p->params[i].name, name))
       return &p->params[i];
   return NULL;
@@ -661,10 +668,10 @@ static void task_params(struct ld *l, struct cf_task *t, struct tmeta *m,
   }
   if (pn && pn->type != CF_YMAP) pn = NULL;
   const char **names = NULL;
-  if (p && p->nparams) {
-    names = cf_calloc(p->nparams, sizeof *names);
+  if (nparams(p)) {
+    names = cf_calloc(nparams(p), sizeof *names);
     if (!names) { l->oom = 1; return; }
-    for (size_t i = 0; i < p->nparams; i++)
+    for (size_t i = 0; i < nparams(p); i++)
       names[i] = p->params[i].name ? p->params[i].name : "";
   }
   for (size_t i = 0; pn && i + 1 < pn->nkids; i += 2) {
@@ -676,14 +683,14 @@ static void task_params(struct ld *l, struct cf_task *t, struct tmeta *m,
     if (p) {
       const struct cf_param_spec *sp = spec_find(p, k->str);
       if (!sp) {
-        const char *hint = names ? suggest(k->str, names, p->nparams) : NULL;
+        const char *hint = names ? suggest(k->str, names, nparams(p)) : NULL;
         if (hint)
           err(l, k, "task '%s': unknown param '%s' for plugin '%s' (did "
               "you mean '%s'?)", t->id, k->str, p->name, hint);
         else
           err(l, k, "task '%s': unknown param '%s' for plugin '%s'%s",
               t->id, k->str, p->name,
-              p->nparams ? "" : " (it takes no params)");
+              nparams(p) ? "" : " (it takes no params)");
         continue;
       }
       j = typed_param(l, t, sp, v);
@@ -692,7 +699,7 @@ static void task_params(struct ld *l, struct cf_task *t, struct tmeta *m,
     }
     if (j && json_object_set_new(t->params, k->str, j) < 0) l->oom = 1;
   }
-  for (size_t i = 0; p && i < p->nparams; i++) {
+  for (size_t i = 0; i < nparams(p); i++) {
     const struct cf_param_spec *sp = &p->params[i];
     if (!sp->name || (pn && cf__ymap_get(pn, sp->name))) continue;
     if (sp->required) {
@@ -763,7 +770,8 @@ static void parse_task(struct ld *l, size_t idx, const struct cf_task *defs) {
 static void resolve_deps(struct ld *l) {
   struct cf_dag *d = l->dag;
   const char **ids = cf_malloc((d->ntasks ? d->ntasks : 1) * sizeof *ids);
-  if (!ids) { l->oom = 1; return; }
+  size_t *stamp = cf_calloc(d->ntasks ? d->ntasks : 1, sizeof *stamp);
+  if (!ids || !stamp) { l->oom = 1; goto done; }
   for (size_t i = 0; i < d->ntasks; i++) ids[i] = d->tasks[i].id;
   for (size_t i = 0; i < d->ntasks; i++) {
     struct cf_task *t = &d->tasks[i];
@@ -778,7 +786,9 @@ static void resolve_deps(struct ld *l) {
       if (!s) continue;
       long di = find_task(l, s);
       if (di < 0) {
-        const char *hint = suggest(s, ids, d->ntasks);
+        const char *hint = NULL;
+        if ((l->hint_work += d->ntasks) < DAG_HINT_BUDGET)
+          hint = suggest(s, ids, d->ntasks);
         if (hint)
           err(l, x, "task '%s' depends on unknown task '%s' (did you mean "
               "'%s'?)", t->id, s, hint);
@@ -790,18 +800,18 @@ static void resolve_deps(struct ld *l) {
         err(l, x, "task '%s' depends on itself", t->id);
         continue;
       }
-      size_t k;
-      for (k = 0; k < t->ndeps; k++)
-        if (t->dep_idx[k] == (size_t)di) break;
-      if (k < t->ndeps) {
+      if (stamp[di] == i + 1) {   /* O(1) per entry, even for 50k deps */
         err(l, x, "task '%s' lists '%s' twice in depends_on", t->id, s);
         continue;
       }
+      stamp[di] = i + 1;
       if (!(t->deps[t->ndeps] = cf_strdup(s))) { l->oom = 1; break; }
       t->dep_idx[t->ndeps++] = (size_t)di;
     }
   }
+done:
   cf_free(ids);
+  cf_free(stamp);
 }
 
 /* Downstream lists, then Kahn's algorithm taking the ready task that comes
@@ -890,6 +900,7 @@ static void report_cycles(struct ld *l, const size_t *left, size_t nleft) {
     size_t v = left[s], qh = 0, qt = 0;
     long last = -1;
     if (in[v] != 1 || budget <= 0) continue;
+    budget -= (long)n;
     for (size_t i = 0; i < n; i++) prev[i] = -2;
     queue[qt++] = v;
     prev[v] = -1;

@@ -74,6 +74,15 @@ refused "$TMP/deep.yaml" "2:67: nesting deeper than 64 levels"
   echo ']'; } >"$TMP/wide.yaml"
 refused "$TMP/wide.yaml" "2:199995: too many YAML nodes (limit 100000)"
 
+# A 5000-task cycle plus 20000 unknown dependencies: still quick.
+seq 0 4999 | awk 'BEGIN { print "dag: hostile"; print "tasks:" }
+  { printf "  t%d: {plugin: noop, depends_on: [t%d]}\n", $1,
+           ($1 + 4999) % 5000 }
+  END { printf "  x: {plugin: noop, depends_on: [u0"
+        for (i = 1; i < 20000; i++) printf ",u%d", i; print "]}" }' \
+  >"$TMP/bigcycle.yaml"
+refused "$TMP/bigcycle.yaml" "3:35: cycle: t0 -> t1 -> t2 -> t3"
+
 # UTF-16 with a BOM is not UTF-8.
 printf '\xff\xfed\x00a\x00g\x00:\x00 \x00x\x00\n\x00' >"$TMP/utf16.yaml"
 refused "$TMP/utf16.yaml" "1:1: file is not valid UTF-8 (byte 0xff)"
@@ -120,7 +129,9 @@ if [ "$rc" = 0 ] && printf '%s' "$out" | grep -q '^daily_shell ' &&
 then ok "list shows DAGs and import errors"; else
   bad "list (exit $rc)"; printf '%s\n%s\n' "$out" "$err" | head; fi
 run "$COSTFLOW" --dags "$TMP/dags" dags list --json
-if [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | jq '.dags | length')" = 4 ] &&
+ngood=$(find "$GOOD" -maxdepth 1 \( -name '*.yaml' -o -name '*.yml' \) | wc -l)
+if [ "$rc" = 0 ] &&
+   [ "$(printf '%s' "$out" | jq '.dags | length')" = "$ngood" ] &&
    [ "$(printf '%s' "$out" | jq -r '.import_errors[0].line')" = 4 ]
 then ok "list --json"; else bad "list --json (exit $rc)"; fi
 
