@@ -40,18 +40,43 @@ const char *cf_param_type_name(enum cf_param_type t) {
   return "?";
 }
 
+/* Appends dir to the colon list unless it is already there. */
+static int path_add(struct cf_buf *b, const char *dir) {
+  size_t n = strlen(dir);
+  if (!n) return 0;
+  for (const char *p = b->buf; *p;) {
+    const char *e = strchr(p, ':');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == n && !strncmp(p, dir, n)) return 0;
+    p += len + (e != NULL);
+  }
+  if (b->len && cf_buf_addch(b, ':') < 0) return -ENOMEM;
+  return cf_buf_add(b, dir, n);
+}
+
 int cf_registry_new(const char *dirs, struct cf_plugin_registry **out) {
   struct cf_plugin_registry *r = cf_calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
-  if (dirs && *dirs)
-    r->path = cf_asprintf("%s:%s", dirs, CF_BUILD_PLUGIN_DIR);
-  else
-    r->path = cf_asprintf("%s:/usr/local/lib/costflow/plugins:"
-                          "/usr/lib/costflow/plugins", CF_BUILD_PLUGIN_DIR);
-  if (!r->path) {
-    cf_free(r);
-    return -ENOMEM;
+  struct cf_buf b = CF_BUF_INIT(0);
+  int rc = 0;
+  char *copy = cf_strdup(dirs ? dirs : "");
+  if (!copy) rc = -ENOMEM;
+  char *save = NULL;
+  for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d && rc == 0;
+       d = strtok_r(NULL, ":", &save))
+    rc = path_add(&b, d);
+  cf_free(copy);
+  if (rc == 0) rc = path_add(&b, CF_BUILD_PLUGIN_DIR);
+  if (rc == 0 && !(dirs && *dirs)) {
+    rc = path_add(&b, "/usr/local/lib/costflow/plugins");
+    if (rc == 0) rc = path_add(&b, "/usr/lib/costflow/plugins");
   }
+  if (rc < 0) {
+    cf_buf_release(&b);
+    cf_free(r);
+    return rc;
+  }
+  r->path = cf_buf_detach(&b, NULL);
   *out = r;
   return 0;
 }

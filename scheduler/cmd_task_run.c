@@ -22,6 +22,34 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
   return 0;
 }
 
+/* Templated values of typed params are only known after rendering: check
+ * them now, against the plugin's schema. Returns NULL or a message. */
+static char *check_rendered(const struct cf_plugin *p, json_t *params) {
+  for (size_t i = 0; i < p->nparams; i++) {
+    const struct cf_param_spec *s = &p->params[i];
+    json_t *v = json_object_get(params, s->name);
+    if (!json_is_string(v)) continue;
+    const char *t = json_string_value(v);
+    char *end = NULL;
+    int64_t ms;
+    int ok = 1;
+    if (s->type == CF_PARAM_INT) {
+      strtoll(t, &end, 10);
+      ok = *t && !*end;
+    } else if (s->type == CF_PARAM_BOOL) {
+      ok = !strcmp(t, "true") || !strcmp(t, "false");
+    } else if (s->type == CF_PARAM_DURATION) {
+      ok = cf_duration_parse(t, &ms) == 0;
+    }
+    if (!ok)
+      return cf_asprintf("param '%s' must be %s %s, got '%s' after "
+                         "rendering", s->name,
+                         s->type == CF_PARAM_INT ? "an" : "a",
+                         cf_param_type_name(s->type), t);
+  }
+  return NULL;
+}
+
 static void report(const char *result, const char *msg) {
   char buf[1024];
   int n = snprintf(buf, sizeof buf, "%s\n%s\n", result, msg ? msg : "");
@@ -90,6 +118,7 @@ int cmd_task_run(int argc, char **argv, struct cf_cli *cli) {
   if (!ctx.params) ctx.params = json_object();
   if (!ctx.conf) ctx.conf = json_object();
 
+  if ((err = check_rendered(p, ctx.params))) goto fail;
   fprintf(stderr, "costflow: %s.%s %s try %d: plugin %s\n", run.dag_id,
           ti.task_id, ctx.logical_date, try_number, p->name);
   fflush(stderr);

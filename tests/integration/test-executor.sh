@@ -112,6 +112,21 @@ expect_exit 1 "missing env var fails the run" \
 contains "reason names the variable" "$(sql "SELECT reason FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.dag_id='envfail'")" "CF_SURELY_UNSET_VAR"
 eq "template errors are not retried" "$(sql "SELECT try_number FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.dag_id='envfail'")" "1"
 
+# a templated int param that renders to text fails with a clear reason
+cat >"$D/typed.yaml" <<'YAML'
+dag: typed
+params: {secs: soon}
+tasks:
+  nap: {plugin: sleep, params: {seconds: "{{ params.secs }}"}}
+YAML
+expect_exit 1 "a bad rendered int param fails the run" \
+  "$COSTFLOW" --dags "$D" run typed --date 2025-01-01
+contains "reason names the param and value" \
+  "$(sql "SELECT reason FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.dag_id='typed'")" \
+  "param 'seconds' must be an int, got 'soon' after rendering"
+expect_exit 0 "the same DAG with a good value succeeds" \
+  "$COSTFLOW" --dags "$D" run typed --date 2025-01-02 --conf secs=0
+
 # interrupt: SIGTERM stops the run; running it again resumes, success kept
 cat >"$D/slow.yaml" <<'YAML'
 dag: slow
