@@ -322,6 +322,43 @@ static const char *gold_published(struct verify *v, const char *date,
   return out[silver][0] ? out[silver] : NULL;
 }
 
+/* sha256 of the live warehouse rows of DATE, hashed exactly as
+ * cfb_gold_checksum (plugins/lib/gold_checksum.c) does: a header line,
+ * then the grain-ordered rows, tab-separated. A row edited in place after
+ * publishing shows up here. */
+#define DUMP_COLS "usage_date, provider, billing_account_id, " \
+  "sub_account_id, service_name, service_category, region_id, currency, " \
+  "billed_cost, effective_cost, list_cost, credit_cost, usage_quantity, " \
+  "row_count"
+static const char *gold_live(struct verify *v, const char *date) {
+  static char hex[65];
+  struct cf_buf b = CF_BUF_INIT(0);
+  sqlite3_stmt *st = NULL;
+  int ok = 0;
+  if (sqlite3_prepare_v2(v->wh, "SELECT " DUMP_COLS " FROM fact_daily_cost"
+                         " WHERE usage_date=?1 ORDER BY provider,"
+                         " billing_account_id, sub_account_id, service_name,"
+                         " service_category, region_id, currency", -1, &st,
+                         NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
+    cf_buf_adds(&b, DUMP_COLS "\n");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); c++) {
+        const char *x = (const char *)sqlite3_column_text(st, c);
+        if (c) cf_buf_addch(&b, '\t');
+        cf_buf_adds(&b, x ? x : "");
+      }
+      cf_buf_addch(&b, '\n');
+    }
+    ok = rc == SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  if (ok) cf_sha256_mem(b.buf, b.len, hex);
+  cf_buf_release(&b);
+  return ok ? hex : NULL;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
   (void)sb; (void)flag; (void)ftw;
@@ -451,8 +488,10 @@ int cmd_verify(int argc, char **argv, struct cf_cli *cli) {
     const char *ud = json_string_value(it);
     char *k = cf_asprintf("gold.fact_daily_cost/usage_date=%s", ud);
     json_t *p = k ? json_object_get(v.parts, k) : NULL;
-    report(&v, "gold", ud, gold_published(&v, ud, 0),
+    const char *pub = gold_published(&v, ud, 0);
+    report(&v, "gold", ud, pub,
            json_string_value(json_object_get(p, "checksum")));
+    report(&v, "live", ud, pub, gold_live(&v, ud));
     cf_free(k);
   }
   printf("%s: %d difference(s)\n", v.diffs ? "FAILED" : "verified", v.diffs);

@@ -172,6 +172,26 @@ expect_exit 0 "restart after kill -9 finishes the run" \
 contains "orphaned attempt recorded" "$(sql "SELECT group_concat(a.reason) FROM attempts a JOIN task_instances t ON t.id=a.ti_pk JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND t.task_id='second'")" "orphaned"
 eq "first task ran once" "$(sql "SELECT t.try_number FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND task_id='first'")" "1"
 
+# pools and the global parallelism limit bound concurrency
+cat >"$D/pools.yaml" <<'YAML'
+dag: pools
+pools: {db: 1}
+tasks:
+  p1: {plugin: shell, pool: db, params: {command: "sleep 0.3"}}
+  p2: {plugin: shell, pool: db, params: {command: "sleep 0.3"}}
+  p3: {plugin: shell, pool: db, params: {command: "sleep 0.3"}}
+  free1: {plugin: shell, params: {command: "sleep 0.3"}}
+  free2: {plugin: shell, params: {command: "sleep 0.3"}}
+YAML
+max_overlap() {  # most attempts of run $1 alive at one instant (task filter $2)
+  sql "SELECT max(c) FROM (SELECT (SELECT count(*) FROM attempts b JOIN task_instances tb ON tb.id=b.ti_pk WHERE tb.run_pk=ta.run_pk AND tb.task_id LIKE '$2' AND b.start_us <= a.start_us AND b.end_us > a.start_us) c FROM attempts a JOIN task_instances ta ON ta.id=a.ti_pk JOIN runs r ON r.id=ta.run_pk WHERE r.dag_id='pools' AND r.logical_date='$1' AND ta.task_id LIKE '$2')"
+}
+expect_exit 0 "pool run succeeds" "$COSTFLOW" --dags "$D" run pools --date 2025-01-01
+eq "a 1-slot pool runs its tasks one at a time" "$(max_overlap 2025-01-01 'p%')" "1"
+if [ "$(max_overlap 2025-01-01 '%')" -ge 2 ]; then ok "tasks outside the pool run beside it"; else bad "no parallelism outside the pool"; fi
+COSTFLOW_PARALLELISM=1 expect_exit 0 "parallelism 1 run succeeds" "$COSTFLOW" --dags "$D" run pools --date 2025-01-02
+eq "global parallelism 1 runs one attempt at a time" "$(max_overlap 2025-01-02 '%')" "1"
+
 # plugins list shows params; a wrong ABI is refused naming both versions
 out=$("$COSTFLOW" plugins list 2>&1)
 contains "plugins list shows shell's command param" "$out" "command"
