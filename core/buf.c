@@ -26,8 +26,8 @@ void cf_buf_reset(struct cf_buf *b) {
 }
 
 int cf_buf_grow(struct cf_buf *b, size_t extra) {
-  if (b->len + extra + 1 <= b->alloc) return 0;
   if (b->max && b->len + extra > b->max) return CF_ETOOBIG;
+  if (b->len + extra + 1 <= b->alloc) return 0;
   size_t want = b->alloc ? b->alloc : 64;
   while (want < b->len + extra + 1) want *= 2;
   char *p = b->alloc ? cf_realloc(b->buf, want) : cf_malloc(want);

@@ -39,6 +39,7 @@ int cmd_plugins(int argc, char **argv, struct cf_cli *cli);
 int cmd_run(int argc, char **argv, struct cf_cli *cli);
 int cmd_backfill(int argc, char **argv, struct cf_cli *cli);
 int cmd_rerun(int argc, char **argv, struct cf_cli *cli);
+int cmd_scheduler(int argc, char **argv, struct cf_cli *cli);
 int cmd_runs(int argc, char **argv, struct cf_cli *cli);
 int cmd_tasks(int argc, char **argv, struct cf_cli *cli);
 int cmd_logs(int argc, char **argv, struct cf_cli *cli);
@@ -47,5 +48,6 @@ int cmd_costs(int argc, char **argv, struct cf_cli *cli);
 int cmd_anomalies(int argc, char **argv, struct cf_cli *cli);
 int cmd_zombies(int argc, char **argv, struct cf_cli *cli);
 int cmd_verify(int argc, char **argv, struct cf_cli *cli);
+int cmd_web(int argc, char **argv, struct cf_cli *cli);
 
 #endif

@@ -72,8 +72,9 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
   size_t ndates = (size_t)(d2 - d1 + 1), nrun = 0;
   int64_t *pks = cf_calloc(ndates, sizeof *pks);
   int *locks = cf_malloc(ndates * sizeof *locks);
+  cf_date *dates = cf_malloc(ndates * sizeof *dates);
   unsigned char *all = NULL;
-  if (code || !pks || !locks) goto done;
+  if (code || !pks || !locks || !dates) goto done;
   all = cf_malloc(r.dag->ntasks ? r.dag->ntasks : 1);
   if (!all) goto done;
   memset(all, 1, r.dag->ntasks);
@@ -126,6 +127,7 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
       continue;
     }
     locks[nrun] = lock;
+    dates[nrun] = d;
     pks[nrun++] = run.id;
     cf_run_row_release(&run);
   }
@@ -135,12 +137,28 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
   }
   fflush(stdout);
   r.lock_fds = NULL;
-  if (nrun) cf_runner_drive(&r, pks, nrun, max_active);
+  int handed = 0;
+  if (nrun && cf_runner_daemon_running(cli)) {
+    /* created/cleared under our locks; the scheduler drives them (at
+     * most the DAG's max_active_runs at once) */
+    for (size_t i = 0; i < nrun; i++) close(locks[i]);
+    handed = cf_runner_handoff(&r) == 0;
+    for (size_t i = 0; i < nrun; i++)
+      locks[i] = handed ? -1 : cf_runner_lock(&r, dates[i]);
+    if (handed) {
+      fprintf(stderr, "costflow: the scheduler is driving %zu run(s); "
+              "waiting for them to end\n", nrun);
+      cf_runner_wait(&r, pks, nrun);
+    }
+  }
+  if (nrun && !handed) cf_runner_drive(&r, pks, nrun, max_active);
   printf("backfill of %s: %d succeeded, %d failed, %d unfinished\n",
          r.dag->id, r.succeeded, r.failed, r.unfinished);
   code = r.failed || r.unfinished ? CF_EXIT_FAIL : CF_EXIT_OK;
-  for (size_t i = 0; i < nrun; i++) close(locks[i]);
+  for (size_t i = 0; i < nrun; i++)
+    if (locks[i] >= 0) close(locks[i]);
 done:
+  cf_free(dates);
   free(conf_s);
   cf_free(all);
   cf_free(pks);

@@ -127,7 +127,8 @@ static void acc_release(struct acc *a, int n) {
 
 int cmd_costs(int argc, char **argv, struct cf_cli *cli) {
   static const struct option opts[] = {
-    {"from", required_argument, NULL, 'f'}, {"to", required_argument, NULL, 't'},
+    {"from", required_argument, NULL, 'f'},
+    {"to", required_argument, NULL, 't'},
     {"by", required_argument, NULL, 'b'}, {"csv", no_argument, NULL, 'c'},
     {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
@@ -266,8 +267,10 @@ int cmd_costs(int argc, char **argv, struct cf_cli *cli) {
     }
     for (int i = 0; i < nby; i++)
       json_array_append_new(byj, json_string(dims[by[i]].name));
-    json_object_set_new(out, "from", json_string(from));
-    json_object_set_new(out, "to", json_string(to));
+    json_object_set_new(out, "from", strcmp(from, "0000-01-01")
+                                         ? json_string(from) : json_null());
+    json_object_set_new(out, "to", strcmp(to, "9999-12-31")
+                                       ? json_string(to) : json_null());
     json_object_set_new(out, "by", byj);
     json_object_set_new(out, "rows", json_incref(rows));
     json_object_set_new(out, "totals", tot);

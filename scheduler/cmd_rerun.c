@@ -3,6 +3,7 @@
  * foreground. Tasks not selected (e.g. completed upstreams) are kept. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "clear.h"
@@ -10,15 +11,18 @@
 
 static const char usage[] =
     "usage: costflow rerun DAG --date YYYY-MM-DD [--task T [--downstream]]"
-    " [--failed-only] [--dry-run] [--json]\n";
+    " [--failed-only] [--dry-run] [--json]\n"
+    "         [--conf KEY=VALUE]...  (merged into the run's conf)\n";
 
 int cmd_rerun(int argc, char **argv, struct cf_cli *cli) {
   static const struct option opts[] = {
     {"date", required_argument, 0, 'd'}, {"task", required_argument, 0, 't'},
     {"downstream", no_argument, 0, 'D'}, {"failed-only", no_argument, 0, 'f'},
     {"dry-run", no_argument, 0, 'n'}, {"json", no_argument, 0, 'j'},
+    {"conf", required_argument, 0, 'c'},
     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *date = NULL, *task = NULL;
+  json_t *conf = json_object();
   int downstream = 0, failed_only = 0, dry = 0, json = 0, c;
   while ((c = getopt_long(argc, argv, "d:t:Dfnjh", opts, NULL)) != -1) {
     switch (c) {
@@ -28,20 +32,26 @@ int cmd_rerun(int argc, char **argv, struct cf_cli *cli) {
     case 'f': failed_only = 1; break;
     case 'n': dry = 1; break;
     case 'j': json = 1; break;
-    case 'h': fputs(usage, stdout); return CF_EXIT_OK;
-    default: fputs(usage, stderr); return CF_EXIT_USAGE;
+    case 'c':
+      if (cf_conf_add(conf, optarg) == 0) break;
+      json_decref(conf);
+      return cf_cli_error(CF_EXIT_USAGE, "--conf wants KEY=VALUE");
+    case 'h': json_decref(conf); fputs(usage, stdout); return CF_EXIT_OK;
+    default: json_decref(conf); fputs(usage, stderr); return CF_EXIT_USAGE;
     }
   }
   cf_date d;
   if (optind != argc - 1 || !date) {
+    json_decref(conf);
     fputs(usage, stderr);
     return CF_EXIT_USAGE;
   }
-  if (cf_date_parse(date, &d) < 0)
-    return cf_cli_error(CF_EXIT_USAGE, "--date '%s' is not a valid date",
-                        date);
-  if (downstream && !task)
-    return cf_cli_error(CF_EXIT_USAGE, "--downstream needs --task");
+  if (cf_date_parse(date, &d) < 0 || (downstream && !task)) {
+    json_decref(conf);
+    return cf_cli_error(CF_EXIT_USAGE, downstream && !task
+                        ? "--downstream needs --task"
+                        : "--date is not a valid YYYY-MM-DD date");
+  }
   struct cf_runner r;
   int code = cf_runner_open(&r, cli, argv[optind]);
   unsigned char *sel = NULL;
@@ -104,11 +114,40 @@ int cmd_rerun(int argc, char **argv, struct cf_cli *cli) {
                         "by another costflow process", r.dag->id, date);
     goto done;
   }
+  if (json_object_size(conf)) {     /* --conf: merge into the run's conf */
+    json_t *old = json_loads(run.conf ? run.conf : "{}", 0, NULL);
+    if (!json_is_object(old)) {
+      json_decref(old);
+      old = json_object();
+    }
+    json_object_update(old, conf);
+    char *merged = json_dumps(old, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(old);
+    cf_store_run_set_conf(r.st, run.id, merged);
+    free(merged);
+  }
   if (cf_clear_tasks(r.st, r.dag, run.id, sel) < 0) {
     code = cf_cli_error(CF_EXIT_FAIL, "store: %s", cf_store_errmsg(r.st));
     goto done;
   }
-  cf_runner_drive(&r, &run.id, 1, 1);
+  int handed = 0;
+  if (cf_runner_daemon_running(cli)) {
+    /* cleared under our lock; now the scheduler drives it */
+    close(lock);
+    handed = cf_runner_handoff(&r) == 0;
+    lock = handed ? -1 : cf_runner_lock(&r, d);
+    if (handed) {
+      fprintf(stderr, "costflow: the scheduler is driving %s; waiting for "
+              "it to end\n", run.run_id);
+      cf_runner_wait(&r, &run.id, 1);
+    } else if (lock < 0) {
+      code = cf_cli_error(CF_EXIT_FAIL, "the run of %s for %s is being "
+                          "driven by another costflow process", r.dag->id,
+                          date);
+      goto done;
+    }
+  }
+  if (!handed) cf_runner_drive(&r, &run.id, 1, 1);
   struct cf_run_row now = {0};
   cf_store_run_get_pk(r.st, run.id, &now);
   code = now.state && !strcmp(now.state, "success") ? CF_EXIT_OK
@@ -117,6 +156,7 @@ int cmd_rerun(int argc, char **argv, struct cf_cli *cli) {
   cf_run_row_release(&now);
   cf_print_tasks(r.st, run.id, json);
 done:
+  json_decref(conf);
   if (lock >= 0) close(lock);
   cf_free(sel);
   cf_run_row_release(&run);

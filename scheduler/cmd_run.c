@@ -81,7 +81,25 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
     if (!created)
       fprintf(stderr, "costflow: resuming %s (%s)\n", run.run_id, run.state);
     r.lock_fds = NULL;
-    cf_runner_drive(&r, &run.id, 1, 1);
+    /* a running scheduler drives it; we only wait for the end */
+    int handed = 0;
+    if (cf_runner_daemon_running(cli)) {
+      close(lock);
+      handed = cf_runner_handoff(&r) == 0;
+      lock = handed ? -1 : cf_runner_lock(&r, d);
+      if (handed) {
+        fprintf(stderr, "costflow: the scheduler is driving %s; waiting for "
+                "it to end\n", run.run_id);
+        cf_runner_wait(&r, &run.id, 1);
+      } else if (lock < 0) {
+        code = cf_cli_error(CF_EXIT_FAIL, "the run of %s for %s is being "
+                            "driven by another costflow process", r.dag->id,
+                            date);
+        cf_run_row_release(&run);
+        goto done;
+      }
+    }
+    if (!handed) cf_runner_drive(&r, &run.id, 1, 1);
     struct cf_run_row now = {0};
     cf_store_run_get_pk(r.st, run.id, &now);
     code = now.state && !strcmp(now.state, "success") ? CF_EXIT_OK
@@ -93,7 +111,7 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
   }
   cf_print_tasks(r.st, run.id, json);
   cf_run_row_release(&run);
-  close(lock);
+  if (lock >= 0) close(lock);
 done:
   json_decref(conf);
   cf_runner_close(&r);

@@ -446,6 +446,10 @@ int cmd_verify(int argc, char **argv, struct cf_cli *cli) {
     goto done;
   }
   char *abs_home = realpath(cli->home, NULL);
+  if (!abs_home) {
+    cf_cli_error(0, "verify: %s: %s", cli->home, strerror(errno));
+    goto done;
+  }
   char *lake = cf_asprintf("%s/lake", v.scratch);
   char *bronze_src = cf_asprintf("%s/lake/bronze", abs_home);
   char *bronze_dst = cf_asprintf("%s/lake/bronze", v.scratch);

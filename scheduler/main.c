@@ -14,6 +14,8 @@ static const struct cf_cmd commands[] = {
   {"run", "run one logical date of a DAG in the foreground", cmd_run},
   {"backfill", "run a range of logical dates", cmd_backfill},
   {"rerun", "clear and run again a date, a task, or what failed", cmd_rerun},
+  {"scheduler", "run the scheduler daemon (ticks, sensors, hand-offs)",
+   cmd_scheduler},
   {"runs", "list the runs of a DAG", cmd_runs},
   {"tasks", "list the task instances of one run", cmd_tasks},
   {"logs", "print the log of one task attempt", cmd_logs},
@@ -21,6 +23,7 @@ static const struct cf_cmd commands[] = {
   {"anomalies", "cost anomalies found by detect_anomalies", cmd_anomalies},
   {"zombies", "idle resources that still cost money", cmd_zombies},
   {"verify", "recompute a date in scratch and compare", cmd_verify},
+  {"web", "serve the web UI and JSON API", cmd_web},
   {"task-run", "(internal) run one task attempt in this process",
    cmd_task_run},
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include "control.h"
 #include "runner.h"
 
 int cf_runner_open_store(struct cf_runner *r, struct cf_cli *cli) {
@@ -97,10 +98,14 @@ void cf_runner_close(struct cf_runner *r) {
 }
 
 int cf_runner_lock(struct cf_runner *r, cf_date d) {
+  return cf_run_lock(r->cli->home, r->dag->id, d);
+}
+
+int cf_run_lock(const char *home, const char *dag_id, cf_date d) {
   char ds[11];
   cf_date_format(d, ds);
-  char *dir = cf_asprintf("%s/locks", r->cli->home);
-  char *path = cf_asprintf("%s/%s__%s.lock", dir, r->dag->id, ds);
+  char *dir = cf_asprintf("%s/locks", home);
+  char *path = cf_asprintf("%s/%s__%s.lock", dir, dag_id, ds);
   int fd = -1;
   if (dir && path && cf_mkdir_p(dir, 0755) == 0) {
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -249,4 +254,73 @@ int cf_conf_add(json_t *obj, const char *kv) {
   json_object_set_new(obj, key, json_string(eq + 1));
   cf_free(key);
   return 0;
+}
+
+/* ---- hand-off to a running daemon --------------------------------------- */
+
+int cf_runner_daemon_running(struct cf_cli *cli) {
+  char *path = cf_asprintf("%s/scheduler.lock", cli->home);
+  int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1, held = 0;
+  cf_free(path);
+  if (fd < 0) return 0;
+  /* the daemon holds LOCK_EX for its lifetime; a shared probe fails */
+  if (flock(fd, LOCK_SH | LOCK_NB) < 0) held = errno == EWOULDBLOCK;
+  close(fd);
+  return held;
+}
+
+int cf_runner_handoff(struct cf_runner *r) {
+  if (!cf_runner_daemon_running(r->cli)) return CF_ENOTFOUND;
+  json_t *req = json_pack("{s:s, s:s}", "op", "drive", "dag", r->dag->id);
+  char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+  json_decref(req);
+  if (!line) return -ENOMEM;
+  char reply[CF_CONTROL_MAX_LINE];
+  int rc = cf_control_request(r->cli->home, line, reply, sizeof reply, 5000);
+  free(line);
+  if (rc < 0) return rc;
+  json_t *rep = json_loads(reply, 0, NULL);
+  int ok = json_is_true(json_object_get(rep, "ok"));
+  if (!ok)
+    fprintf(stderr, "costflow: the scheduler did not take the run: %s\n",
+            json_string_value(json_object_get(rep, "error"))
+                ? json_string_value(json_object_get(rep, "error"))
+                : reply);
+  json_decref(rep);
+  return ok ? 0 : CF_ESTATE;
+}
+
+void cf_runner_wait(struct cf_runner *r, const int64_t *run_pks, size_t n) {
+  unsigned char *done = cf_calloc(n ? n : 1, 1);
+  size_t left = n;
+  int gone = 0;
+  if (!done) return;
+  while (left) {
+    for (size_t i = 0; i < n; i++) {
+      if (done[i]) continue;
+      struct cf_run_row run = {0};
+      if (cf_store_run_get_pk(r->st, run_pks[i], &run) < 0) {
+        cf_run_row_release(&run);
+        continue;
+      }
+      if (!strcmp(run.state, "success") || !strcmp(run.state, "failed")) {
+        done[i] = 1;
+        left--;
+        if (!strcmp(run.state, "success")) r->succeeded++;
+        else r->failed++;
+      }
+      cf_run_row_release(&run);
+    }
+    if (!left) break;
+    if (gone) {                 /* one last look was taken above */
+      fprintf(stderr, "costflow: the scheduler stopped; it resumes the "
+                      "run when it starts again\n");
+      break;
+    }
+    /* the client polls; the daemon never does */
+    usleep(100 * 1000);
+    gone = !cf_runner_daemon_running(r->cli);
+  }
+  r->unfinished += (int)left;
+  cf_free(done);
 }

@@ -45,6 +45,21 @@ char *cf_runner_dag_id(struct cf_cli *cli, const char *dag_arg);
 /* Takes the per-run lock ($HOME/locks/DAG__DATE.lock, flock). Returns the
  * fd, or -1 if another process is driving that run. */
 int cf_runner_lock(struct cf_runner *r, cf_date d);
+/* The same lock by (home, dag id, date); the daemon takes it too. */
+int cf_run_lock(const char *home, const char *dag_id, cf_date d);
+
+/* ---- hand-off to a running daemon (`costflow scheduler`) ----------------
+ * 1 if a daemon holds $HOME/scheduler.lock. */
+int cf_runner_daemon_running(struct cf_cli *cli);
+/* Tells the daemon to drive the runs of r->dag that are queued in the
+ * store (the caller created or cleared them and released their locks).
+ * Returns 0 if the daemon took them, a negative error otherwise (no
+ * daemon, or it does not know the DAG: the caller then drives them). */
+int cf_runner_handoff(struct cf_runner *r);
+/* Waits (polling the store every 100 ms) until every run has ended, then
+ * counts them in r->succeeded/failed/unfinished. A daemon that stops
+ * meanwhile leaves the rest unfinished. */
+void cf_runner_wait(struct cf_runner *r, const int64_t *run_pks, size_t n);
 
 /* Drives the given runs (each already created, locks taken) with at most
  * max_active at once, until all end or SIGINT/SIGTERM. Returns 0. */

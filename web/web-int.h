@@ -1,4 +1,4 @@
-/* Internals shared by web/*.c: the server, a request, the route table
+/* Internals shared by the web/ sources: the server, a request, the routes
  * and the response helpers every api_*.c uses. */
 #ifndef COSTFLOW_WEB_INT_H
 #define COSTFLOW_WEB_INT_H

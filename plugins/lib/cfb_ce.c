@@ -30,8 +30,8 @@ static int ce_post(const char *key, const char *secret, const char *token,
   if (!c) return ret;
   snprintf(userpwd, sizeof userpwd, "%s:%s", key, secret);
   hd = curl_slist_append(hd, "Content-Type: application/x-amz-json-1.1");
-  hd = curl_slist_append(hd,
-                         "X-Amz-Target: AWSInsightsIndexService.GetCostAndUsage");
+  hd = curl_slist_append(
+      hd, "X-Amz-Target: AWSInsightsIndexService.GetCostAndUsage");
   if (token && *token) {
     snprintf(tok, sizeof tok, "X-Amz-Security-Token: %s", token);
     hd = curl_slist_append(hd, tok);

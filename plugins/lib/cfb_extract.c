@@ -217,7 +217,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   if ((ret = cfb_rejects_open(&rej, rp)) < 0) goto done;
   what = landing_day;
   if ((ret = walk(landing_day, &ps, 0)) < 0) goto done;
-  qsort(ps.v, ps.n, sizeof *ps.v, cmp_str);
+  if (ps.n) qsort(ps.v, ps.n, sizeof *ps.v, cmp_str);
   /* Manifests first: they tell which files form an assembly. */
   for (size_t i = 0; p == CFB_AWS && i < ps.n; i++) {
     const char *kind = cfb_file_kind(p, ps.v[i]);
@@ -303,7 +303,10 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   st->rows = x.rows;
   st->rejected += x.rejected;
   what = sp;
-  if (fflush(x.staging) || fsync(fileno(x.staging))) { ret = -errno; goto done; }
+  if (fflush(x.staging) || fsync(fileno(x.staging))) {
+    ret = -errno;
+    goto done;
+  }
   if ((ret = cfb_rejects_close(&rej)) < 0) goto done;
   what = fp;
   if ((ret = cf_write_file_atomic(fp, files.buf, files.len)) < 0) goto done;

@@ -135,7 +135,8 @@ int cfb_entries_load(struct cfb_entries *es, const char *jsonl,
   }
   free(line);
   fclose(f);
-  if (ret < 0 && errmsg) *errmsg = cf_asprintf("%s: %s", jsonl, cf_strerror(ret));
+  if (ret < 0 && errmsg)
+    *errmsg = cf_asprintf("%s: %s", jsonl, cf_strerror(ret));
   return ret;
 }
 

@@ -82,7 +82,9 @@ struct cfb_maps {
   size_t n[3], cap[3];
 };
 
-struct cfb_maps *cfb_maps_new(void) { return cf_calloc(1, sizeof(struct cfb_maps)); }
+struct cfb_maps *cfb_maps_new(void) {
+  return cf_calloc(1, sizeof(struct cfb_maps));
+}
 
 void cfb_maps_free(struct cfb_maps *m) {
   if (!m) return;

@@ -238,7 +238,7 @@ static int publish_date(const struct cfb_silver_opts *o, cf_date d,
     }
     if (r < 0) { ret = r; goto done; }
   }
-  qsort(t.v, t.n, sizeof *t.v, cmp_rows);
+  if (t.n) qsort(t.v, t.n, sizeof *t.v, cmp_rows);
   ret = cf_buf_adds(&data, cfb_header_line);
   for (size_t i = 0; i < t.n && !ret; i++)
     ret = cf_buf_add(&data, t.v[i].row, t.v[i].rowlen);

@@ -311,9 +311,8 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
   /* Inputs. */
   if (cleaned) {
     const char *task = api->param(ctx, "silver_task");
-    const char *pj = api->output_get(ctx, task && *task ? task
-                                                        : "transform_to_cleaned",
-                                     "partitions");
+    if (!task || !*task) task = "transform_to_cleaned";
+    const char *pj = api->output_get(ctx, task, "partitions");
     parts = pj ? json_loads(pj, 0, NULL) : json_array();
     size_t i;
     json_t *d;

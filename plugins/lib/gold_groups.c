@@ -116,11 +116,9 @@ struct cfb_group *cfb_groups_get(struct cfb_groups *g,
   return gr;
 }
 
-static size_t sort_nkeys;   /* qsort has no data pointer; single-threaded */
-
-static int cmp_group(const void *a, const void *b) {
+static int cmp_group(const void *a, const void *b, void *nkeys) {
   const struct cfb_group *x = a, *y = b;
-  for (size_t k = 0; k < sort_nkeys; k++) {
+  for (size_t k = 0; k < *(const size_t *)nkeys; k++) {
     int c = strcmp(x->keys[k], y->keys[k]);
     if (c) return c;
   }
@@ -129,8 +127,7 @@ static int cmp_group(const void *a, const void *b) {
 
 void cfb_groups_sort(struct cfb_groups *g) {
   if (g->n < 2) return;
-  sort_nkeys = g->nkeys;
-  qsort(g->v, g->n, sizeof *g->v, cmp_group);
+  qsort_r(g->v, g->n, sizeof *g->v, cmp_group, &g->nkeys);
   if (rehash(g, g->nslots) < 0) {   /* indices moved: drop stale slots */
     cf_free(g->slots);
     g->slots = NULL;

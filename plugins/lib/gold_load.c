@@ -194,6 +194,19 @@ int cfb_gold_load(sqlite3 *db, const char *silver_root,
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) goto store_err;
   in_txn = 1;
   if (stmts_prepare(db, &s)) goto store_err;
+  if (run && run->dag_id && run->logical_date) {
+    /* A re-run's own list of dates replaces the previous one. */
+    sqlite3_stmt *del = NULL;
+    int rc = sqlite3_prepare_v2(db, "DELETE FROM gold_loads WHERE dag_id=?1"
+                                " AND logical_date=?2", -1, &del, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(del, 1, run->dag_id, -1, SQLITE_STATIC);
+      sqlite3_bind_text(del, 2, run->logical_date, -1, SQLITE_STATIC);
+      rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(del);
+    if (rc != SQLITE_OK) goto store_err;
+  }
   for (size_t i = 0; i < n; i++) {
     ret = load_one(db, &s, silver_root, dates[i], run, &parts[i], errmsg);
     if (ret < 0) goto done;

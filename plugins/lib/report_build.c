@@ -261,7 +261,18 @@ int cfb_report_build(const struct cfb_report_in *in, char **html,
                                  : in->logical_date;
   if (!lasts || cf_date_parse(lasts, &last) < 0) return CF_EINVALID;
   r.first = last - days + 1;
-  r.nx = (size_t)days;
+  /* Charts start at the first loaded day, not at empty history. */
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(in->warehouse, "SELECT min(usage_date) FROM"
+                         " gold_partitions", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+    cf_date f;
+    if (cf_date_parse((const char *)sqlite3_column_text(st, 0), &f) == 0 &&
+        f > r.first && f <= last)
+      r.first = f;
+  }
+  sqlite3_finalize(st);
+  r.nx = (size_t)(last - r.first + 1);
   cf_date_format(r.first, r.from);
   cf_date_format(last, r.to);
   if (!(r.xl = cf_calloc(r.nx, sizeof *r.xl))) return -ENOMEM;

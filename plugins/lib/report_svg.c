@@ -25,10 +25,21 @@ int cfb_html_esc(struct cf_buf *b, const char *s) {
   return r;
 }
 
+/* Legend text: at most `max` bytes (whole UTF-8 characters) + "...". */
+static int esc_short(struct cf_buf *b, const char *s, size_t max) {
+  size_t n = strlen(s);
+  if (n <= max) return cfb_html_esc(b, s);
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+  char *t = cf_strndup(s, max);
+  int r = t ? cfb_html_esc(b, t) : -1;
+  cf_free(t);
+  return r < 0 ? r : cf_buf_adds(b, "...");
+}
+
 int cfb_svg_lines(struct cf_buf *b, const char *title,
                   const char *const *xlabels, size_t nx,
                   const struct cfb_series *s, size_t ns) {
-  const double W = 760, H = 300, L = 80, R = 170, T = 30, B = 40;
+  const double W = 860, H = 300, L = 80, R = 260, T = 30, B = 40;
   double lo = 0, hi = 0;
   char num[CF_DEC_MAXSTR];
   int r = 0;
@@ -90,8 +101,10 @@ int cfb_svg_lines(struct cf_buf *b, const char *title,
                      "height=\"12\" fill=\"%s\"/><text x=\"%.0f\" "
                      "y=\"%.0f\" class=\"lg\">", L + pw + 12, ly - 10, col,
                      L + pw + 30, ly);
+    r |= esc_short(b, s[i].name, 28);
+    r |= cf_buf_adds(b, "<title>");
     r |= cfb_html_esc(b, s[i].name);
-    r |= cf_buf_adds(b, "</text>");
+    r |= cf_buf_adds(b, "</title></text>");
   }
   r |= cf_buf_adds(b, "</svg>\n");
   return r < 0 ? r : 0;

@@ -2,6 +2,7 @@
  * (SMTP), or by default appends it to $HOME/outbox/notifications.jsonl.
  * Delivery failures are retried, then logged: they never fail the data
  * unless `strict: true`. The webhook URL and passwords are never logged. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static int to_outbox(struct cf_plugin_ctx *ctx, const struct cf_host_api *api,
                      const char *error) {
   char *path = cfb_home_path(ctx, api, "outbox", "outbox/notifications.jsonl");
   char *line = outbox_line(ctx, api, s, channel, error), *err = NULL;
-  int ret = path && line ? cfb_notify_outbox(path, line, &err) : -12;
+  int ret = path && line ? cfb_notify_outbox(path, line, &err) : -ENOMEM;
   if (ret < 0)
     api->log(ctx, CF_LOG_ERROR, "%s", err ? err : "out of memory");
   else
@@ -100,7 +101,7 @@ static int send_webhook(struct cf_plugin_ctx *ctx,
   json_t *o = json_pack("{s:s}", "text", s->text);
   char *body = o ? json_dumps(o, JSON_COMPACT) : NULL, *err = NULL;
   int tries = 0, ret = body ? cfb_notify_webhook(url, body, r, &tries, &err)
-                            : -12;
+                            : -ENOMEM;
   if (ret < 0) {
     api->log(ctx, CF_LOG_WARN, "webhook delivery failed after %d attempt(s):"
              " %s", tries, err ? err : "out of memory");
@@ -121,7 +122,7 @@ static int send_mail(struct cf_plugin_ctx *ctx, const struct cf_host_api *api,
   const char **to = cf_calloc(nto ? nto : 1, sizeof *to);
   const char *from = api->param(ctx, "mail_from");
   char *err = NULL;
-  int tries = 0, ret = -12;
+  int tries = 0, ret = -ENOMEM;
   if (!to) goto done;
   for (size_t i = 0; i < nto; i++) to[i] = api->param_item(ctx, "mail_to", i);
   if (!from || !*from || !nto) {

@@ -174,4 +174,76 @@ CF_TEST(notify_summary_text) {
   fx_rm(home);
 }
 
+/* Child: a minimal SMTP server. The first connection is refused with a
+ * temporary 421; the second takes one message and appends the DATA part
+ * (and the envelope) to `log`. */
+static pid_t smtp_sink(int fd, const char *log) {
+  pid_t pid = fork();
+  if (pid) return pid;
+  int c = accept(fd, NULL, NULL);
+  dprintf(c, "421 try later\r\n");
+  close(c);
+  c = accept(fd, NULL, NULL);
+  FILE *in = fdopen(c, "r"), *out = fopen(log, "w");
+  char line[1024];
+  int data = 0;
+  dprintf(c, "220 sink ESMTP\r\n");
+  while (fgets(line, sizeof line, in)) {
+    if (data) {
+      if (!strcmp(line, ".\r\n")) {
+        data = 0;
+        dprintf(c, "250 queued\r\n");
+      } else {
+        fputs(line, out);
+      }
+      continue;
+    }
+    if (!strncmp(line, "EHLO", 4) || !strncmp(line, "HELO", 4)) {
+      dprintf(c, "250 sink\r\n");
+    } else if (!strncmp(line, "MAIL FROM", 9) ||
+               !strncmp(line, "RCPT TO", 7)) {
+      fprintf(out, "%s", line);
+      dprintf(c, "250 ok\r\n");
+    } else if (!strncmp(line, "DATA", 4)) {
+      data = 1;
+      dprintf(c, "354 go\r\n");
+    } else if (!strncmp(line, "QUIT", 4)) {
+      dprintf(c, "221 bye\r\n");
+      break;
+    } else {
+      dprintf(c, "502 no\r\n");
+    }
+  }
+  fclose(out);
+  _exit(0);
+}
+
+CF_TEST(notify_smtp_retries_then_sends) {
+  const char *home = fx_home();
+  char *log = cf_asprintf("%s/smtp.log", home), *err = NULL, *url;
+  int port, tries = 0;
+  int fd = listen_any(&port);
+  pid_t pid = smtp_sink(fd, log);
+  const char *to[] = {"a@example.com", "b@example.com"};
+  url = cf_asprintf("smtp://127.0.0.1:%d", port);
+  struct cfb_smtp sm = {url, "costflow@example.com", to, 2, NULL, NULL, 0};
+  struct cfb_notify_retry r = {3, 10, 5000};
+  CF_ASSERT_EQ(0, cfb_notify_smtp(&sm, "[costflow] run ok",
+                                  "line 1\n.\nlast line\n", &r, &tries,
+                                  &err));
+  CF_ASSERT_EQ(2, tries);
+  int st;
+  waitpid(pid, &st, 0);
+  char *got = slurp(log);
+  CF_ASSERT_CONTAINS(got, "MAIL FROM:<costflow@example.com>");
+  CF_ASSERT_CONTAINS(got, "RCPT TO:<a@example.com>");
+  CF_ASSERT_CONTAINS(got, "RCPT TO:<b@example.com>");
+  CF_ASSERT_CONTAINS(got, "Subject: [costflow] run ok\r\n");
+  CF_ASSERT_CONTAINS(got, "\r\n\r\nline 1\r\n..\r\nlast line\r\n");
+  cf_free(got);
+  cf_free(url);
+  cf_free(log);
+  fx_rm(home);
+}
+
 CF_TEST_MAIN()

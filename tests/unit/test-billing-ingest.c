@@ -1,0 +1,500 @@
+/* Unit tests for the ingest half of cfbilling: text helpers, AWS and GCP
+ * readers and mapping, bronze, silver dedupe/restatement, and the atomic,
+ * deterministic partition writer. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cf_test.h"
+#include "cfb.h"
+#include "cfb_lake.h"
+#include "cfb_partition.h"
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
+static char *mktmp(void) {
+  char *d = strdup("/tmp/cf-test-billing-XXXXXX");
+  if (!mkdtemp(d)) abort();
+  return d;
+}
+
+static void put(const char *path, const char *text) {
+  char *dir = strdup(path);
+  *strrchr(dir, '/') = '\0';
+  cf_mkdir_p(dir, 0755);
+  free(dir);
+  FILE *f = fopen(path, "wb");
+  if (!f) abort();
+  fputs(text, f);
+  fclose(f);
+}
+
+static char *slurp(const char *path) {
+  struct cf_buf b = CF_BUF_INIT(0);
+  if (cf_buf_read_file(&b, path) < 0) return strdup("(missing)");
+  char *s = strdup(b.buf);
+  cf_buf_release(&b);
+  return s;
+}
+
+/* Collects reader output as "col=value;..." lines for selected columns. */
+struct sink { struct cf_buf out; int rejects; struct cf_buf rej; };
+
+static int on_row(void *ud, const struct cfb_cost *c) {
+  struct sink *s = ud;
+  static const int cols[] = {CFB_SubAccountId, CFB_ServiceName,
+                             CFB_ServiceCategory, CFB_RegionId,
+                             CFB_ChargeCategory, CFB_ChargePeriodStart,
+                             CFB_BilledCost, CFB_EffectiveCost,
+                             CFB_ConsumedQuantity, CFB_Tags, CFB_x_IsCredit};
+  for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+    cf_buf_addf(&s->out, "%s%s", i ? "|" : "", c->col[cols[i]]);
+  cf_buf_addch(&s->out, '\n');
+  return 0;
+}
+
+static int on_reject(void *ud, const char *path, int64_t line,
+                     const char *reason) {
+  struct sink *s = ud;
+  s->rejects++;
+  cf_buf_addf(&s->rej, "%lld:%s\n", (long long)line, reason);
+  return 0;
+}
+
+CF_TEST(header_matches_columns) {
+  struct cf_buf b = CF_BUF_INIT(0);
+  for (int i = 0; i < CFB_NCOLS; i++)
+    cf_buf_addf(&b, "%s%s", i ? "," : "", cfb_col_names[i]);
+  cf_buf_addch(&b, '\n');
+  CF_ASSERT_STR(b.buf, cfb_header_line);
+  cf_buf_release(&b);
+}
+
+static const char *rounded(const char *s) {
+  static char out[CF_DEC_MAXSTR];
+  cf_dec d;
+  if (cfb_dec_parse_round(s, &d) < 0) return "ERR";
+  cf_dec_format(d, out);
+  return out;
+}
+
+CF_TEST(decimal_rounding_for_long_exports) {
+  CF_ASSERT_STR(rounded("0.0010684211984159026"), "0.001068421198415903");
+  CF_ASSERT_STR(rounded("2.3198314011096954e-05"), "0.000023198314011097");
+  CF_ASSERT_STR(rounded("-0.0000000000000000004"), "0");
+  CF_ASSERT_STR(rounded("-0.0000000000000000005"), "-0.000000000000000001");
+  CF_ASSERT_STR(rounded("0.9999999999999999999"), "1");
+  CF_ASSERT_STR(rounded("5e-06"), "0.000005");
+  CF_ASSERT_STR(rounded("12"), "12");
+  CF_ASSERT_STR(rounded("abc"), "ERR");
+  CF_ASSERT_STR(rounded("1e"), "ERR");
+  CF_ASSERT_STR(rounded(""), "ERR");
+}
+
+CF_TEST(timestamps) {
+  int64_t t;
+  CF_ASSERT_EQ(0, cfb_time_parse("2023-11-01T00:00:00.000Z", &t));
+  CF_ASSERT_EQ(1698796800, t);
+  CF_ASSERT_EQ(0, cfb_time_parse("2023-11-01 00:00:00", &t));
+  CF_ASSERT_EQ(1698796800, t);
+  CF_ASSERT_EQ(0, cfb_time_parse("2020-11-09 23:00:00+00:00", &t));
+  CF_ASSERT_EQ(0, cfb_time_parse("2023-11-01 02:00:00+02:00", &t));
+  CF_ASSERT_EQ(1698796800, t);
+  CF_ASSERT_EQ(0, cfb_time_parse("2023-11-01 00:00:00 UTC", &t));
+  CF_ASSERT_EQ(1698796800, t);
+  CF_ASSERT_EQ(0, cfb_time_parse("2023-11-01", &t));
+  CF_ASSERT(cfb_time_parse("2025-02-30T00:00:00Z", &t) < 0);
+  CF_ASSERT(cfb_time_parse("2025-01-01T25:00:00Z", &t) < 0);
+  CF_ASSERT(cfb_time_parse("yesterday", &t) < 0);
+  CF_ASSERT(cfb_time_parse("", &t) < 0);
+}
+
+CF_TEST(python_repr_to_json) {
+  char *j = cfb_json_quote_numbers(
+      "[{'name': 'It\\'s', 'amount': -5e-06, 'full_name': None, "
+      "'ok': True}]");
+  CF_ASSERT_STR(j, "[{\"name\": \"It's\", \"amount\": \"-5e-06\", "
+                   "\"full_name\": null, \"ok\": true}]");
+  cf_free(j);
+  j = cfb_json_quote_numbers("{\"cost\":1.25,\"s\":\"a\\\"b\"}");
+  CF_ASSERT_STR(j, "{\"cost\":\"1.25\",\"s\":\"a\\\"b\"}");
+  cf_free(j);
+}
+
+static const char *aws_legacy =
+    "identity/LineItemId,identity/TimeInterval,bill/InvoiceId,"
+    "bill/PayerAccountId,bill/BillingPeriodStartDate,lineItem/UsageAccountId,"
+    "lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,"
+    "lineItem/ProductCode,lineItem/AvailabilityZone,lineItem/UsageAmount,"
+    "lineItem/UnblendedCost,lineItem/CurrencyCode,product/ProductName,"
+    "savingsPlan/SavingsPlanEffectiveCost,reservation/UnusedRecurringFee,"
+    "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod,"
+    "resourceTags/user:team,resourceTags/aws:createdBy\n"
+    "a,i1,,P,2023-11-01T00:00:00Z,S,Usage,2023-11-02T00:00:00Z,"
+    "2023-11-03T00:00:00Z,AmazonEC2,us-east-1a,2.5,1.10,USD,"
+    "Amazon Elastic Compute Cloud,,,,web,alice\n"
+    "b,i1,,P,2023-11-01T00:00:00Z,S,SavingsPlanCoveredUsage,"
+    "2023-11-02 00:00:00,2023-11-02 01:00:00,AmazonEC2,,1,10,USD,,0.1,,,,\n"
+    "c,i1,,P,2023-11-01T00:00:00Z,S,RIFee,2023-11-01T00:00:00.000Z,"
+    "2023-12-01T00:00:00.000Z,AmazonRDS,,1,30,USD,RDS,,2,3,,\n"
+    "d,i1,,P,2023-11-01T00:00:00Z,S,Credit,2023-11-05T00:00:00Z,,"
+    "AmazonS3,,,-4,USD,S3,,,,,\n"
+    "e,i1,,P,2023-11-01T00:00:00Z,S,Refund,2023-11-05T00:00:00Z,,"
+    "awskms,,,-1.5,USD,,,,,,\n"
+    "f,i1,,P,2023-11-01T00:00:00Z,S,Tax,2023-11-01T00:00:00Z,,"
+    "AWSCloudTrail,,1,0.7,USD,AWS CloudTrail,,,,,\n";
+
+CF_TEST(aws_legacy_mapping) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/cur.csv", dir);
+  put(path, aws_legacy);
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_EQ(0, s.rejects);
+  CF_ASSERT_STR(s.out.buf,
+    "S|Amazon Elastic Compute Cloud|Compute|us-east-1|Usage|"
+    "2023-11-02T00:00:00Z|1.1|1.1|2.5|{\"aws:createdBy\":\"alice\","
+    "\"team\":\"web\"}|false\n"
+    "S|AmazonEC2|Compute||Usage|2023-11-02T00:00:00Z|10|0.1|1|{}|false\n"
+    "S|RDS|Databases||Purchase|2023-11-01T00:00:00Z|30|5||{}|false\n"
+    "S|S3|Storage||Credit|2023-11-05T00:00:00Z|-4|-4||{}|true\n"
+    "S|awskms|Security||Credit|2023-11-05T00:00:00Z|-1.5|-1.5||{}|true\n"
+    "S|AWS CloudTrail|Management and Governance||Tax|"
+    "2023-11-01T00:00:00Z|0.7|0.7||{}|false\n");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+CF_TEST(aws_cur2_snake_names) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/cur2.csv", dir);
+  put(path,
+      "identity_line_item_id,identity_time_interval,bill_payer_account_id,"
+      "line_item_usage_account_id,line_item_line_item_type,"
+      "line_item_usage_start_date,line_item_product_code,"
+      "line_item_unblended_cost,line_item_net_unblended_cost,"
+      "product_region_code,resource_tags\n"
+      "x,y,P,S,Usage,2025-01-01T03:00:00Z,AmazonS3,2.00,1.80,eu-west-1,"
+      "\"{\"\"user_team\"\":\"\"data\"\",\"\"user_env\"\":\"\"\"\"}\"\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  /* Net unblended is the billed cost; effective falls back to unblended. */
+  CF_ASSERT_STR(s.out.buf, "S|AmazonS3|Storage|eu-west-1|Usage|"
+                "2025-01-01T03:00:00Z|1.8|2||{\"user_team\":\"data\"}|false\n");
+  CF_ASSERT_STR(cfb_file_kind(CFB_AWS, path), "aws_cur2");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+CF_TEST(aws_rejects) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/bad.csv", dir);
+  put(path,
+      "identity/LineItemId,lineItem/UsageStartDate,lineItem/UnblendedCost\n"
+      "a,2025-01-01T00:00:00Z,1\n"
+      "b,2025-01-01T00:00:00Z\n"
+      "c,2025-01-01T00:00:00Z,NaN\n"
+      "d,2025-13-01T00:00:00Z,1\n"
+      "e,\"2025-01-01,1\n"
+      "f,2025-01-01T00:00:00Z,2\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_STR(s.rej.buf, "3:wrong column count (2, header has 3)\n"
+                "4:non-numeric cost 'NaN'\n"
+                "5:invalid date '2025-13-01T00:00:00Z'\n"
+                "6:unterminated quoted field\n");
+  CF_ASSERT_EQ(2, count_lines(s.out.buf));        /* rows a and f */
+  /* Not a CUR at all: one reject, no crash. */
+  put(path, "hello,world\n1,2\n");
+  cf_buf_reset(&s.rej);
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_CONTAINS(s.rej.buf, "not a CUR file");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+CF_TEST(gcp_csv_credits_become_rows) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/export.csv", dir);
+  put(path,
+      "billing_account_id,service.description,usage_start_time,"
+      "usage_end_time,project.id,location.region,cost,currency,"
+      "usage.amount,credits,cost_type,labels\n"
+      "B,Compute Engine,2020-11-09 23:00:00+00:00,2020-11-10 00:00:00+00:00,"
+      "p1,us-central1,5e-06,USD,24909.0,\"[{'name': 'Free', 'amount': "
+      "-5e-06, 'type': 'PROMOTION'}, {'name': 'SUD', 'amount': -1e-06, "
+      "'type': 'SUSTAINED_USAGE_DISCOUNT'}]\",regular,"
+      "\"[{'key': 'env', 'value': 'prod'}]\"\n"
+      "B,Cloud Storage,2020-11-10 00:00:00+00:00,,p1,,0.25,USD,0,[],tax,[]\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_gcp_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_EQ(0, s.rejects);
+  CF_ASSERT_STR(s.out.buf,
+    "p1|Compute Engine|Compute|us-central1|Usage|2020-11-09T23:00:00Z|"
+    "0.000005|0.000005|24909|{\"env\":\"prod\"}|false\n"
+    "p1|Compute Engine|Compute|us-central1|Credit|2020-11-09T23:00:00Z|"
+    "-0.000005|-0.000005||{\"env\":\"prod\",\"gcp:credit_name\":\"Free\","
+    "\"gcp:credit_type\":\"PROMOTION\"}|true\n"
+    "p1|Compute Engine|Compute|us-central1|Credit|2020-11-09T23:00:00Z|"
+    "-0.000001|-0.000001||{\"env\":\"prod\",\"gcp:credit_name\":\"SUD\","
+    "\"gcp:credit_type\":\"SUSTAINED_USAGE_DISCOUNT\"}|true\n"
+    "p1|Cloud Storage|Storage||Tax|2020-11-10T00:00:00Z|0.25|0.25||{}|"
+    "false\n");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+CF_TEST(gcp_jsonl_nested) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/export.jsonl", dir);
+  put(path,
+      "{\"billing_account_id\":\"B\",\"service\":{\"description\":"
+      "\"BigQuery\"},\"usage_start_time\":\"2025-01-01T05:00:00Z\","
+      "\"project\":{\"id\":\"p2\"},\"cost\":0.1000000000000000055511,"
+      "\"currency\":\"USD\",\"usage\":{\"amount\":3},\"credits\":[{\"name\":"
+      "\"c\",\"amount\":-0.05,\"type\":\"PROMOTION\"}],\"labels\":[]}\r\n"
+      "\n"
+      "{\"broken\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_gcp_read(&src, on_row, on_reject, &s));
+  /* The number text is kept exactly (never through double). */
+  CF_ASSERT_STR(s.out.buf,
+    "p2|BigQuery|Databases||Usage|2025-01-01T05:00:00Z|0.100000000000000006|"
+    "0.100000000000000006|3|{}|false\n"
+    "p2|BigQuery|Databases||Credit|2025-01-01T05:00:00Z|-0.05|-0.05||"
+    "{\"gcp:credit_name\":\"c\",\"gcp:credit_type\":\"PROMOTION\"}|true\n");
+  CF_ASSERT_STR(s.rej.buf, "3:invalid JSON\n");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+CF_TEST(category_map_csv_overrides) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/map.csv", dir);
+  put(path, "product_code,ServiceCategory\nAmazonEC2,Other\nNewThing,Web\n");
+  struct cfb_maps *m = cfb_maps_new();
+  CF_ASSERT_STR(cfb_category(m, CFB_AWS, "AmazonEC2"), "Compute");
+  CF_ASSERT_STR(cfb_category(m, CFB_AWS, "Unknown"), "Other");
+  CF_ASSERT_EQ(0, cfb_maps_load(m, CFB_AWS, path, NULL));
+  CF_ASSERT_STR(cfb_category(m, CFB_AWS, "AmazonEC2"), "Other");
+  CF_ASSERT_STR(cfb_category(m, CFB_AWS, "NewThing"), "Web");
+  CF_ASSERT_STR(cfb_category(m, CFB_GCP, "NewThing"), "Other");
+  CF_ASSERT_STR(cfb_category(m, CFB_GCP, "Compute Engine"), "Compute");
+  cfb_maps_free(m);
+  free(dir);
+}
+
+CF_TEST(partition_atomic_swap_and_versions) {
+  char *dir = mktmp(), part[256], link[300], buf[64];
+  snprintf(part, sizeof part, "%s/usage_date=2025-01-01", dir);
+  struct cfb_published p;
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", "a\n", 2, 1,
+                                        "[]", 2, &p, NULL));
+  CF_ASSERT_EQ(1, p.version);
+  CF_ASSERT_EQ(1, p.changed);
+  /* Same bytes and inputs: nothing new. */
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", "a\n", 2, 1,
+                                        "[]", 2, &p, NULL));
+  CF_ASSERT_EQ(1, p.version);
+  CF_ASSERT_EQ(0, p.changed);
+  /* A crashed attempt's folder is never made live, and is skipped. */
+  snprintf(link, sizeof link, "%s/v000002", part);
+  mkdir(link, 0755);
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", "b\n", 2, 1,
+                                        "[\"x\"]", 2, &p, NULL));
+  CF_ASSERT_EQ(3, p.version);
+  snprintf(link, sizeof link, "%s/current", part);
+  ssize_t n = readlink(link, buf, sizeof buf - 1);
+  CF_ASSERT(n > 0);
+  buf[n] = '\0';
+  CF_ASSERT_STR(buf, "v000003");
+  CF_ASSERT_EQ(3, cfb_partition_current(part));
+  snprintf(link, sizeof link, "%s/current/data.csv", part);
+  char *d = slurp(link);
+  CF_ASSERT_STR(d, "b\n");
+  free(d);
+  snprintf(link, sizeof link, "%s/current/_manifest.json", part);
+  d = slurp(link);
+  CF_ASSERT_CONTAINS(d, "\"version\":3,\"row_count\":1,\"checksum\":\"");
+  CF_ASSERT_CONTAINS(d, "\"inputs\":[\"x\"]");
+  free(d);
+  /* keep=2: v000001 is pruned, no temp link is left behind. */
+  snprintf(link, sizeof link, "%s/v000001", part);
+  CF_ASSERT(access(link, F_OK) != 0);
+  snprintf(link, sizeof link, "%s/.current.tmp.%ld", part, (long)getpid());
+  CF_ASSERT(access(link, F_OK) != 0);
+  free(dir);
+}
+
+/* A tiny lake: deliveries over three days, run through extract, bronze and
+ * silver like the stage plugins do. */
+static void ingest_day(const char *home, const char *landing, const char *ds,
+                       struct cf_buf *pub) {
+  for (int p = CFB_AWS; p <= CFB_GCP; p++) {
+    char day[512], *work = cfb_work_dir(home, "t", ds, p);
+    snprintf(day, sizeof day, "%s/%s/year=%.4s/month=%.2s/day=%.2s", landing,
+             cfb_provider_name(p), ds, ds + 5, ds + 8);
+    struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+    char *err = NULL;
+    if (cfb_extract(p, day, work, NULL, NULL, NULL, &st, &err) < 0)
+      CF_FAIL_("extract: %s", err);
+    int64_t a, b;
+    if (cfb_bronze_store(home, p, ds, work, &a, &b, &err) < 0)
+      CF_FAIL_("bronze: %s", err);
+    cf_buf_release(&st.usage_dates);
+    cf_free(work);
+  }
+  char scratch[512];
+  snprintf(scratch, sizeof scratch, "%s/scratch", home);
+  struct cfb_silver_opts o = {.home = home, .ds = ds, .scratch = scratch};
+  char *err = NULL;
+  cf_buf_reset(pub);
+  if (cfb_silver_build(&o, pub, &err) < 0) CF_FAIL_("silver: %s", err);
+}
+
+static const char *cur_hdr =
+    "identity/LineItemId,identity/TimeInterval,bill/InvoiceId,"
+    "bill/BillingPeriodStartDate,lineItem/UsageAccountId,"
+    "lineItem/LineItemType,lineItem/UsageStartDate,lineItem/ProductCode,"
+    "lineItem/UnblendedCost\n";
+
+static char *cost_column(const char *home, const char *date) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/lake/silver/cost/usage_date=%s/current/data.csv",
+           home, date);
+  return slurp(p);
+}
+
+CF_TEST(silver_dedupe_latest_wins_and_snapshots) {
+  char *root = mktmp(), home[300], land[300], p[600];
+  snprintf(home, sizeof home, "%s/home", root);
+  snprintf(land, sizeof land, "%s/land", root);
+  struct cf_buf pub = CF_BUF_INIT(0), t = CF_BUF_INIT(0);
+  /* Day 1: K1 and K2 (twice: exact duplicate) for usage 01-01. */
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=01/d1.csv", land);
+  cf_buf_addf(&t, "%sK1,I,,2025-01-01,A,Usage,2025-01-01T01:00:00Z,AmazonEC2,"
+              "1.5\nK2,I,,2025-01-01,A,Usage,2025-01-01T02:00:00Z,AmazonS3,2\n"
+              "K2,I,,2025-01-01,A,Usage,2025-01-01T02:00:00Z,AmazonS3,2\n",
+              cur_hdr);
+  put(p, t.buf);
+  /* GCP: one row, resent byte for byte the next day. */
+  const char *g = "billing_account_id,service.description,usage_start_time,"
+                  "project.id,cost,credits\nB,BigQuery,2025-01-01 04:00:00,"
+                  "p,0.25,[]\n";
+  snprintf(p, sizeof p, "%s/gcp/year=2025/month=01/day=01/g.csv", land);
+  put(p, g);
+  ingest_day(home, land, "2025-01-01", &pub);
+  CF_ASSERT_STR(pub.buf, "[\"2025-01-01\"]");
+  char *s = cost_column(home, "2025-01-01");
+  CF_ASSERT_CONTAINS(s, ",1.5,");
+  CF_ASSERT_EQ(1 + 3, count_lines(s));     /* K1, K2 once, GCP row */
+  free(s);
+  /* Day 2: K1 restated to 3 (latest wins); GCP resend + a correction. */
+  cf_buf_reset(&t);
+  cf_buf_addf(&t, "%sK1,I,,2025-01-01,A,Usage,2025-01-01T01:00:00Z,AmazonEC2,"
+              "3\n", cur_hdr);
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=02/d2.csv", land);
+  put(p, t.buf);
+  snprintf(p, sizeof p, "%s/gcp/year=2025/month=01/day=02/resend.csv", land);
+  put(p, g);
+  snprintf(p, sizeof p, "%s/gcp/year=2025/month=01/day=02/fix.csv", land);
+  put(p, "billing_account_id,service.description,usage_start_time,"
+         "project.id,cost,credits\nB,BigQuery,2025-01-01 04:00:00,p,-0.25,"
+         "[]\nB,BigQuery,2025-01-01 04:00:00,p,0.2,[]\n");
+  ingest_day(home, land, "2025-01-02", &pub);
+  s = cost_column(home, "2025-01-01");
+  CF_ASSERT(!strstr(s, ",1.5,"));
+  CF_ASSERT_CONTAINS(s, ",3,3,3,");
+  CF_ASSERT_CONTAINS(s, ",-0.25,");
+  CF_ASSERT_CONTAINS(s, ",0.2,");
+  /* header; K1, K2; GCP 0.25 once (resend deduped), -0.25, 0.2 */
+  CF_ASSERT_EQ(1 + 2 + 3, count_lines(s));
+  free(s);
+  /* Day 3: a manifest snapshot of January without K2: K2 is gone. */
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=03/r/20250101-20250201/"
+           "asm1/r-1.csv", land);
+  cf_buf_reset(&t);
+  cf_buf_addf(&t, "%sK1,I,,2025-01-01,A,Usage,2025-01-01T01:00:00Z,AmazonEC2,"
+              "4\n", cur_hdr);
+  put(p, t.buf);
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=03/r/20250101-20250201/"
+           "r-Manifest.json", land);
+  put(p, "{\"assemblyId\":\"asm1\",\"billingPeriod\":{\"start\":"
+         "\"20250101T000000.000Z\"},\"reportKeys\":[\"r/20250101-20250201/"
+         "asm1/r-1.csv\"]}");
+  ingest_day(home, land, "2025-01-03", &pub);
+  CF_ASSERT_STR(pub.buf, "[\"2025-01-01\"]");
+  s = cost_column(home, "2025-01-01");
+  CF_ASSERT_CONTAINS(s, ",4,4,4,");
+  CF_ASSERT(!strstr(s, "K2|"));
+  CF_ASSERT(!strstr(s, "AmazonS3"));
+  free(s);
+  cf_buf_release(&pub);
+  cf_buf_release(&t);
+  free(root);
+}
+
+CF_TEST(silver_bytes_deterministic_under_tz_and_locale) {
+  char *root = mktmp(), land[300], p[600];
+  snprintf(land, sizeof land, "%s/land", root);
+  snprintf(p, sizeof p, "%s/gcp/year=2025/month=01/day=05/g.csv", land);
+  put(p, "billing_account_id,service.description,usage_start_time,"
+         "project.id,cost,credits,labels\n"
+         "B,Zeta,2025-01-05 22:00:00-05:00,p,1.000,[],\"[{'key': 'b', "
+         "'value': '\xc3\xa9'}, {'key': 'a', 'value': 'x'}]\"\n"
+         "B,alpha,2025-01-05 01:00:00+00:00,p,2E-3,[],[]\n"
+         "B,\xc3\x89lan,2025-01-05 02:00:00+00:00,p,3,[],[]\n");
+  char *data[2];
+  const char *tz[2] = {"UTC", "Asia/Kolkata"};
+  const char *lc[2] = {"C", "C.UTF-8"};
+  for (int i = 0; i < 2; i++) {
+    char home[400];
+    snprintf(home, sizeof home, "%s/home%d", root, i);
+    setenv("TZ", tz[i], 1);
+    tzset();
+    setlocale(LC_ALL, lc[i]);
+    struct cf_buf pub = CF_BUF_INIT(0);
+    ingest_day(home, land, "2025-01-05", &pub);
+    /* x_IngestedAt differs between homes by design: blank it out. */
+    char *s5 = cost_column(home, "2025-01-05");
+    char *s6 = cost_column(home, "2025-01-06");
+    char *all = cf_asprintf("%s%s", s5, s6);
+    for (char *q = strstr(all, "Z\n"); q; q = strstr(q + 1, "Z\n")) {
+      char *c = q;
+      while (c > all && *c != ',') c--;
+      memset(c + 1, '-', (size_t)(q - c));
+    }
+    data[i] = strdup(all);
+    cf_free(all);
+    free(s5);
+    free(s6);
+    cf_buf_release(&pub);
+  }
+  CF_ASSERT_STR(data[0], data[1]);
+  /* Rows sorted bytewise: "B,,Google Cloud,Zeta" ... and Tags keys sorted. */
+  CF_ASSERT_CONTAINS(data[0],
+                     "{\"\"a\"\":\"\"x\"\",\"\"b\"\":\"\"\xc3\xa9\"\"}");
+  CF_ASSERT_CONTAINS(data[0], "2025-01-06T03:00:00Z");
+  free(data[0]);
+  free(data[1]);
+  free(root);
+}
+
+CF_TEST_MAIN()
