@@ -6,6 +6,7 @@
  * (Airflow semantics, docs/dag-format.md "Logical dates"). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "costflow/cron.h"
 #include "daemon.h"
@@ -123,6 +124,12 @@ static void arm(struct cf_tick *t) {
   if (cf_cron_next(dag->cron, dag->tz, now_ms / 1000, &next) < 0) return;
   uint64_t ms = cf__daemon_real_ms(t->d, next * 1000 - now_ms);
   if (ms > MAX_TIMER_MS) ms = MAX_TIMER_MS;
+  if (getenv("CF_TICK_DEBUG")) {
+    char a[32], b[32];
+    cf_format_iso_ms(now_ms, a);
+    cf_format_iso_s(next, b);
+    cf__dlog(t->d, "debug", dag->id, 0, NULL, 0, "armed at %s for %s in %llu ms (loop %llu)", a, b, (unsigned long long)ms, (unsigned long long)uv_now(&t->d->loop));
+  }
   uv_timer_start(&t->timer, tick_cb, ms, 0);
 }
 
