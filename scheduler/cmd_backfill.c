@@ -79,6 +79,7 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
   if (!all) goto done;
   memset(all, 1, r.dag->ntasks);
   if (!max_active) max_active = r.dag->max_active_runs;
+  int daemon = !dry && cf_runner_daemon_running(cli);
   if (!dry) printf("%-12s %-10s %s\n", "DATE", "WAS", "ACTION");
   else printf("%-12s %-10s %s\n", "DATE", "STATE", "PLAN");
   for (size_t k = 0; k < ndates; k++) {
@@ -105,8 +106,9 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
       cf_run_row_release(&run);
       continue;
     }
-    int lock = cf_runner_lock(&r, d);
-    if (lock < 0) {
+    /* with a scheduler running, only clearing needs the lock */
+    int lock = daemon && !clear ? -1 : cf_runner_lock(&r, d);
+    if (lock < 0 && (!daemon || clear)) {
       fprintf(stderr, "costflow: %s %s is being driven by another process; "
               "skipped\n", r.dag->id, ds);
       cf_run_row_release(&run);
@@ -116,13 +118,13 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
       int created = 0;
       if (cf_store_run_create(r.st, r.dag->id, d, "backfill", conf_s, &run,
                               &created) < 0) {
-        close(lock);
+        if (lock >= 0) close(lock);
         code = cf_cli_error(CF_EXIT_FAIL, "store: %s",
                             cf_store_errmsg(r.st));
         goto done;
       }
     } else if (clear && cf_clear_tasks(r.st, r.dag, run.id, all) < 0) {
-      close(lock);
+      if (lock >= 0) close(lock);
       cf_run_row_release(&run);
       continue;
     }
@@ -138,10 +140,11 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
   fflush(stdout);
   r.lock_fds = NULL;
   int handed = 0;
-  if (nrun && cf_runner_daemon_running(cli)) {
-    /* created/cleared under our locks; the scheduler drives them (at
-     * most the DAG's max_active_runs at once) */
-    for (size_t i = 0; i < nrun; i++) close(locks[i]);
+  if (nrun && daemon) {
+    /* created/cleared; the scheduler drives them (at most the DAG's
+     * max_active_runs at once) */
+    for (size_t i = 0; i < nrun; i++)
+      if (locks[i] >= 0) close(locks[i]);
     handed = cf_runner_handoff(&r) == 0;
     for (size_t i = 0; i < nrun; i++)
       locks[i] = handed ? -1 : cf_runner_lock(&r, dates[i]);

@@ -52,8 +52,11 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
   struct cf_runner r;
   code = cf_runner_open(&r, cli, argv[optind]);
   if (code) goto done;
-  int lock = cf_runner_lock(&r, d);
-  if (lock < 0) {
+  /* with a scheduler running, the run is only created here (idempotent)
+   * and handed over: whoever drives it holds the lock */
+  int daemon = cf_runner_daemon_running(cli);
+  int lock = daemon ? -1 : cf_runner_lock(&r, d);
+  if (!daemon && lock < 0) {
     code = cf_cli_error(CF_EXIT_FAIL, "the run of %s for %s is being driven "
                         "by another costflow process", r.dag->id, date);
     goto done;
@@ -68,7 +71,7 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
     cf_store_run_set_conf(r.st, run.id, conf_s);
   free(conf_s);
   if (rc < 0) {
-    close(lock);
+    if (lock >= 0) close(lock);
     code = cf_cli_error(CF_EXIT_FAIL, "store: %s", cf_store_errmsg(r.st));
     goto done;
   }
@@ -83,8 +86,7 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
     r.lock_fds = NULL;
     /* a running scheduler drives it; we only wait for the end */
     int handed = 0;
-    if (cf_runner_daemon_running(cli)) {
-      close(lock);
+    if (daemon) {
       handed = cf_runner_handoff(&r) == 0;
       lock = handed ? -1 : cf_runner_lock(&r, d);
       if (handed) {

@@ -1,13 +1,16 @@
 /* `costflow web`: serves the web UI and JSON API standalone. Actions
  * (trigger, rerun, backfill) are driven by a local executor on the same
  * libuv loop, under the same per-run locks as `costflow run`; each DAG
- * keeps to its max_active_runs, further runs wait in a queue. The daemon
- * (`costflow scheduler --web`) plugs its own executor instead. */
+ * keeps to its max_active_runs, further runs wait in a queue. When a
+ * scheduler daemon runs on the same home, runs are handed to it instead
+ * (control socket "drive", as `costflow run` does), off the loop thread.
+ * The daemon (`costflow scheduler --web`) plugs its own executor. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "control.h"
 #include "runner.h"
 #include "web.h"
 
@@ -30,6 +33,7 @@ struct local_run {
 
 struct web_local {
   struct cf_cli *cli;
+  uv_loop_t *loop;
   struct cf_store *st;
   struct cf_plugin_registry *reg;
   struct cf_exec *x;
@@ -101,10 +105,9 @@ static int has_run(struct local_run *v, int64_t pk) {
   return 0;
 }
 
-/* cf_web_submit_fn for the standalone server. */
-static int local_submit(void *data, const char *dag_id, int64_t pk,
-                        char **errmsg) {
-  struct web_local *l = data;
+/* Drives run pk here, on the local executor. */
+static int local_drive(struct web_local *l, const char *dag_id, int64_t pk,
+                       char **errmsg) {
   struct local_run *lr = NULL;
   struct cf_run_row run = {0};
   char *path = NULL;
@@ -156,6 +159,75 @@ fail:
   cf_free(path);
   local_run_free(lr);
   return rc;
+}
+
+struct handoff {
+  uv_work_t work;
+  struct web_local *l;
+  char *dag_id, *home;
+  int64_t pk;
+  int ok;
+  char reply[CF_CONTROL_MAX_LINE];
+};
+
+/* Thread pool: the control request blocks (up to its timeout). */
+static void handoff_work(uv_work_t *w) {
+  struct handoff *h = (struct handoff *)w;
+  json_t *req = json_pack("{s:s, s:s}", "op", "drive", "dag", h->dag_id);
+  char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+  json_decref(req);
+  if (line && cf_control_request(h->home, line, h->reply, sizeof h->reply,
+                                 5000) == 0) {
+    json_t *rep = json_loads(h->reply, 0, NULL);
+    h->ok = json_is_true(json_object_get(rep, "ok"));
+    json_decref(rep);
+  }
+  free(line);
+}
+
+static void handoff_done(uv_work_t *w, int status) {
+  struct handoff *h = (struct handoff *)w;
+  char *err = NULL;
+  if (!h->ok && status == 0 && !h->l->stopping) {
+    /* the daemon did not take it (e.g. it is gone): drive it here */
+    fprintf(stderr, "costflow web: scheduler did not take run %lld (%s); "
+            "driving it here\n", (long long)h->pk, h->reply);
+    if (local_drive(h->l, h->dag_id, h->pk, &err) < 0)
+      fprintf(stderr, "costflow web: cannot drive run %lld: %s\n",
+              (long long)h->pk, err ? err : "busy");
+    cf_free(err);
+  }
+  cf_free(h->dag_id);
+  cf_free(h->home);
+  cf_free(h);
+}
+
+/* cf_web_submit_fn for the standalone server. */
+static int local_submit(void *data, const char *dag_id, int64_t pk,
+                        char **errmsg) {
+  struct web_local *l = data;
+  if (l->stopping) {
+    *errmsg = cf_strdup("the server is shutting down");
+    return CF_ESTATE;
+  }
+  if (!cf_runner_daemon_running(l->cli)) return local_drive(l, dag_id, pk,
+                                                            errmsg);
+  struct handoff *h = cf_calloc(1, sizeof *h);
+  if (!h) return -ENOMEM;
+  h->l = l;
+  h->pk = pk;
+  h->dag_id = cf_strdup(dag_id);
+  h->home = cf_strdup(l->cli->home);
+  int rc = h->dag_id && h->home
+               ? uv_queue_work(l->loop, &h->work, handoff_work, handoff_done)
+               : -ENOMEM;
+  if (rc < 0) {
+    cf_free(h->dag_id);
+    cf_free(h->home);
+    cf_free(h);
+    return local_drive(l, dag_id, pk, errmsg);
+  }
+  return 0;
 }
 
 static void on_signal(uv_signal_t *h, int sig) {
@@ -245,6 +317,7 @@ int cmd_web(int argc, char **argv, struct cf_cli *cli) {
   }
   r.loop_init = 1;
   l.cli = cli;
+  l.loop = &r.loop;
   l.st = r.st;
   l.reg = r.reg;
   struct cf_exec_opts xo = {0};

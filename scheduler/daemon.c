@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "daemon.h"
 #include "runner.h"
@@ -67,6 +70,26 @@ void cf__dlog(struct cf_daemon *d, const char *level, const char *dag,
   free(line);
 }
 
+/* systemd Type=notify (sd_notify(3) without libsystemd): one datagram to
+ * $NOTIFY_SOCKET; a leading '@' is the abstract namespace. */
+static void sd_notify_msg(const char *msg) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  struct sockaddr_un sa = {0};
+  if (!path || !*path || strlen(path) >= sizeof sa.sun_path) return;
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path, strlen(path));
+  if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                              strlen(path));
+  if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+             len) < 0) {
+    /* no supervisor listening: nothing to do */
+  }
+  close(fd);
+}
+
 /* ---- registry ----------------------------------------------------------- */
 
 struct cf_dentry *cf__daemon_find(struct cf_daemon *d, const char *dag_id) {
@@ -89,7 +112,7 @@ int cf__daemon_driving(struct cf_daemon *d, int64_t run_pk) {
   return 0;
 }
 
-static int dag_paused(struct cf_daemon *d, const char *dag_id) {
+int cf__daemon_paused(struct cf_daemon *d, const char *dag_id) {
   sqlite3_stmt *s = NULL;
   int paused = 0;
   if (sqlite3_prepare_v2(cf_store_db(d->st),
@@ -117,6 +140,17 @@ static void on_run_done(struct cf_exec *x, int64_t run_pk, const char *state,
   if (r->lock_fd >= 0) close(r->lock_fd);
   r->e->active--;
   d->nactive--;
+  /* one line per task: the attempts themselves are in the store and in
+   * logs/DAG/DATE/TASK/TRY.log */
+  struct cf_ti_row *tis = NULL;
+  size_t nti = 0;
+  if (cf_store_ti_list(d->st, run_pk, &tis, &nti) == 0)
+    for (size_t i = 0; i < nti; i++)
+      cf__dlog(d, strcmp(tis[i].state, "failed") ? "info" : "warn",
+               r->e->dag->id, run_pk, tis[i].task_id, tis[i].try_number,
+               "task %s%s%s", tis[i].state, tis[i].reason ? ": " : "",
+               tis[i].reason ? tis[i].reason : "");
+  cf_ti_rows_free(tis, nti);
   cf__dlog(d, strcmp(state, "failed") ? "info" : "warn", r->e->dag->id,
            run_pk, NULL, 0, "run ended: %s", state);
   /* files that landed while it ran may ask for a re-run */
@@ -134,7 +168,7 @@ static void on_run_done(struct cf_exec *x, int64_t run_pk, const char *state,
  * runs, oldest logical date first. Returns how many were started. */
 static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
   if (e->active >= e->dag->max_active_runs) return 0;
-  if (dag_paused(d, e->dag->id)) return 0;
+  if (cf__daemon_paused(d, e->dag->id)) return 0;
   sqlite3_stmt *s = NULL;
   int started = 0;
   int64_t pks[64];
@@ -217,9 +251,40 @@ void cf__daemon_check_once(struct cf_daemon *d) {
 
 /* Housekeeping: store hand-offs without a socket message, runs that a
  * foreground process released, deadlines, retention. */
+/* A wall-clock step (NTP, VM resume) leaves timers armed for the old
+ * time: re-evaluate every schedule now. Fires only on the real clock. */
+static void check_clock_jump(struct cf_daemon *d) {
+  int64_t wall = cf_now_ms(), mono = cf_mono_ms();
+  if (d->o.fake_now_ms) return;
+  if (d->last_wall_ms) {
+    int64_t jump = (wall - d->last_wall_ms) - (mono - d->last_mono_ms);
+    if (jump > 60000 || jump < -60000) {
+      cf__dlog(d, jump > 3 * 3600000 || jump < -3 * 3600000 ? "warn"
+                                                              : "info",
+               NULL, 0, NULL, 0, "wall clock jumped by %+lld s: "
+               "re-evaluating schedules", (long long)(jump / 1000));
+      for (struct cf_dentry *e = d->dags; e; e = e->next)
+        if (e->tick) cf__tick_kick(e->tick);
+    }
+  }
+  d->last_wall_ms = wall;
+  d->last_mono_ms = mono;
+}
+
 static void house_cb(uv_timer_t *h) {
   struct cf_daemon *d = h->data;
   if (d->stopping) return;
+  check_clock_jump(d);
+  /* arrivals waiting on a run that another process was driving */
+  for (struct cf_dentry *e = d->dags; e; e = e->next) {
+    int paused = cf__daemon_paused(d, e->dag->id);
+    if (e->was_paused && !paused && e->tick) {
+      cf__dlog(d, "info", e->dag->id, 0, NULL, 0, "unpaused");
+      cf__tick_kick(e->tick);      /* catch up now, not at the next fire */
+    }
+    e->was_paused = paused;
+    if (e->sensor) cf__sensor_attribute(d, e);
+  }
   pump(d);
   cf__deadlines_check(d);
   int64_t now = cf_mono_ms();
@@ -256,6 +321,7 @@ void cf__daemon_shutdown(struct cf_daemon *d, const char *why) {
     cf__dlog(d, "info", NULL, 0, NULL, 0, "stopping (%s): %d run(s) active",
              why ? why : "requested", d->nactive);
     cf_store_event(d->st, NULL, 0, NULL, "scheduler_stopping", NULL);
+    sd_notify_msg("STOPPING=1");
     uv_timer_stop(&d->house_timer);
     uv_timer_stop(&d->pump_timer);
     if (d->watch) cf__watch_close(d->watch);
@@ -280,7 +346,9 @@ static void on_signal(uv_signal_t *h, int sig) {
   struct cf_daemon *d = h->data;
   if (sig == SIGHUP) {
     cf__dlog(d, "info", NULL, 0, NULL, 0, "SIGHUP: reloading DAGs");
+    sd_notify_msg("RELOADING=1");
     if (d->watch) cf__watch_rescan(d->watch);
+    sd_notify_msg("READY=1");
     return;
   }
   if (d->stopping) {            /* a second signal: do not wait */
@@ -369,6 +437,7 @@ int cf_daemon_main(struct cf_cli *cli, const struct cf_daemon_opts *o) {
     uv_timer_start(&d->house_timer, house_cb, HOUSE_MS, HOUSE_MS);
   cf__daemon_pump_soon(d);
   cf__dlog(d, "info", NULL, 0, NULL, 0, "scheduler ready");
+  sd_notify_msg("READY=1");
   uv_run(&d->loop, UV_RUN_DEFAULT);
   d->exit_code = CF_EXIT_OK;
   cf__dlog(d, "info", NULL, 0, NULL, 0, "scheduler stopped");

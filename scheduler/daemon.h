@@ -26,7 +26,7 @@ struct cf_dentry {
   int refs;                     /* registry (while listed) + active runs */
   int listed;                   /* still in the registry */
   int active;                   /* runs of this DAG being driven */
-  int bad_reported;             /* import error already logged */
+  int was_paused;               /* last seen dags.paused */
   struct cf_tick *tick;         /* NULL if unscheduled */
   struct cf_sensor *sensor;     /* NULL without a file trigger */
   struct cf_dentry *next;
@@ -64,6 +64,7 @@ struct cf_daemon {
   uv_timer_t house_timer;       /* housekeeping: pump, deadlines, prune */
   uv_timer_t grace_timer;
   int64_t last_prune_ms;
+  int64_t last_wall_ms, last_mono_ms;  /* clock-jump detection */
   struct cf_watch *watch;       /* DAGs folder watcher (dag_watch.c) */
   struct cf_control *ctl;       /* control socket (control.c) */
 };
@@ -85,6 +86,9 @@ void cf__daemon_pump_soon(struct cf_daemon *d);
 /* Looks up a listed DAG by id. */
 struct cf_dentry *cf__daemon_find(struct cf_daemon *d, const char *dag_id);
 void cf__dentry_unref(struct cf_daemon *d, struct cf_dentry *e);
+/* 1 if the DAG is paused (dags.paused): no new runs are created or
+ * started; runs in flight finish. */
+int cf__daemon_paused(struct cf_daemon *d, const char *dag_id);
 /* 1 if the daemon drives run_pk right now. */
 int cf__daemon_driving(struct cf_daemon *d, int64_t run_pk);
 /* Called by the sensor when its in-flight work may have drained. */
@@ -104,6 +108,8 @@ void cf__watch_close(struct cf_watch *w);   /* frees in a close callback */
 /* Evaluates due intervals of e now (creating runs) and arms its timer. */
 int  cf__tick_start(struct cf_daemon *d, struct cf_dentry *e);
 void cf__tick_stop(struct cf_tick *t);      /* frees in a close callback */
+/* Evaluates and re-arms now (after a wall-clock jump). */
+void cf__tick_kick(struct cf_tick *t);
 
 /* ---- sensor.c: file arrival --------------------------------------------- */
 int  cf__sensor_start(struct cf_daemon *d, struct cf_dentry *e);

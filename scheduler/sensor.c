@@ -68,6 +68,7 @@ struct hjob {
   char *path;
   int64_t size, mtime_ns;
   char sha[65];
+  int64_t complete_ms;          /* when it was judged complete */
   int rc, changed;
 };
 
@@ -263,6 +264,7 @@ static void start_hash(struct cf_sensor *s, struct pend *p) {
   }
   j->s = s;
   j->w.data = j;
+  j->complete_ms = cf_now_ms();
   p->due = 0;
   /* hashing reads the whole file: never on the loop thread */
   if (uv_queue_work(&s->d->loop, &j->w, hash_work, hash_done) < 0) {
@@ -333,7 +335,7 @@ static void record(struct cf_sensor *s, struct hjob *j) {
   cf_date ld = date_of(s, j->path);
   char ds[11], seen[32];
   cf_date_format(ld, ds);
-  cf_format_iso_ms(cf_now_ms(), seen);
+  cf_format_iso_ms(j->complete_ms, seen);   /* compared with run starts */
   sqlite3 *db = cf_store_db(d->st);
   sqlite3_stmt *q = NULL;
   int dup = 0;
@@ -385,6 +387,29 @@ static void record(struct cf_sensor *s, struct hjob *j) {
   cf__sensor_attribute(d, s->e);
 }
 
+/* Newest completion time (us) of the arrivals of a date not yet given to
+ * a run; 0 if unknown. */
+static int64_t newest_arrival_us(struct cf_daemon *d, const char *dag_id,
+                                 const char *ds) {
+  sqlite3_stmt *q = NULL;
+  int64_t us = 0;
+  if (sqlite3_prepare_v2(cf_store_db(d->st),
+          "SELECT max(seen_at) FROM sensor_files WHERE dag_id=? AND "
+          "logical_date=? AND run_pk IS NULL", -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, dag_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ds, -1, SQLITE_STATIC);
+    int y, mo, dd, h, mi, sec, ms;
+    const char *t = sqlite3_step(q) == SQLITE_ROW
+                        ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (t && sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &dd, &h, &mi, &sec,
+                    &ms) == 7)
+      us = (((int64_t)cf_date_from_ymd(y, mo, dd) * 86400 + h * 3600 +
+             mi * 60 + sec) * 1000 + ms) * 1000;
+  }
+  sqlite3_finalize(q);
+  return us;
+}
+
 static void attribute_date(struct cf_daemon *d, struct cf_dentry *e,
                            const char *ds) {
   cf_date ld;
@@ -394,8 +419,14 @@ static void attribute_date(struct cf_daemon *d, struct cf_dentry *e,
   if (cf_store_run_create(d->st, e->dag->id, ld, "sensor", NULL, &run,
                           &created) < 0)
     return;
+  int64_t arrived = newest_arrival_us(d, e->dag->id, ds);
   if (created || !strcmp(run.state, "queued")) {
     take = 1;                   /* the run has not read anything yet */
+  } else if (!strcmp(run.state, "running") && arrived && run.start_us &&
+             run.start_us > arrived) {
+    take = 1;                   /* complete before the run started */
+  }
+  if (take) {
     if (created)
       cf__dlog(d, "info", e->dag->id, run.id, NULL, 0,
                "sensor run created for %s", ds);

@@ -6,7 +6,6 @@
  * (Airflow semantics, docs/dag-format.md "Logical dates"). */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "costflow/cron.h"
 #include "daemon.h"
@@ -20,6 +19,7 @@ struct cf_tick {
   struct cf_daemon *d;
   struct cf_dentry *e;
   int64_t last_fire;           /* newest fire instant (s) already seen */
+  int64_t evaluated_ms;        /* the instant evaluate() last looked at */
 };
 
 /* Latest logical date of a scheduled run of the DAG, 0 + *found = 0. */
@@ -64,9 +64,12 @@ static void evaluate(struct cf_tick *t, int64_t now_ms) {
   struct cf_daemon *d = t->d;
   struct cf_dag *dag = t->e->dag;
   int64_t now = now_ms / 1000, fire, start;
+  t->evaluated_ms = now_ms;
   if (cf_cron_prev(dag->cron, dag->tz, now + 1, &fire) < 0) return;
   if (t->last_fire && fire > t->last_fire) record_ticks(t, fire);
   if (fire > t->last_fire) t->last_fire = fire;
+  /* paused: nothing is created; catch-up resumes after unpausing */
+  if (cf__daemon_paused(d, dag->id)) return;
   /* the newest ended interval is [start, fire) */
   if (cf_cron_prev(dag->cron, dag->tz, fire, &start) < 0) return;
   cf_date hi = cf_tz_local_date(dag->tz, start), lo;
@@ -121,15 +124,12 @@ static void tick_cb(uv_timer_t *h) {
 static void arm(struct cf_tick *t) {
   struct cf_dag *dag = t->e->dag;
   int64_t now_ms = cf__daemon_now_ms(t->d), next;
-  if (cf_cron_next(dag->cron, dag->tz, now_ms / 1000, &next) < 0) return;
+  /* the next fire after the instant evaluate() saw, not after "now": a
+   * timer that fired a hair early must not skip the fire it was for */
+  if (cf_cron_next(dag->cron, dag->tz, t->evaluated_ms / 1000, &next) < 0)
+    return;
   uint64_t ms = cf__daemon_real_ms(t->d, next * 1000 - now_ms);
   if (ms > MAX_TIMER_MS) ms = MAX_TIMER_MS;
-  if (getenv("CF_TICK_DEBUG")) {
-    char a[32], b[32];
-    cf_format_iso_ms(now_ms, a);
-    cf_format_iso_s(next, b);
-    cf__dlog(t->d, "debug", dag->id, 0, NULL, 0, "armed at %s for %s in %llu ms (loop %llu)", a, b, (unsigned long long)ms, (unsigned long long)uv_now(&t->d->loop));
-  }
   uv_timer_start(&t->timer, tick_cb, ms, 0);
 }
 
@@ -145,6 +145,11 @@ int cf__tick_start(struct cf_daemon *d, struct cf_dentry *e) {
   evaluate(t, cf__daemon_now_ms(d));
   if (!d->o.once) arm(t);
   return 0;
+}
+
+void cf__tick_kick(struct cf_tick *t) {
+  uv_timer_stop(&t->timer);
+  tick_cb(&t->timer);
 }
 
 static void tick_closed(uv_handle_t *h) { cf_free(h->data); }

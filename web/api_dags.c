@@ -6,31 +6,21 @@
 
 #define RECENT_RUNS 14
 
-/* {dag_id: [recent runs, newest first]} in one query (no N+1). */
-static json_t *recent_runs(struct cf_store *st) {
-  json_t *by = json_object();
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(cf_store_db(st),
-        "SELECT dag_id, logical_date, state, run_id FROM ("
-        " SELECT dag_id, logical_date, state, run_id, row_number() OVER ("
-        "  PARTITION BY dag_id ORDER BY logical_date DESC) AS rn FROM runs)"
-        " WHERE rn <= ?1 ORDER BY dag_id, logical_date DESC",
-        -1, &s, NULL) != SQLITE_OK)
-    return by;
-  sqlite3_bind_int(s, 1, RECENT_RUNS);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    const char *dag = (const char *)sqlite3_column_text(s, 0);
-    json_t *arr = json_object_get(by, dag);
-    if (!arr) {
-      arr = json_array();
-      json_object_set_new(by, dag, arr);
-    }
+/* The last RECENT_RUNS runs of one DAG, newest first. One prepared
+ * statement re-bound per DAG: each execution is an index seek on
+ * UNIQUE(dag_id, logical_date), so the cost grows with the number of DAGs,
+ * never with the number of runs (a window over all runs would scan them
+ * all on every page load). */
+static json_t *recent_runs(sqlite3_stmt *s, const char *dag_id) {
+  json_t *arr = json_array();
+  sqlite3_reset(s);
+  sqlite3_bind_text(s, 1, dag_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 2, RECENT_RUNS);
+  while (sqlite3_step(s) == SQLITE_ROW)
     json_array_append_new(arr, json_pack("{s:o, s:o, s:o}",
-        "logical_date", cf__json_col_text(s, 1),
-        "state", cf__json_col_text(s, 2), "run_id", cf__json_col_text(s, 3)));
-  }
-  sqlite3_finalize(s);
-  return by;
+        "logical_date", cf__json_col_text(s, 0),
+        "state", cf__json_col_text(s, 1), "run_id", cf__json_col_text(s, 2)));
+  return arr;
 }
 
 static json_t *paused_map(struct cf_store *st) {
@@ -56,7 +46,7 @@ static json_t *next_run(const struct cf_dag *dag) {
   return json_string(iso);
 }
 
-static json_t *dag_json(const struct cf__dag_entry *e, json_t *recent,
+static json_t *dag_json(const struct cf__dag_entry *e, sqlite3_stmt *recent,
                         json_t *paused) {
   const struct cf_dag *d = e->dag;
   json_t *tasks = json_array();
@@ -69,7 +59,7 @@ static json_t *dag_json(const struct cf__dag_entry *e, json_t *recent,
                                            t->id, "plugin", t->plugin,
                                            "depends_on", deps));
   }
-  json_t *runs = json_object_get(recent, d->id);
+  json_t *runs = recent ? recent_runs(recent, d->id) : json_array();
   json_t *p = json_object_get(paused, d->id);
   char sd[11] = "";
   if (d->has_start_date) cf_date_format(d->start_date, sd);
@@ -78,20 +68,26 @@ static json_t *dag_json(const struct cf__dag_entry *e, json_t *recent,
                    "dag_id", d->id, "file", e->path,
                    "description", d->description, "schedule", d->schedule,
                    "timezone", d->timezone ? d->timezone : "UTC",
-                   "paused", p ? json_incref(p) : json_false(), "next_run", next_run(d),
+                   "paused", p ? json_incref(p) : json_false(),
+                   "next_run", next_run(d),
                    "trigger", d->trigger ? json_incref(d->trigger)
                                          : json_null(),
                    "start_date", sd[0] ? sd : NULL,
                    "catchup", d->catchup, "max_active_runs",
                    d->max_active_runs, "tasks", tasks,
-                   "recent_runs", runs ? json_incref(runs) : json_array());
+                   "recent_runs", runs);
 }
 
 void cf__api_dags(struct cf_web_req *r) {
   struct cf__dag_entry *v;
   size_t n;
   cf__dag_cache_refresh(r->web, &v, &n);
-  json_t *recent = recent_runs(r->web->st);
+  sqlite3_stmt *recent = NULL;
+  if (sqlite3_prepare_v2(cf_store_db(r->web->st), "SELECT logical_date, "
+                         "state, run_id FROM runs WHERE dag_id=?1 ORDER BY "
+                         "logical_date DESC LIMIT ?2", -1, &recent, NULL) !=
+      SQLITE_OK)
+    recent = NULL;
   json_t *paused = paused_map(r->web->st);
   json_t *dags = json_array(), *errs = json_array();
   for (size_t i = 0; i < n; i++) {
@@ -101,7 +97,7 @@ void cf__api_dags(struct cf_web_req *r) {
       json_array_append_new(errs, json_pack("{s:s, s:s}", "file", v[i].path,
                                             "error", v[i].error));
   }
-  json_decref(recent);
+  sqlite3_finalize(recent);
   json_decref(paused);
   cf__respond_json(r, 200, json_pack("{s:o, s:o}", "dags", dags,
                                      "import_errors", errs));

@@ -57,7 +57,7 @@ static json_t *run_from_stmt(sqlite3_stmt *s) {
 
 /* Prepares the page query: runs of param[0] before ?before, newest first.
  * Responds 400 and returns NULL on a bad cursor. */
-static sqlite3_stmt *page_stmt(struct cf_web_req *r, const char *sql_tail,
+static sqlite3_stmt *page_stmt(struct cf_web_req *r, const char *sql,
                                long *limit) {
   char *before = cf__query_get(r, "before");
   cf_date d;
@@ -67,10 +67,9 @@ static sqlite3_stmt *page_stmt(struct cf_web_req *r, const char *sql_tail,
     return NULL;
   }
   *limit = cf__query_long(r, "limit", 25, 1, 500);
-  char *sql = cf_asprintf("%s", sql_tail);
   sqlite3_stmt *s = NULL;
-  if (!sql || sqlite3_prepare_v2(cf_store_db(r->web->st), sql, -1, &s,
-                                 NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(cf_store_db(r->web->st), sql, -1, &s, NULL) !=
+      SQLITE_OK) {
     cf__respond_error(r, 500, "store: %s", cf_store_errmsg(r->web->st));
     s = NULL;
   } else {
@@ -79,7 +78,6 @@ static sqlite3_stmt *page_stmt(struct cf_web_req *r, const char *sql_tail,
                       SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, *limit + 1);  /* +1: is there a next page? */
   }
-  cf_free(sql);
   cf_free(before);
   return s;
 }

@@ -14,8 +14,8 @@ foreach(f ${files})
   string(LENGTH "${hex}" hexlen)
   math(EXPR len "${hexlen} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
-  string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)"
-         "\\1\n" hex "${hex}")
+  string(REPEAT "0x..," 12 row)     # 12 bytes per line
+  string(REGEX REPLACE "(${row})" "\\1\n" hex "${hex}")
   string(APPEND body "static const unsigned char a${i}[] = {\n${hex}0};\n")
   set(ctype "application/octet-stream")
   if(f MATCHES "\\.html$")

@@ -39,6 +39,10 @@ wait_for() {
   return 1
 }
 
+# sql with a busy timeout: a daemon killed mid-write leaves WAL recovery
+# to the next opener, and a reader must wait for it instead of failing
+sql() { sqlite3 -cmd ".timeout 5000" "$COSTFLOW_HOME/costflow.db" "$1"; }
+
 # sql_is QUERY VALUE: for wait_for
 sql_is() { [ "$(sql "$1")" = "$2" ]; }
 log_has() { grep -qF -- "$1" "$DLOG"; }

@@ -117,6 +117,62 @@ expect_exit 0 "next start resumes it" "$COSTFLOW" --dags "$D" scheduler --once
 eq "resumed run succeeded" "$(sql "SELECT state FROM runs WHERE dag_id='long'")" "success"
 eq "no second run for that date" "$(sql "SELECT count(*) FROM runs WHERE dag_id='long'")" "1"
 
+# ---- paused DAGs, and the control protocol ---------------------------------
+rm -f "$D"/*.yaml
+cat >"$D/paused.yaml" <<'YAML'
+dag: paused
+schedule: "30 6 * * *"
+start_date: 2025-03-01
+catchup: true
+tasks:
+  t: {plugin: noop}
+YAML
+sql "INSERT INTO dags(dag_id, paused) VALUES('paused', 1)"
+start_daemon --now 2025-03-05T07:00:00Z
+wait_for 5 test -S "$COSTFLOW_HOME/scheduler.sock"
+sleep 1.2
+eq "a paused DAG gets no runs" "$(sql "SELECT count(*) FROM runs WHERE dag_id='paused'")" "0"
+sql "UPDATE dags SET paused=0 WHERE dag_id='paused'"
+check "unpausing catches up at once" \
+  wait_for 4 sql_is "SELECT count(*) FROM runs WHERE dag_id='paused' AND state='success'" 4
+ctl() { # send raw bytes, print the reply line
+  python3 - "$COSTFLOW_HOME/scheduler.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(3)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+out = b""
+while b"\n" not in out:
+    b = s.recv(4096)
+    if not b: break
+    out += b
+print(out.decode().strip())
+PY
+}
+eq "ping answers with the pid" "$(ctl '{"op":"ping"}
+' | jq -r '.ok, .pid' | tr '\n' ' ')" "true $DAEMON_PID "
+eq "garbage is refused" "$(ctl 'hello
+' | jq -r .ok)" "false"
+eq "unknown ops are refused" "$(ctl '{"op":"rm -rf"}
+' | jq -r .error)" "unknown op"
+eq "an unknown DAG is refused" "$(ctl '{"op":"drive","dag":"nope"}
+' | jq -r .ok)" "false"
+eq "an over-long request is refused" \
+  "$(ctl "$(head -c 6000 /dev/zero | tr '\0' x)" | jq -r .error)" "request too long"
+# a client that connects and says nothing must not hold up the stop
+python3 -c "import socket,time,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(5)" \
+  "$COSTFLOW_HOME/scheduler.sock" &
+idle=$!
+ALL_PIDS+=($idle)
+sleep 0.2
+t0=$(date +%s%N)
+stop_daemon TERM
+t1=$(date +%s%N)
+eq "exit 0 with an idle client connected" "$DAEMON_RC" "0"
+check "and promptly" test $(( (t1 - t0) / 1000000 )) -lt 2000
+kill "$idle" 2>/dev/null
+
 # ---- hot reload of the DAGs folder ----------------------------------------
 rm -f "$D"/*.yaml
 cat >"$D/keep.yaml" <<'YAML'
@@ -157,8 +213,8 @@ check "the editor swap file is ignored" sh -c "! grep -q 'new.yaml.swp' '$DLOG'"
 old_sha=$(sql "SELECT sha256 FROM dags WHERE dag_id='added'")
 sed -i 's/t: {plugin: noop}/t: {plugin: noop, retries: 1}/' "$D/added.yaml"
 check "a changed DAG is reloaded" wait_for 2 log_has '"dag changed: reloading'
-check "its new hash is recorded" \
-  wait_for 2 sh -c "[ \"\$(sqlite3 '$COSTFLOW_HOME/costflow.db' \"SELECT sha256 FROM dags WHERE dag_id='added'\")\" != '$old_sha' ]"
+sha_changed() { [ "$(sql "SELECT sha256 FROM dags WHERE dag_id='added'")" != "$old_sha" ]; }
+check "its new hash is recorded" wait_for 2 sha_changed
 # the same DAG turning bad keeps its last good version
 echo "  oops: [" >>"$D/added.yaml"
 check "a DAG that turns bad is reported" \

@@ -34,7 +34,7 @@ window nyf America/New_York 2025-11-01T12:00:00Z
 window lns Europe/London 2025-03-29T12:00:00Z
 window lnf Europe/London 2025-10-25T12:00:00Z
 
-wsql() { sqlite3 "$TMP/$1/home/costflow.db" "$2" 2>/dev/null; }
+wsql() { sqlite3 -cmd ".timeout 5000" "$TMP/$1/home/costflow.db" "$2" 2>/dev/null; }
 ticks() { # window dag local_date -> "count|fire,fire..."
   wsql "$1" "SELECT count(*)||'|'||coalesce(group_concat(f),'') FROM (SELECT json_extract(detail,'\$.fire') f FROM events WHERE kind='tick' AND dag_id='$2' AND json_extract(detail,'\$.local_date')='$3' ORDER BY 1)"
 }

@@ -205,6 +205,26 @@ done
 eq "multipart traversal filename refused" \
   "$(trig -H "$AUTH" -F "file=@$TMP/cur.csv;filename=../../x.csv" "$URL/api/upload")" "400"
 check "nothing escaped the landing folder" test ! -e "$COSTFLOW_HOME/x.csv"
+# a multipart body trickled in 5-byte writes: boundaries split across reads
+{ printf -- '--bNd\r\nContent-Disposition: form-data; name="note"\r\n\r\n'
+  printf -- 'hello\r\n--bNd\r\nContent-Disposition: form-data; name="f"; '
+  printf -- 'filename="slow.csv"\r\nContent-Type: text/csv\r\n\r\n'
+  cat "$TMP/cur.csv"; printf -- '\r\n--b\r\n--bN\r\n'
+  printf -- '\r\n--bNd--\r\n'; } >"$TMP/mp.body"
+# the file part holds cur.csv plus "\r\n--b\r\n--bN\r\n" (near-boundaries)
+{ cat "$TMP/cur.csv"; printf -- '\r\n--b\r\n--bN\r\n'; } >"$TMP/mp.want"
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'POST /api/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=bNd\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' \
+  "$TOKEN" "$(stat -c %s "$TMP/mp.body")" >&3
+len=$(stat -c %s "$TMP/mp.body")
+for ((off = 0; off < len; off += 5)); do
+  tail -c +$((off + 1)) "$TMP/mp.body" | head -c 5 >&3
+  sleep 0.002
+done
+slow=$(timeout 5 cat <&3 | tr -d '\r')
+exec 3<&- 3>&-
+contains "trickled multipart upload: 201" "$slow" "HTTP/1.1 201"
+check "trickled multipart file is exact" cmp -s "$TMP/mp.want" "$L/slow.csv"
 head -c 70000 /dev/urandom >"$TMP/big.bin"
 eq "upload over --max-upload: 413" \
   "$(trig -H "$AUTH" --data-binary @"$TMP/big.bin" "$URL/api/upload?name=big.bin")" "413"
@@ -246,6 +266,19 @@ eq "pipelined requests get two answers" \
   "$(raw "$TMP/r10" | grep -c '^HTTP/1.1 200')" "2"
 eq "keep-alive reuses one connection" \
   "$(curl -sv "$URL/healthz" "$URL/healthz" 2>&1 | grep -c 'Re-using\|Reusing')" "1"
+# a little fuzzing: random bytes and mutated requests must never kill it
+printf 'POST /api/upload?name=f.csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 120\r\n\r\n--XyZ\r\nContent-Disposition: form-data; name="f"; filename="f.csv"\r\n\r\nab\r\n--XyZ--\r\n' "$TOKEN" >"$TMP/seed"
+for i in $(seq 60); do
+  case $((i % 3)) in
+    0) head -c $((RANDOM % 3000 + 1)) /dev/urandom >"$TMP/fz" ;;
+    1) { head -c $((RANDOM % 200)) "$TMP/seed"; head -c $((RANDOM % 64)) /dev/urandom; } >"$TMP/fz" ;;
+    2) { head -c $((RANDOM % 300)) "$TMP/seed"; printf '\r\n\r\n'; } >"$TMP/fz" ;;
+  esac
+  RAW_WAIT=0.3 raw "$TMP/fz" >/dev/null 2>&1
+done
+eq "alive after 60 fuzzed requests" "$(curl -s "$URL/healthz" | jq -r .status)" "ok"
+check "fuzzing left no temp upload files" \
+  test -z "$(find "$L" -name '.upload-*')"
 # slowloris: headers never finish -> 408 after --header-timeout
 exec 4<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&4

@@ -178,7 +178,10 @@ function route() {
   }
   $app.replaceChildren(h('div', {class: 'card empty'}, 'No such page.'));
 }
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  document.getElementById('toast').hidden = true;
+  route();
+});
 /* Runs `load` now and every `ms` while this page is shown. */
 function poll(load, ms) {
   const gen = pageGen;
@@ -267,7 +270,10 @@ function triggerDialog(dagId) {
     const r = await act('Run for ' + date.value + ' triggered', () =>
       api('/api/dags/' + encodeURIComponent(dagId) + '/runs',
           {method: 'POST', json: {date: date.value}}));
-    if (r) location.hash = '#/dag/' + encodeURIComponent(dagId);
+    if (!r) return;
+    const target = '#/dag/' + encodeURIComponent(dagId);
+    if (location.hash === target) route();   /* refresh now, poll fast */
+    else location.hash = target;
   });
   d.showModal();
 }
@@ -277,6 +283,7 @@ function pageDag(dagId) {
   const enc = encodeURIComponent(dagId);
   let sel = null;          /* {date, task} of the open task panel */
   let active = false;
+  let before = [];         /* page cursors: [] = newest page */
   const gridCard = h('div', {class: 'card'}, h('div', {class: 'empty'},
                                                'Loading…'));
   const panel = h('div', {class: 'card', id: 'task-panel'},
@@ -326,12 +333,16 @@ function pageDag(dagId) {
     h('div', {class: 'stack'}, gridCard, bf), panel));
 
   async function loadGrid(gen) {
-    const g = await api('/api/dags/' + enc + '/grid?limit=30');
+    const cur = before.length ? before[before.length - 1] : null;
+    const g = await api('/api/dags/' + enc + '/grid?limit=30' +
+                        (cur ? '&before=' + cur : ''));
     if (gen !== pageGen) return;
     const runs = g.runs.slice().reverse();   /* oldest left */
     active = runs.some((r) => r.state === 'queued' || r.state === 'running');
     document.getElementById('dag-sub').textContent =
-      `${g.tasks.length} tasks · ${g.runs.length} most recent runs`;
+      `${g.tasks.length} task${g.tasks.length === 1 ? '' : 's'} · ` +
+      `${g.runs.length} run${g.runs.length === 1 ? '' : 's'} shown` +
+      (cur ? ` before ${cur}` : '');
     const maxDur = Math.max(1, ...runs.map((r) => r.duration_s || 0));
     const thead = h('tr', null, h('th', {class: 'task'},
       h('span', {class: 'muted small'}, 'Task \\ run')),
@@ -361,7 +372,13 @@ function pageDag(dagId) {
       })));
     gridCard.replaceChildren(
       h('div', {class: 'row', style: {marginBottom: '12px'}},
-        h('h2', {style: {margin: 0}}, 'Grid'), h('div', {class: 'spacer'}),
+        h('h2', {style: {margin: 0}}, 'Grid'),
+        g.next_before ? h('button', {class: 'btn ghost small', onclick: () => {
+          before.push(g.next_before); loadGrid(pageGen); }}, '‹ Older')
+          : null,
+        before.length ? h('button', {class: 'btn ghost small', onclick: () => {
+          before.pop(); loadGrid(pageGen); }}, 'Newer ›') : null,
+        h('div', {class: 'spacer'}),
         h('div', {class: 'legend'}, STATES.map((st) => h('span', null,
           h('i', {class: 'dot c-' + st}), st.replace(/_/g, ' '))))),
       runs.length ? h('div', {class: 'gridwrap'}, h('table', {class: 'grid',

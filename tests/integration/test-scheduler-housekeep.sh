@@ -1,0 +1,62 @@
+#!/bin/bash
+# Deadlines (one deadline-miss notification per date: an event and an
+# outbox line) and retention (old runs, attempts, logs, sensor records and
+# events pruned; the newest run of each DAG kept).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sched-lib.sh"
+OUT="$COSTFLOW_HOME/outbox/notifications.jsonl"
+cat >"$D/late.yaml" <<'YAML'
+dag: late
+schedule: "30 6 * * *"
+start_date: 2025-03-01
+deadline: "08:00"
+tasks:
+  t: {plugin: fail}
+YAML
+cat >"$D/ontime.yaml" <<'YAML'
+dag: ontime
+schedule: "30 6 * * *"
+start_date: 2025-03-01
+deadline: "08:00"
+tasks:
+  t: {plugin: noop}
+YAML
+sched_once() { "$COSTFLOW" --dags "$D" scheduler --once --now "$1" 2>>"$DLOG"; }
+check "07:00: runs for 03-01 are created and driven" sched_once 2025-03-02T07:00:00Z
+eq "before the deadline nothing is sent" "$(cat "$OUT" 2>/dev/null | wc -l)" "0"
+check "09:00: deadline passed" sched_once 2025-03-02T09:00:00Z
+eq "one notification" "$(wc -l <"$OUT")" "1"
+eq "for the DAG whose run failed" "$(jq -r .dag "$OUT")" "late"
+eq "naming the date and state" "$(jq -r '.logical_date + " " + .state + " " + .kind' "$OUT")" "2025-03-01 failed deadline_miss"
+eq "deadline instant" "$(jq -r .deadline "$OUT")" "2025-03-02T08:00:00Z"
+eq "recorded as an event" "$(sql "SELECT count(*) FROM events WHERE kind='deadline_miss'")" "1"
+check "09:30: checked again" sched_once 2025-03-02T09:30:00Z
+eq "still one notification (sent once)" "$(wc -l <"$OUT")" "1"
+
+# ---- retention -----------------------------------------------------------
+D2="$TMP/dags2"
+mkdir -p "$D2"
+cat >"$D2/old.yaml" <<'YAML'
+dag: old
+tasks:
+  t: {plugin: noop}
+YAML
+for d in 2025-01-01 2025-01-02 2025-01-03; do
+  "$COSTFLOW" --dags "$D2" run old --date "$d" >/dev/null 2>&1
+done
+sql "INSERT INTO sensor_files(dag_id,path,size,mtime_us,sha256,logical_date,run_pk,seen_at) VALUES('old','/x',1,1,'ab','2025-01-01',1,'2025-01-01T00:00:00.000Z')"
+check "old logs exist" test -d "$COSTFLOW_HOME/logs/old/2025-01-01"
+"$COSTFLOW" --dags "$D2" scheduler --once --retention 30 2>>"$DLOG"
+eq "nothing is pruned inside the retention window" "$(sql "SELECT count(*) FROM runs WHERE dag_id='old'")" "3"
+"$COSTFLOW" --dags "$D2" scheduler --once --retention 30 --now 2099-01-01T00:00:00Z 2>>"$DLOG"
+eq "old runs pruned, the newest kept" \
+  "$(sql "SELECT group_concat(logical_date) FROM runs WHERE dag_id='old'")" "2025-01-03"
+eq "their task instances and attempts went too" \
+  "$(sql "SELECT count(*) FROM task_instances WHERE run_pk NOT IN (SELECT id FROM runs)")|$(sql "SELECT count(*) FROM attempts WHERE ti_pk NOT IN (SELECT id FROM task_instances)")" "0|0"
+eq "old sensor records pruned" "$(sql "SELECT count(*) FROM sensor_files WHERE dag_id='old'")" "0"
+check "pruned log folders removed" wait_for 2 test ! -d "$COSTFLOW_HOME/logs/old/2025-01-01"
+check "the kept run's logs stay" test -d "$COSTFLOW_HOME/logs/old/2025-01-03"
+eq "deadline notifications are kept" "$(sql "SELECT count(*) FROM events WHERE kind='deadline_miss'")" "1"
+contains "retention logged" "$(cat "$DLOG")" "retention: pruned 2 run(s)"
+check "daemon logs are JSON lines" logs_are_json
+finish
