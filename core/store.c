@@ -421,6 +421,13 @@ int cf_store_attempt_set_pid(struct cf_store *st, int64_t attempt_pk,
               pid, pid_start, attempt_pk);
 }
 
+int cf_store_attempt_set_times(struct cf_store *st, int64_t attempt_pk,
+                               int64_t spawn_us, int64_t exit_us) {
+  return exec(st, "UPDATE attempts SET spawn_us=coalesce(?, spawn_us), "
+              "exit_us=coalesce(?, exit_us) WHERE id=?", "uui", spawn_us,
+              exit_us, attempt_pk);
+}
+
 int cf_store_attempt_finish(struct cf_store *st, int64_t attempt_pk,
                             const char *state, int exit_code, int sig,
                             const char *reason) {

@@ -62,6 +62,10 @@ static const char *const migrations[] = {
   "  dag_id TEXT, run_pk INTEGER, task_id TEXT, kind TEXT NOT NULL,"
   "  detail TEXT);"
   "CREATE INDEX events_run ON events(run_pk);",
+  /* 2: hand-off instrumentation: when the child was spawned and when its
+   * exit was reaped (microseconds since the epoch) */
+  "ALTER TABLE attempts ADD COLUMN spawn_us INTEGER;"
+  "ALTER TABLE attempts ADD COLUMN exit_us INTEGER;",
 };
 
 int cf__store_migrate(struct cf_store *st, char **errmsg) {

@@ -29,6 +29,7 @@ struct xti {
   int open_handles;            /* proc + pipes not yet closed */
   int exited, term_signal;
   int64_t exit_status;
+  int64_t spawn_us, exit_us;   /* hand-off instrumentation */
   int timed_out, overflowed, interrupted;
   int permanent;               /* failure no retry can fix (templates) */
   int log_fd;
@@ -373,6 +374,8 @@ static void finalize_attempt(struct xti *t) {
     cf_store_attempt_finish(x->st, t->attempt_pk, attempt_state,
                             t->row.exit_code, t->row.signal,
                             reason[0] ? reason : NULL);
+    cf_store_attempt_set_times(x->st, t->attempt_pk, t->spawn_us,
+                               t->exit_us);
     save_ti(t);
     if (cf_store_commit(x->st) < 0) {
       log_store_error(x, "commit attempt");
@@ -436,6 +439,7 @@ static void on_result_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 
 static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
   struct xti *t = p->data;
+  t->exit_us = cf_store_now_us();
   t->exited = 1;
   t->exit_status = status;
   t->term_signal = sig;
@@ -518,6 +522,7 @@ static void launch(struct xti *t) {
   t->timed_out = t->overflowed = t->interrupted = t->permanent = 0;
   t->exited = t->term_signal = 0;
   t->exit_status = 0;
+  t->spawn_us = t->exit_us = 0;
   t->log_bytes = 0;
   t->log_fd = -1;
   cf_buf_init(&t->result, 4096);
@@ -586,6 +591,7 @@ static void launch(struct xti *t) {
   po.stdio_count = 4;
   po.flags = UV_PROCESS_DETACHED;  /* setsid: own process group */
   int rc = uv_spawn(x->loop, &t->proc, &po);
+  t->spawn_us = cf_store_now_us();
   cf_free(env);
   t->active = 1;
   t->open_handles = 3;

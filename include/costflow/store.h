@@ -86,6 +86,9 @@ int cf_store_attempt_start(struct cf_store *st, const struct cf_ti_row *t,
                            const char *log_path, int64_t *attempt_pk);
 int cf_store_attempt_set_pid(struct cf_store *st, int64_t attempt_pk,
                              int64_t pid, int64_t pid_start);
+/* Hand-off timestamps (*_us, 0 = unknown): child spawned, exit reaped. */
+int cf_store_attempt_set_times(struct cf_store *st, int64_t attempt_pk,
+                               int64_t spawn_us, int64_t exit_us);
 int cf_store_attempt_finish(struct cf_store *st, int64_t attempt_pk,
                             const char *state, int exit_code, int sig,
                             const char *reason);
