@@ -114,6 +114,10 @@ static void handle(struct conn *c, const char *line) {
       snprintf(msg, sizeof msg, "dag '%.200s' is not loaded by the "
                "scheduler (check its DAGs folder)", dag);
       rep = error_reply(msg);
+    } else if (dag && cf__daemon_paused(d, dag)) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "dag '%.200s' is paused", dag);
+      rep = error_reply(msg);
     } else {
       cf__dlog(d, "info", dag, 0, NULL, 0, "control: drive");
       cf__daemon_pump_soon(d);

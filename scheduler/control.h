@@ -3,10 +3,11 @@
  * Protocol: the client sends one JSON object on one line (at most 4 KiB),
  * the daemon answers one JSON object on one line and closes:
  *   {"op":"ping"}                    -> {"ok":true,"pid":N}
- *   {"op":"drive","dag":"ID"}        -> {"ok":true} once the daemon has
- *       looked for queued/running runs of ID in the store and started what
- *       max_active_runs allows, or {"ok":false,"error":"..."} (e.g. the DAG
- *       is not loaded by the daemon)
+ *   {"op":"drive","dag":"ID"}        -> {"ok":true}: the daemon will, on
+ *       its next loop turn, start the queued/running runs of ID in the
+ *       store that max_active_runs allows; or {"ok":false,"error":"..."}
+ *       (the DAG is not loaded by the daemon, or paused, or the daemon is
+ *       stopping): the caller then drives the runs itself
  *   {"op":"reload"}                  -> {"ok":true} (re-reads the DAGs)
  * Work itself travels through the store: the CLI creates or clears the run
  * rows, then sends "drive". */

@@ -3,7 +3,6 @@
  * Tickers, sensors, the DAG watcher and the control socket feed it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,7 +38,9 @@ int64_t cf__daemon_now_ms(struct cf_daemon *d) {
 uint64_t cf__daemon_real_ms(struct cf_daemon *d, int64_t span_ms) {
   if (span_ms <= 0) return 0;
   if (!d->o.fake_now_ms || d->o.speed <= 1.0) return (uint64_t)span_ms;
-  return (uint64_t)ceil((double)span_ms / d->o.speed);
+  double q = (double)span_ms / d->o.speed;
+  uint64_t ms = (uint64_t)q;
+  return (double)ms < q ? ms + 1 : ms;     /* round up: never early */
 }
 
 void cf__dlog(struct cf_daemon *d, const char *level, const char *dag,
@@ -171,16 +172,24 @@ static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
   if (cf__daemon_paused(d, e->dag->id)) return 0;
   sqlite3_stmt *s = NULL;
   int started = 0;
-  int64_t pks[64];
-  char dates[64][11];
+  /* enough rows to get past the runs already driven, by us or by a
+   * foreground process, and still fill every free slot */
+  size_t want = (size_t)e->dag->max_active_runs + (size_t)e->active + 64;
   size_t n = 0;
-  if (sqlite3_prepare_v2(cf_store_db(d->st),
+  int64_t *pks = cf_malloc(want * sizeof *pks);
+  char (*dates)[11] = cf_malloc(want * sizeof *dates);
+  if (!pks || !dates ||
+      sqlite3_prepare_v2(cf_store_db(d->st),
           "SELECT id, logical_date FROM runs WHERE dag_id=? AND state IN "
-          "('queued','running') ORDER BY logical_date LIMIT 64", -1, &s,
-          NULL) != SQLITE_OK)
+          "('queued','running') ORDER BY logical_date LIMIT ?", -1, &s,
+          NULL) != SQLITE_OK) {
+    cf_free(pks);
+    cf_free(dates);
     return 0;
+  }
   sqlite3_bind_text(s, 1, e->dag->id, -1, SQLITE_STATIC);
-  while (n < 64 && sqlite3_step(s) == SQLITE_ROW) {
+  sqlite3_bind_int64(s, 2, (int64_t)want);
+  while (n < want && sqlite3_step(s) == SQLITE_ROW) {
     pks[n] = sqlite3_column_int64(s, 0);
     snprintf(dates[n], sizeof dates[n], "%s",
              (const char *)sqlite3_column_text(s, 1));
@@ -220,6 +229,8 @@ static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
     }
     started++;
   }
+  cf_free(pks);
+  cf_free(dates);
   return started;
 }
 

@@ -578,7 +578,11 @@ static void on_marker(struct cf_sensor *s, const char *dir) {
   struct dirent *de;
   while ((de = readdir(dh))) {
     char *path = cf_asprintf("%s/%s", dir, de->d_name);
-    if (path && is_data_file(s, path) && !known(s, path))
+    struct pend *p = path ? pend_find(s, path) : NULL;
+    /* the marker's create, attrib and close events all land here: a file
+     * already taken is not taken again */
+    if (p && p->due) start_hash(s, p);
+    else if (!p && path && is_data_file(s, path) && !known(s, path))
       candidate(s, path, 1);
     cf_free(path);
   }

@@ -24,6 +24,9 @@ YAML
 
 invariants() { # prints the first broken invariant, or nothing
   local q
+  # killed before it created the store: nothing to check yet
+  q=$(sql "SELECT count(*) FROM sqlite_master WHERE name='runs'")
+  [ "$q" = 1 ] || { [ "$q" = 0 ] && return; echo "store unreadable: $q"; return; }
   q=$(sql "SELECT count(*) FROM (SELECT 1 FROM runs GROUP BY dag_id, logical_date HAVING count(*) > 1)")
   [ "$q" = 0 ] || { echo "a date has two runs"; return; }
   q=$(sql "SELECT count(*) FROM (SELECT 1 FROM attempts GROUP BY ti_pk HAVING sum(state='success') > 1)")

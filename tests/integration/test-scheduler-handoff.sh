@@ -53,6 +53,11 @@ YAML
 expect_exit 0 "an unknown DAG falls back to the foreground" \
   "$COSTFLOW" run "$TMP/other/solo.yaml" --date 2025-01-01
 contains "the daemon said why" "$(cat "$TMP/err")" "not loaded by the scheduler"
+sql "UPDATE dags SET paused=1 WHERE dag_id='daily'"
+expect_exit 0 "run of a paused DAG runs in the foreground" \
+  "$COSTFLOW" --dags "$D" run daily --date 2025-01-10
+contains "the daemon said it is paused" "$(cat "$TMP/err")" "is paused"
+sql "UPDATE dags SET paused=0 WHERE dag_id='daily'"
 check "daemon still up" kill -0 "$DPID"
 stop_daemon TERM
 eq "exit 0" "$DAEMON_RC" "0"

@@ -1,0 +1,54 @@
+/* Shared helpers of the libFuzzer targets (tests/fuzz/fuzz-*.c): a private
+ * temp folder per process and "write the input to a file". */
+#ifndef CF_FUZZ_UTIL_H
+#define CF_FUZZ_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A folder private to this process, removed at exit. */
+static char fz_dir[64];
+
+static void fz_cleanup(void) {
+  if (!fz_dir[0]) return;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fz_dir);
+  if (system(cmd) != 0) { /* best effort */ }
+}
+
+static const char *fz_path(const char *name) {
+  static char path[256];
+  if (!fz_dir[0]) {
+    strcpy(fz_dir, "/tmp/cf-fuzz-XXXXXX");
+    if (!mkdtemp(fz_dir)) abort();
+    atexit(fz_cleanup);
+  }
+  snprintf(path, sizeof path, "%s/%s", fz_dir, name);
+  return path;
+}
+
+/* Writes data to fz_path(name) (truncating) and returns that path. */
+static const char *fz_write(const char *name, const uint8_t *data,
+                            size_t size) {
+  const char *p = fz_path(name);
+  FILE *f = fopen(p, "wb");
+  if (!f) abort();
+  if (size && fwrite(data, 1, size, f) != size) abort();
+  if (fclose(f) != 0) abort();
+  return p;
+}
+
+/* The input as a NUL-terminated string (malloc'd; embedded NULs kept, so
+ * the C string ends at the first one). */
+static char *fz_cstr(const uint8_t *data, size_t size) {
+  char *s = malloc(size + 1);
+  if (!s) abort();
+  memcpy(s, data, size);
+  s[size] = '\0';
+  return s;
+}
+
+#endif
