@@ -15,7 +15,7 @@
 static const char usage[] =
     "usage: costflow scheduler [--dags DIR] [--home DIR] [--grace DUR]\n"
     "         [--retention DAYS] [--rescan DUR] [--once] [--now INSTANT]\n"
-    "         [--speed N]\n"
+    "         [--speed N] [--web ADDR:PORT] [--landing DIR]\n"
     "  Runs the scheduler daemon: cron ticks with catch-up, file sensors,\n"
     "  hand-off of run/backfill/rerun, deadlines, retention. Logs JSON\n"
     "  lines on stderr. SIGTERM/SIGINT: stop starting work, let running\n"
@@ -28,7 +28,10 @@ static const char usage[] =
     "  --now INSTANT     start the clock at INSTANT (2025-03-09T06:00:00Z);\n"
     "                    also $COSTFLOW_FAKE_NOW (tests)\n"
     "  --speed N         fake clock runs N times faster (tests; also\n"
-    "                    $COSTFLOW_FAKE_SPEED)\n";
+    "                    $COSTFLOW_FAKE_SPEED)\n"
+    "  --web ADDR:PORT   also serve the web UI and JSON API on this loop\n"
+    "                    (e.g. 127.0.0.1:8080; see docs/web.md)\n"
+    "  --landing DIR     where web uploads land (default $HOME/landing)\n";
 
 /* Returns the lock fd, or -1 after printing who holds it. */
 static int take_lock(const char *home) {
@@ -65,6 +68,8 @@ int cmd_scheduler(int argc, char **argv, struct cf_cli *cli) {
     {"grace", required_argument, 0, 'g'},
     {"retention", required_argument, 0, 'r'},
     {"rescan", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+    {"web", required_argument, 0, 'w'},
+    {"landing", required_argument, 0, 'L'},
     {0, 0, 0, 0}};
   struct cf_daemon_opts o = {0};
   const char *now = getenv("COSTFLOW_FAKE_NOW");
@@ -74,9 +79,11 @@ int cmd_scheduler(int argc, char **argv, struct cf_cli *cli) {
   o.rescan_ms = 30000;
   int c;
   char *end;
-  while ((c = getopt_long(argc, argv, "on:s:g:r:R:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "on:s:g:r:R:hw:L:", opts, NULL)) != -1) {
     switch (c) {
     case 'o': o.once = 1; break;
+    case 'w': o.web_listen = optarg; break;
+    case 'L': o.web_landing = optarg; break;
     case 'n': now = optarg; break;
     case 's': speed = optarg; break;
     case 'g':

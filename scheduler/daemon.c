@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "daemon.h"
+#include "web.h"
 #include "runner.h"
 
 /* A run the daemon drives: holds the per-run lock and a DAG reference. */
@@ -308,6 +309,28 @@ static void house_cb(uv_timer_t *h) {
 
 /* ---- stopping ----------------------------------------------------------- */
 
+/* The web server's actions: the run is already created or cleared in the
+ * store; the pump starts it like any queued run. */
+static int web_submit(void *data, const char *dag_id, int64_t run_pk,
+                      char **errmsg) {
+  struct cf_daemon *d = data;
+  if (d->stopping) {
+    *errmsg = cf_strdup("the scheduler is stopping");
+    return CF_ESTATE;
+  }
+  if (cf__daemon_driving(d, run_pk)) return CF_EBUSY;
+  if (!cf__daemon_find(d, dag_id)) {
+    *errmsg = cf_asprintf("dag '%s' is not loaded by the scheduler", dag_id);
+    return CF_ENOTFOUND;
+  }
+  if (cf__daemon_paused(d, dag_id)) {
+    *errmsg = cf_asprintf("dag '%s' is paused: unpause it to run", dag_id);
+    return CF_ESTATE;
+  }
+  cf__daemon_pump_soon(d);
+  return 0;
+}
+
 static void grace_cb(uv_timer_t *h) {
   struct cf_daemon *d = h->data;
   cf__dlog(d, "warn", NULL, 0, NULL, 0, "grace period over: interrupting "
@@ -339,14 +362,19 @@ void cf__daemon_shutdown(struct cf_daemon *d, const char *why) {
     d->watch = NULL;
     if (d->ctl) cf__control_close(d->ctl);
     d->ctl = NULL;
+    if (d->web) cf_web_close(d->web);
+    d->web = NULL;
     for (struct cf_dentry *e = d->dags; e; e = e->next) {
       if (e->tick) cf__tick_stop(e->tick);
       if (e->sensor) cf__sensor_stop(e->sensor);
       e->tick = NULL;
       e->sensor = NULL;
     }
-    if (d->nactive && d->o.grace_ms > 0)
+    if (d->nactive && d->o.grace_ms > 0) {
+      /* running attempts may finish; nothing new starts meanwhile */
       uv_timer_start(&d->grace_timer, grace_cb, (uint64_t)d->o.grace_ms, 0);
+      cf_exec_drain(d->x);
+    }
     else if (d->nactive)
       cf_exec_stop(d->x);
   }
@@ -439,6 +467,25 @@ int cf_daemon_main(struct cf_cli *cli, const struct cf_daemon_opts *o) {
   if (!d->o.once && (rc = cf__control_start(d, &d->ctl)) < 0)
     cf__dlog(d, "warn", NULL, 0, NULL, 0, "no control socket: %s",
              cf_strerror(rc));
+  if (!d->o.once && d->o.web_listen) {
+    struct cf_web_opts wo = {0};
+    wo.listen = d->o.web_listen;
+    wo.home = cli->home;
+    wo.dags_dir = cli->dags_dir;
+    wo.plugin_path = cli->plugin_path;
+    wo.landing_dir = d->o.web_landing;
+    wo.submit = web_submit;
+    wo.submit_data = d;
+    if ((rc = cf_web_start(&d->loop, d->st, &wo, &d->web)) < 0) {
+      cf__dlog(d, "error", NULL, 0, NULL, 0, "web server on %s: %s",
+               d->o.web_listen, cf_strerror(rc));
+      cf__daemon_shutdown(d, "startup failed");
+      uv_run(&d->loop, UV_RUN_DEFAULT);
+      goto done;
+    }
+    cf__dlog(d, "info", NULL, 0, NULL, 0, "web UI and API on http://%s/",
+             cf_web_address(d->web));
+  }
   if (d->o.retention_days > 0) {
     d->last_prune_ms = cf_mono_ms();
     cf__retention_prune(d);

@@ -39,6 +39,8 @@ struct cf_daemon_opts {
   int64_t rescan_ms;            /* sensor fallback rescan period */
   int64_t fake_now_ms;          /* 0 = real clock */
   double speed;                 /* fake clock speed factor (>= 1) */
+  const char *web_listen;       /* --web ADDR:PORT, NULL = no web server */
+  const char *web_landing;      /* --landing DIR for uploads */
 };
 
 struct cf_drun;                 /* a run being driven (daemon.c) */
@@ -67,6 +69,7 @@ struct cf_daemon {
   int64_t last_wall_ms, last_mono_ms;  /* clock-jump detection */
   struct cf_watch *watch;       /* DAGs folder watcher (dag_watch.c) */
   struct cf_control *ctl;       /* control socket (control.c) */
+  struct cf_web *web;           /* web UI/API on this loop, or NULL */
 };
 
 /* ---- daemon.c ---------------------------------------------------------- */

@@ -66,6 +66,7 @@ struct cf_exec {
   struct xti **ready;          /* FIFO of tasks waiting for a slot */
   size_t nready, aready;
   int running;
+  int draining;                /* start nothing new, let attempts end */
   int stopping;
   struct pool *pools;
   size_t npools;
@@ -226,7 +227,7 @@ static void maybe_finish_run(struct xrun *r) {
       log_store_error(x, "set run state");
     cf_store_event(x->st, r->dag->id, r->run.id, NULL,
                    failed ? "run_failed" : "run_succeeded", NULL);
-  } else if (x->stopping && !busy) {
+  } else if ((x->stopping || x->draining) && !busy) {
     state = ST_RUNNING;         /* left for the next start to resume */
   } else {
     return;
@@ -732,7 +733,8 @@ static int pool_has_slot(struct cf_exec *x, const struct cf_task *task) {
 
 static void dispatch(struct cf_exec *x) {
   size_t i = 0;
-  while (i < x->nready && x->running < x->o.parallelism && !x->stopping) {
+  while (i < x->nready && x->running < x->o.parallelism && !x->stopping &&
+         !x->draining) {
     struct xti *t = x->ready[i];
     if (!pool_has_slot(x, &t->run->dag->tasks[t->idx])) {
       i++;
@@ -865,10 +867,24 @@ fail:
   return ret < 0 ? ret : CF_ESTORE;
 }
 
+void cf_exec_drain(struct cf_exec *x) {
+  if (x->draining || x->stopping) return;
+  x->draining = 1;
+  for (struct xrun *r = x->runs, *next; r; r = next) {
+    next = r->next;             /* finishing may free r */
+    if (!r->finished) {
+      for (size_t i = 0; i < r->n; i++)
+        if (r->tis[i].timers_init) uv_timer_stop(&r->tis[i].retry_timer);
+      maybe_finish_run(r);
+    }
+  }
+}
+
 void cf_exec_stop(struct cf_exec *x) {
   if (x->stopping) return;
   x->stopping = 1;
-  for (struct xrun *r = x->runs; r; r = r->next) {
+  for (struct xrun *r = x->runs, *next; r; r = next) {
+    next = r->next;             /* finishing may free r */
     if (r->finished) continue;
     for (size_t i = 0; i < r->n; i++) {
       struct xti *t = &r->tis[i];

@@ -42,6 +42,11 @@ void cf_exec_free(struct cf_exec *x);
 int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
                       cf_run_done_cb on_done, void *data);
 
+/* Drain: start no new attempts, let running ones finish; runs with
+ * nothing running end as unfinished ("running") and resume at the next
+ * start. cf_exec_stop may follow to interrupt what is still running. */
+void cf_exec_drain(struct cf_exec *x);
+
 /* Stop: no new attempts; running ones get SIGTERM (then SIGKILL after the
  * grace period) and their tasks are put back to be resumed later. */
 void cf_exec_stop(struct cf_exec *x);

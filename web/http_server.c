@@ -642,11 +642,11 @@ static void conn_process(struct cf__conn *c, const char *p, size_t n) {
   response_maybe_done(c);
 }
 
-static void on_connection(uv_stream_t *server, int status) {
-  struct cf_web *w = server->data;
-  if (status < 0 || w->closing) return;
+/* A new connection object, linked into w->conns; its tcp handle is
+ * initialised but not yet bound to a socket. */
+static struct cf__conn *conn_new(struct cf_web *w) {
   struct cf__conn *c = cf_calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) return NULL;
   c->web = w;
   c->file_fd = -1;
   cf_buf_init(&c->hname, CF_WEB_MAX_HEADER_BYTES);
@@ -661,10 +661,12 @@ static void on_connection(uv_stream_t *server, int status) {
   c->next = w->conns;
   if (w->conns) w->conns->prev = c;
   w->conns = c;
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-    conn_close(c);
-    return;
-  }
+  return c;
+}
+
+/* Starts serving a connection whose socket is in c->tcp. */
+static void conn_start(struct cf__conn *c) {
+  struct cf_web *w = c->web;
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   if (w->nconns > w->o.max_conns) {
@@ -681,6 +683,31 @@ static void on_connection(uv_stream_t *server, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_timer_start(&c->timer, on_timer, w->o.header_timeout_ms, 0);
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  struct cf_web *w = server->data;
+  if (status < 0 || w->closing) return;
+  struct cf__conn *c = conn_new(w);
+  if (!c) return;
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  conn_start(c);
+}
+
+int cf__web_serve_fd(struct cf_web *w, uv_os_sock_t fd) {
+  if (w->closing) return UV_ECANCELED;
+  struct cf__conn *c = conn_new(w);
+  if (!c) return -ENOMEM;
+  int rc = uv_tcp_open(&c->tcp, fd);
+  if (rc < 0) {
+    conn_close(c);
+    return rc;
+  }
+  conn_start(c);
+  return 0;
 }
 
 /* ---- start / close --------------------------------------------------- */

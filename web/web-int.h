@@ -76,6 +76,11 @@ struct cf__route {
   void (*abort)(struct cf_web_req *r);         /* connection lost */
 };
 
+/* http_server.c: serves an already connected stream socket `fd` (owned
+ * on success) as if it had been accepted: the seam the HTTP fuzz target
+ * (tests/fuzz/fuzz-http.c) drives through a socketpair. */
+int cf__web_serve_fd(struct cf_web *w, uv_os_sock_t fd);
+
 /* router.c */
 const struct cf__route *cf__route_find(const char *path, int method,
                                        struct cf_web_req *r,

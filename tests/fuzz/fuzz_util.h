@@ -12,14 +12,14 @@
 /* A folder private to this process, removed at exit. */
 static char fz_dir[64];
 
-static void fz_cleanup(void) {
+__attribute__((unused)) static void fz_cleanup(void) {
   if (!fz_dir[0]) return;
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", fz_dir);
   if (system(cmd) != 0) { /* best effort */ }
 }
 
-static const char *fz_path(const char *name) {
+__attribute__((unused)) static const char *fz_path(const char *name) {
   static char path[256];
   if (!fz_dir[0]) {
     strcpy(fz_dir, "/tmp/cf-fuzz-XXXXXX");
@@ -31,7 +31,7 @@ static const char *fz_path(const char *name) {
 }
 
 /* Writes data to fz_path(name) (truncating) and returns that path. */
-static const char *fz_write(const char *name, const uint8_t *data,
+__attribute__((unused)) static const char *fz_write(const char *name, const uint8_t *data,
                             size_t size) {
   const char *p = fz_path(name);
   FILE *f = fopen(p, "wb");
@@ -43,7 +43,7 @@ static const char *fz_write(const char *name, const uint8_t *data,
 
 /* The input as a NUL-terminated string (malloc'd; embedded NULs kept, so
  * the C string ends at the first one). */
-static char *fz_cstr(const uint8_t *data, size_t size) {
+__attribute__((unused)) static char *fz_cstr(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
   if (!s) abort();
   memcpy(s, data, size);

@@ -163,8 +163,8 @@ done
 child=$(sql "SELECT t.pid FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND task_id='second'")
 kill -9 $pid
 wait $pid 2>/dev/null
-sleep 0.3
 alive() { [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+for _ in $(seq 100); do alive "$child" || break; sleep 0.05; done  # <= 5 s
 if alive "$child"; then bad "task child survived its parent's kill -9"; else ok "task child died with its parent"; fi
 sed -i 's/sleep 30/echo quick/; s/second: {plugin: shell,/second: {plugin: shell, retries: 1, retry_delay: 1s,/' "$D/slow.yaml"
 expect_exit 0 "restart after kill -9 finishes the run" \
