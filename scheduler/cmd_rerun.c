@@ -130,31 +130,8 @@ int cmd_rerun(int argc, char **argv, struct cf_cli *cli) {
     code = cf_cli_error(CF_EXIT_FAIL, "store: %s", cf_store_errmsg(r.st));
     goto done;
   }
-  int handed = 0;
-  if (cf_runner_daemon_running(cli)) {
-    /* cleared under our lock; now the scheduler drives it */
-    close(lock);
-    handed = cf_runner_handoff(&r) == 0;
-    lock = handed ? -1 : cf_runner_lock(&r, d);
-    if (handed) {
-      fprintf(stderr, "costflow: the scheduler is driving %s; waiting for "
-              "it to end\n", run.run_id);
-      cf_runner_wait(&r, &run.id, 1);
-    } else if (lock < 0) {
-      code = cf_cli_error(CF_EXIT_FAIL, "the run of %s for %s is being "
-                          "driven by another costflow process", r.dag->id,
-                          date);
-      goto done;
-    }
-  }
-  if (!handed) cf_runner_drive(&r, &run.id, 1, 1);
-  struct cf_run_row now = {0};
-  cf_store_run_get_pk(r.st, run.id, &now);
-  code = now.state && !strcmp(now.state, "success") ? CF_EXIT_OK
-                                                    : CF_EXIT_FAIL;
-  if (!json) printf("run %s of %s: %s\n", run.run_id, r.dag->id, now.state);
-  cf_run_row_release(&now);
-  cf_print_tasks(r.st, run.id, json);
+  code = cf_runner_see_through(&r, &run, d, &lock,
+                               cf_runner_daemon_running(cli), json);
 done:
   json_decref(conf);
   if (lock >= 0) close(lock);

@@ -80,38 +80,13 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
     fprintf(stderr, "costflow: %s for %s already ran (%s); use 'costflow "
             "rerun' to run it again\n", r.dag->id, date, run.state);
     code = strcmp(run.state, "success") ? CF_EXIT_FAIL : CF_EXIT_OK;
+    cf_print_tasks(r.st, run.id, json);
   } else {
     if (!created)
       fprintf(stderr, "costflow: resuming %s (%s)\n", run.run_id, run.state);
     r.lock_fds = NULL;
-    /* a running scheduler drives it; we only wait for the end */
-    int handed = 0;
-    if (daemon) {
-      handed = cf_runner_handoff(&r) == 0;
-      lock = handed ? -1 : cf_runner_lock(&r, d);
-      if (handed) {
-        fprintf(stderr, "costflow: the scheduler is driving %s; waiting for "
-                "it to end\n", run.run_id);
-        cf_runner_wait(&r, &run.id, 1);
-      } else if (lock < 0) {
-        code = cf_cli_error(CF_EXIT_FAIL, "the run of %s for %s is being "
-                            "driven by another costflow process", r.dag->id,
-                            date);
-        cf_run_row_release(&run);
-        goto done;
-      }
-    }
-    if (!handed) cf_runner_drive(&r, &run.id, 1, 1);
-    struct cf_run_row now = {0};
-    cf_store_run_get_pk(r.st, run.id, &now);
-    code = now.state && !strcmp(now.state, "success") ? CF_EXIT_OK
-                                                      : CF_EXIT_FAIL;
-    if (!json)
-      printf("run %s of %s: %s\n", run.run_id, r.dag->id,
-             now.state ? now.state : "?");
-    cf_run_row_release(&now);
+    code = cf_runner_see_through(&r, &run, d, &lock, daemon, json);
   }
-  cf_print_tasks(r.st, run.id, json);
   cf_run_row_release(&run);
   if (lock >= 0) close(lock);
 done:

@@ -195,6 +195,36 @@ int cf_runner_drive(struct cf_runner *r, const int64_t *run_pks, size_t n,
   return 0;
 }
 
+int cf_runner_see_through(struct cf_runner *r, const struct cf_run_row *run,
+                          cf_date d, int *lock, int daemon, int json) {
+  int handed = 0;
+  if (daemon) {
+    if (*lock >= 0) close(*lock);  /* the scheduler takes it from here */
+    *lock = -1;
+    handed = cf_runner_handoff(r) == 0;
+    if (handed) {
+      fprintf(stderr, "costflow: the scheduler is driving %s; waiting for "
+              "it to end\n", run->run_id);
+      cf_runner_wait(r, &run->id, 1);
+    } else if ((*lock = cf_runner_lock(r, d)) < 0) {
+      return cf_cli_error(CF_EXIT_FAIL, "the run %s of %s is being driven "
+                          "by another costflow process", run->run_id,
+                          r->dag->id);
+    }
+  }
+  if (!handed) cf_runner_drive(r, &run->id, 1, 1);
+  struct cf_run_row now = {0};
+  cf_store_run_get_pk(r->st, run->id, &now);
+  int code = now.state && !strcmp(now.state, "success") ? CF_EXIT_OK
+                                                        : CF_EXIT_FAIL;
+  if (!json)
+    printf("run %s of %s: %s\n", run->run_id, r->dag->id,
+           now.state ? now.state : "?");
+  cf_run_row_release(&now);
+  cf_print_tasks(r->st, run->id, json);
+  return code;
+}
+
 void cf_print_tasks(struct cf_store *st, int64_t run_pk, int json) {
   struct cf_ti_row *v = NULL;
   size_t n = 0;

@@ -66,6 +66,15 @@ void cf_runner_wait(struct cf_runner *r, const int64_t *run_pks, size_t n);
 int cf_runner_drive(struct cf_runner *r, const int64_t *run_pks, size_t n,
                     int max_active);
 
+/* Sees one run (already created or cleared) through to its end: handed to
+ * the running scheduler when `daemon` is set and it accepts (then waited
+ * for), else driven here under the per-run lock (*lock: the caller's fd or
+ * -1; it may be released and re-taken). Prints the outcome and the task
+ * table (or JSON). Returns CF_EXIT_OK if the run succeeded, else
+ * CF_EXIT_FAIL. */
+int cf_runner_see_through(struct cf_runner *r, const struct cf_run_row *run,
+                          cf_date d, int *lock, int daemon, int json);
+
 /* Prints the task instances of a run as a table, or as JSON. */
 void cf_print_tasks(struct cf_store *st, int64_t run_pk, int json);
 /* Parses "--conf KEY=VALUE" into obj. Returns 0 or -1 (bad form). */

@@ -4,32 +4,17 @@
  * same flock the CLI and the scheduler take), releases it, then hands the
  * run to the executor through opts.submit. */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include "clear.h"
+#include "runner.h"
 #include "web-int.h"
 
 #define MAX_BACKFILL_DAYS 366
 
-/* $home/locks/DAG__DATE.lock, as cf_runner_lock; -1 if held elsewhere. */
+/* The per-run lock shared with the CLI and the scheduler (runner.c). */
 static int run_lock(struct cf_web *w, const char *dag_id, cf_date d) {
-  char ds[11];
-  cf_date_format(d, ds);
-  char *dir = cf_asprintf("%s/locks", w->home);
-  char *path = cf_asprintf("%s/%s__%s.lock", dir, dag_id, ds);
-  int fd = -1;
-  if (dir && path && cf_mkdir_p(dir, 0755) == 0) {
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-      close(fd);
-      fd = -1;
-    }
-  }
-  cf_free(dir);
-  cf_free(path);
-  return fd;
+  return cf_run_lock(w->home, dag_id, d);
 }
 
 /* The DAG named by param[0], or responds 404. */

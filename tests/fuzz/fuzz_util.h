@@ -9,12 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A folder private to this process, removed at exit. */
-static char fz_dir[64];
+/* A folder private to this process (under $TMPDIR, else /tmp), removed
+ * at exit. */
+static char fz_dir[256];
 
 __attribute__((unused)) static void fz_cleanup(void) {
   if (!fz_dir[0]) return;
-  char cmd[128];
+  char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", fz_dir);
   if (system(cmd) != 0) { /* best effort */ }
 }
@@ -22,7 +23,9 @@ __attribute__((unused)) static void fz_cleanup(void) {
 __attribute__((unused)) static const char *fz_path(const char *name) {
   static char path[256];
   if (!fz_dir[0]) {
-    strcpy(fz_dir, "/tmp/cf-fuzz-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(fz_dir, sizeof fz_dir, "%s/cf-fuzz-XXXXXX",
+             tmp && *tmp && strlen(tmp) < 200 ? tmp : "/tmp");
     if (!mkdtemp(fz_dir)) abort();
     atexit(fz_cleanup);
   }
