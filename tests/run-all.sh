@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: install dependencies, build with
 # -Werror and run ctest, then build again with AddressSanitizer +
-# UndefinedBehaviorSanitizer and run ctest once more.
+# UndefinedBehaviorSanitizer and run ctest once more; last, fuzz every
+# parser of outside input for a short while (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-deps.sh
@@ -18,5 +19,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
 cmake --build build-asan -j"$JOBS"
 # handle_segv=0: the crash test plugin must die by SIGSEGV, as in production
 ASAN_OPTIONS=handle_segv=0:detect_leaks=1:abort_on_error=0 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:handle_segv=0 \
   ctest --test-dir build-asan --output-on-failure -j"$JOBS"
+
+echo "== fuzz (libFuzzer + ASan + UBSan, 15 s per target)"
+bash tests/fuzz/run.sh 15

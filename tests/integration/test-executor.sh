@@ -156,14 +156,14 @@ eq "interrupted task ran again" "$(sql "SELECT try_number FROM task_instances WH
 sed -i 's/echo quick/sleep 30/' "$D/slow.yaml"
 "$COSTFLOW" --dags "$D" run slow --date 2025-01-02 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  [ "$(sql "SELECT t.state FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND task_id='second'" 2>/dev/null)" = running ] && break
+for _ in $(seq 100); do   # running, and its pid recorded (set after spawn)
+  [ -n "$(sql "SELECT t.pid FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND task_id='second' AND t.state='running'" 2>/dev/null)" ] && break
   sleep 0.1
 done
 child=$(sql "SELECT t.pid FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND task_id='second'")
 kill -9 $pid
 wait $pid 2>/dev/null
-alive() { [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 for _ in $(seq 100); do alive "$child" || break; sleep 0.05; done  # <= 5 s
 if alive "$child"; then bad "task child survived its parent's kill -9"; else ok "task child died with its parent"; fi
 sed -i 's/sleep 30/echo quick/; s/second: {plugin: shell,/second: {plugin: shell, retries: 1, retry_delay: 1s,/' "$D/slow.yaml"
