@@ -740,6 +740,7 @@ static void parse_task(struct ld *l, size_t idx, const struct cf_task *defs) {
       if (s && !valid_id(s, vv->len)) err_bad_id(l, vv, "plugin name");
       else if (s) {
         m->plugin = (struct cf_ynode *)vv;
+        cf_free(t->plugin);       /* a duplicate key (reported) repeats it */
         if (!(t->plugin = cf_strdup(s))) l->oom = 1;
       }
     } else if (!strcmp(key, "depends_on")) {

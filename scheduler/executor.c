@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "costflow/common.h"
 #include "costflow/plugin_host.h"
 #include "executor.h"
@@ -22,11 +24,12 @@ struct xti {
   int queued;                  /* in x->ready */
   /* live attempt */
   int active;                  /* child running or handles still open */
-  uv_process_t proc;
+  uv_signal_t chld;             /* SIGCHLD watcher of this attempt */
+  pid_t pid;                   /* child (session leader), 0 if none */
   uv_pipe_t out, err, res;
   uv_timer_t kill_timer, retry_timer;
   int timers_init;
-  int open_handles;            /* proc + pipes not yet closed */
+  int open_handles;            /* chld + pipes not yet closed */
   int exited, term_signal;
   int64_t exit_status;
   int64_t spawn_us, exit_us;   /* hand-off instrumentation */
@@ -403,7 +406,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 }
 
 static void kill_group(struct xti *t, int sig) {
-  if (t->proc.pid > 0) kill(-t->proc.pid, sig);
+  if (t->pid > 0) kill(-t->pid, sig);
 }
 
 static void on_log_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -438,17 +441,80 @@ static void on_result_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
                                                  (size_t)n);
 }
 
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig) {
-  struct xti *t = p->data;
+/* SIGCHLD: every attempt's watcher looks at its own child only (never
+ * waitpid(-1), which would steal other children of the process). */
+static void on_sigchld(uv_signal_t *h, int signum) {
+  struct xti *t = h->data;
+  int st;
+  (void)signum;
+  if (t->pid <= 0 || t->exited) return;
+  pid_t r;
+  do r = waitpid(t->pid, &st, WNOHANG); while (r < 0 && errno == EINTR);
+  if (r != t->pid) return;
   t->exit_us = cf_store_now_us();
   t->exited = 1;
-  t->exit_status = status;
-  t->term_signal = sig;
+  t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+  t->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
   /* leftovers of the group (e.g. a shell's children) die with it, so
    * nothing keeps writing after the attempt is over */
-  kill(-p->pid, SIGKILL);
+  kill(-t->pid, SIGKILL);
   if (t->timers_init) uv_timer_stop(&t->kill_timer);
-  uv_close((uv_handle_t *)p, handle_closed);
+  uv_signal_stop(h);
+  uv_close((uv_handle_t *)h, handle_closed);
+}
+
+/* Starts the task child with posix_spawn (vfork-like: the parent's memory
+ * is not copied, which is what uv_spawn's fork costs on every hand-off):
+ * stdin /dev/null, stdout/stderr/fd 3 to the pipes' write ends, its own
+ * session (setsid), default signal dispositions and an empty mask.
+ * Returns 0 or a negative errno; wfd[] are closed either way. */
+static int spawn_child(const char *exe, char **args, char **env, int wfd[3],
+                       pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t none, all;
+  int rc = posix_spawn_file_actions_init(&fa);
+  if (rc) goto out_fds;
+  rc = posix_spawnattr_init(&at);
+  if (rc) goto out_fa;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  for (int i = 0; i < 3 && !rc; i++)
+    rc = posix_spawn_file_actions_adddup2(&fa, wfd[i], i + 1);
+  if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+                                                   POSIX_SPAWN_SETSIGMASK |
+                                                   POSIX_SPAWN_SETSIGDEF);
+  if (!rc) rc = posix_spawnattr_setsigmask(&at, &none);
+  if (!rc) rc = posix_spawnattr_setsigdefault(&at, &all);
+  if (!rc) rc = posix_spawn(pid, exe, &fa, &at, args, env);
+  posix_spawnattr_destroy(&at);
+out_fa:
+  posix_spawn_file_actions_destroy(&fa);
+out_fds:
+  for (int i = 0; i < 3; i++)
+    if (wfd[i] >= 0) close(wfd[i]);
+  return -rc;
+}
+
+/* A pipe for one child output: *rfd for us (close-on-exec), *wfd for the
+ * child, moved above 10 so the dup2 to 1..3 never lands on itself. */
+static int out_pipe(int *rfd, int *wfd) {
+  int p[2];
+  *rfd = *wfd = -1;
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  int w = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
+  int e = errno;
+  close(p[1]);
+  if (w < 0) {
+    close(p[0]);
+    return -e;
+  }
+  *rfd = p[0];
+  *wfd = w;
+  return 0;
 }
 
 static void kill_escalate(uv_timer_t *h) {
@@ -574,28 +640,29 @@ static void launch(struct xti *t) {
   uv_pipe_init(x->loop, &t->out, 0);
   uv_pipe_init(x->loop, &t->err, 0);
   uv_pipe_init(x->loop, &t->res, 0);
-  t->out.data = t->err.data = t->res.data = t->proc.data = t;
-  uv_stdio_container_t stdio[4];
-  stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&t->out;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *)&t->err;
-  stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[3].data.stream = (uv_stream_t *)&t->res;
-  uv_process_options_t po = {0};
-  po.exit_cb = on_exit_cb;
-  po.file = x->o.exe;
-  po.args = args;
-  po.env = env;
-  po.stdio = stdio;
-  po.stdio_count = 4;
-  po.flags = UV_PROCESS_DETACHED;  /* setsid: own process group */
-  int rc = uv_spawn(x->loop, &t->proc, &po);
+  uv_signal_init(x->loop, &t->chld);
+  t->out.data = t->err.data = t->res.data = t->chld.data = t;
+  t->pid = 0;
+  /* The watcher is on before the child exists, so its SIGCHLD is seen. */
+  int rc = uv_signal_start(&t->chld, on_sigchld, SIGCHLD);
+  int rfd[3] = {-1, -1, -1}, wfd[3] = {-1, -1, -1};
+  for (int i = 0; i < 3 && rc == 0; i++) rc = out_pipe(&rfd[i], &wfd[i]);
+  if (rc == 0) rc = uv_pipe_open(&t->out, rfd[0]);
+  if (rc == 0) rc = uv_pipe_open(&t->err, rfd[1]);
+  if (rc == 0) rc = uv_pipe_open(&t->res, rfd[2]);
+  if (rc == 0) {
+    rfd[0] = rfd[1] = rfd[2] = -1;        /* owned by the pipes now */
+    rc = spawn_child(x->o.exe, args, env, wfd, &t->pid);
+  } else {
+    for (int i = 0; i < 3; i++)
+      if (wfd[i] >= 0) close(wfd[i]);
+  }
+  for (int i = 0; i < 3; i++)
+    if (rfd[i] >= 0) close(rfd[i]);
   t->spawn_us = cf_store_now_us();
   cf_free(env);
   t->active = 1;
-  t->open_handles = 3;
+  t->open_handles = 4;
   if (rc < 0) {
     err = cf_asprintf("cannot start task process: %s", uv_strerror(rc));
     /* pipes were initialised: close them; finalize runs when they are */
@@ -606,14 +673,15 @@ static void launch(struct xti *t) {
     cf_buf_reset(&t->result);
     cf_buf_adds(&t->result, "fail\n");
     cf_buf_adds(&t->result, reason);
+    t->pid = 0;
+    uv_close((uv_handle_t *)&t->chld, handle_closed);
     uv_close((uv_handle_t *)&t->out, handle_closed);
     uv_close((uv_handle_t *)&t->err, handle_closed);
     uv_close((uv_handle_t *)&t->res, handle_closed);
     return;
   }
-  t->open_handles = 4;
-  t->row.pid = t->proc.pid;
-  t->row.pid_start = cf_proc_start_time(t->proc.pid);
+  t->row.pid = t->pid;
+  t->row.pid_start = cf_proc_start_time(t->pid);
   if (cf_store_begin(x->st) == 0) {
     cf_store_attempt_set_pid(x->st, t->attempt_pk, t->row.pid,
                              t->row.pid_start);

@@ -218,8 +218,8 @@ void cf__retention_prune(struct cf_daemon *d) {
   int ok = 1;
   const char *sql[] = {
     "DELETE FROM runs WHERE id IN (SELECT id FROM (" VICTIMS "))",
-    "DELETE FROM dq_results WHERE run_pk IS NOT NULL AND run_pk NOT IN "
-    "(SELECT id FROM runs)",
+    ("DELETE FROM dq_results WHERE run_pk IS NOT NULL AND run_pk NOT IN "
+     "(SELECT id FROM runs)"),
     "DELETE FROM sensor_files WHERE run_pk IS NOT NULL AND seen_at < ?2",
     "DELETE FROM events WHERE at_us < ?1 AND kind <> 'deadline_miss'",
   };

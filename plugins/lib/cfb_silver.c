@@ -88,6 +88,25 @@ struct sv_ctx {
   int64_t rejected;
 };
 
+/* printf("%0*lld", width, v) for the common case (0 <= v, at most 19
+ * digits) without printf; anything else goes through snprintf. */
+static void fmt_int(char out[40], long long v, int width) {
+  if (v < 0) {
+    snprintf(out, 40, "%0*lld", width, v);
+    return;
+  }
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  int k = 0;
+  while (k < width - n) out[k++] = '0';
+  while (n) out[k++] = tmp[--n];
+  out[k] = '\0';
+}
+
 static int sv_emit(void *ud, const struct cfb_cost *c) {
   struct sv_ctx *x = ud;
   long di = ds_find(x->targets, c->usage_date);
@@ -104,13 +123,26 @@ static int sv_emit(void *ud, const struct cfb_cost *c) {
     if (!x->spill[di]) return -errno;
   }
   cf_buf_reset(&x->line);
-  int r = cf_buf_addf(&x->line, "%s:", cfb_provider_name(e->provider));
+  int r = cf_buf_adds(&x->line, cfb_provider_name(e->provider));
+  r |= cf_buf_addch(&x->line, ':');
   r |= cfb_csv_field(&x->line, c->col[CFB_x_LineItemId]);
   /* Rank: later delivery day, then finalized, then later ingestion, then
-   * hash and line, so the winner never depends on read order. */
-  r |= cf_buf_addf(&x->line, ",%s|%d|%s|%s|%012lld,", e->day, c->finalized,
-                   e->ingested_at, e->sha256,
-                   atoll(c->col[CFB_x_SourceLine]));
+   * hash and line, so the winner never depends on read order.
+   * Text: ",DAY|FINALIZED|INGESTED|SHA|LINE%012lld," (no printf per row). */
+  char num[40];
+  r |= cf_buf_addch(&x->line, ',');
+  r |= cf_buf_adds(&x->line, e->day);
+  r |= cf_buf_addch(&x->line, '|');
+  fmt_int(num, c->finalized, 0);
+  r |= cf_buf_adds(&x->line, num);
+  r |= cf_buf_addch(&x->line, '|');
+  r |= cf_buf_adds(&x->line, e->ingested_at);
+  r |= cf_buf_addch(&x->line, '|');
+  r |= cf_buf_adds(&x->line, e->sha256);
+  r |= cf_buf_addch(&x->line, '|');
+  fmt_int(num, atoll(c->col[CFB_x_SourceLine]), 12);
+  r |= cf_buf_adds(&x->line, num);
+  r |= cf_buf_addch(&x->line, ',');
   r |= cfb_row_csv(&x->line, c->col);
   if (r) return -ENOMEM;
   if (fwrite(x->line.buf, 1, x->line.len, x->spill[di]) != x->line.len)

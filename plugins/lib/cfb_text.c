@@ -196,8 +196,16 @@ int cfb_csv_field(struct cf_buf *b, const char *s) {
   if (!s) s = "";
   if (!s[strcspn(s, ",\"\r\n")]) return cf_buf_adds(b, s);
   int r = cf_buf_addch(b, '"');
-  for (; *s && r == 0; s++)
-    r = *s == '"' ? cf_buf_add(b, "\"\"", 2) : cf_buf_addch(b, *s);
+  while (r == 0 && *s) {              /* runs between quotes in one go */
+    const char *q = strchr(s, '"');
+    size_t n = q ? (size_t)(q - s) : strlen(s);
+    r = cf_buf_add(b, s, n);
+    s += n;
+    if (r == 0 && q) {
+      r = cf_buf_add(b, "\"\"", 2);
+      s++;
+    }
+  }
   return r ? r : cf_buf_addch(b, '"');
 }
 
@@ -282,9 +290,37 @@ int cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d) {
   return cfb_rowbuf_set(rb, c, t);
 }
 
+static void put2(char *p, int v) {
+  p[0] = (char)('0' + v / 10);
+  p[1] = (char)('0' + v % 10);
+}
+
+/* Same text as cf_format_iso_s ("YYYY-MM-DDTHH:MM:SSZ"), without printf on
+ * the per-row path; years outside 0..9999 take the general formatter. */
 int cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t) {
   char s[32];
-  cf_format_iso_s(t, s);
+  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+  int rem = (int)(t - days * 86400);
+  int y, m, d;
+  cf_date_to_ymd((cf_date)days, &y, &m, &d);
+  if (y >= 0 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+    put2(s, y / 100);
+    put2(s + 2, y % 100);
+    s[4] = '-';
+    put2(s + 5, m);
+    s[7] = '-';
+    put2(s + 8, d);
+    s[10] = 'T';
+    put2(s + 11, rem / 3600);
+    s[13] = ':';
+    put2(s + 14, rem / 60 % 60);
+    s[16] = ':';
+    put2(s + 17, rem % 60);
+    s[19] = 'Z';
+    s[20] = '\0';
+  } else {
+    cf_format_iso_s(t, s);
+  }
   return cfb_rowbuf_set(rb, c, s);
 }
 

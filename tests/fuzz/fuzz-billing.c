@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (cfb_json_str(&b, s) < 0 || cfb_csv_field(&b, s) < 0) abort();
     cf_buf_release(&b);
     free(s);
-    return 0;
+    fz_fd_check();
+  return 0;
   }
   static const char *const names[3] = {"cur.csv", "gcp.csv", "gcp.jsonl"};
   const char *path = fz_write(names[mode], data, size);
@@ -56,5 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int r = mode == 0 ? cfb_aws_read(&src, emit, reject, NULL)
                     : cfb_gcp_read(&src, emit, reject, NULL);
   if (r != 0) abort();               /* the callbacks never stop it */
+  fz_fd_check();
   return 0;
 }

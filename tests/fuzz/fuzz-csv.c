@@ -41,5 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     read_all(fz_write("in.csv.gz", data, size));
   if (size >= 2 && data[0] == 'P' && data[1] == 'K')
     read_all(fz_write("in.zip", data, size));
+  fz_fd_check();
   return 0;
 }

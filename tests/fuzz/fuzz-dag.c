@@ -54,7 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < dg.n; i++)
     if (!dg.v[i].msg) abort();
   cf_diags_release(&dg);
-  if (!dag) return 0;
+  if (!dag) {
+    fz_fd_check();
+    return 0;
+  }
   if (dag->ntasks == 0 || !dag->topo) abort();
   /* dates around the start (or a fixed day): prev/next must be inverse
    * directions and never loop */
@@ -77,5 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cf_free(err);
   }
   cf_dag_free(dag);
+  fz_fd_check();
   return 0;
 }

@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int64_t start = cf_mono_ms();
   while (!eof || web->nconns > base) {
     if (off < size) {
-      ssize_t n = write(sv[1], data + off, size - off);
+      ssize_t n = send(sv[1], data + off, size - off, MSG_NOSIGNAL);
       if (n > 0) off += (size_t)n;
       else if (n < 0 && errno != EAGAIN && errno != EPIPE &&
                errno != ECONNRESET)
