@@ -7,6 +7,7 @@
 struct cf_store {
   sqlite3 *db;
   char *path;
+  char *reserve;   /* ballast file released when the disk fills (or NULL) */
 };
 
 int cf__store_migrate(struct cf_store *st, char **errmsg);

@@ -1,6 +1,10 @@
 /* SQLite store: open/migrate, transactions, runs, task instances,
  * attempts, outputs, data quality, partitions, events. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
@@ -67,6 +71,41 @@ static int prep(struct cf_store *st, sqlite3_stmt **s, const char *sql,
   return 0;
 }
 
+/* Disk full: the lake and the store share a disk, and a stage that fills
+ * it must still be recorded as failed. The store keeps a ballast file
+ * ($db.reserve) and gives its space back the first time SQLite reports
+ * SQLITE_FULL; the next open re-creates it. Returns 1 if space was freed. */
+#define RESERVE_BYTES (1 << 20)
+
+static void reserve_make(struct cf_store *st) {
+  if (!st->reserve) return;
+  int fd = open(st->reserve, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  struct stat sb;
+  if (fstat(fd, &sb) == 0 && sb.st_size < RESERVE_BYTES &&
+      posix_fallocate(fd, 0, RESERVE_BYTES) != 0)
+    (void)ftruncate(fd, 0);    /* no room now: try again at the next open */
+  close(fd);
+}
+
+static int reserve_release(struct cf_store *st) {
+  struct stat sb;
+  if (!st->reserve || stat(st->reserve, &sb) < 0 || sb.st_size == 0)
+    return 0;
+  fprintf(stderr, "costflow: store: disk full; released the %d MiB "
+          "reserve to record state (free space, then restart)\n",
+          RESERVE_BYTES >> 20);
+  return unlink(st->reserve) == 0;
+}
+
+int cf_store_reserve_ok(struct cf_store *st) {
+  struct stat sb;
+  if (!st->reserve) return 1;
+  if (stat(st->reserve, &sb) == 0 && sb.st_size >= RESERVE_BYTES) return 1;
+  reserve_make(st);
+  return stat(st->reserve, &sb) == 0 && sb.st_size >= RESERVE_BYTES;
+}
+
 /* Runs a statement that returns no rows. */
 static int exec(struct cf_store *st, const char *sql, const char *types,
                 ...) {
@@ -77,6 +116,10 @@ static int exec(struct cf_store *st, const char *sql, const char *types,
   va_end(ap);
   if (r < 0) return r;
   int rc = sqlite3_step(s);
+  if (rc == SQLITE_FULL && reserve_release(st)) {
+    sqlite3_reset(s);
+    rc = sqlite3_step(s);
+  }
   sqlite3_finalize(s);
   if (rc == SQLITE_CONSTRAINT) return CF_EEXISTS;
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : CF_ESTORE;
@@ -130,12 +173,17 @@ int cf_store_open(const char *path, struct cf_store **out, char **errmsg) {
     goto fail;
   }
   st->path = cf_strdup(path);
+  if (strcmp(path, ":memory:")) {
+    st->reserve = cf_asprintf("%s.reserve", path);
+    reserve_make(st);
+  }
   if ((r = cf__store_migrate(st, errmsg)) < 0) goto fail;
   *out = st;
   return 0;
 fail:
   sqlite3_close(st->db);
   cf_free(st->path);
+  cf_free(st->reserve);
   cf_free(st);
   return r < 0 ? r : CF_ESTORE;
 }
@@ -144,6 +192,7 @@ void cf_store_close(struct cf_store *st) {
   if (!st) return;
   sqlite3_close(st->db);
   cf_free(st->path);
+  cf_free(st->reserve);
   cf_free(st);
 }
 
@@ -157,8 +206,13 @@ int cf_store_begin(struct cf_store *st) {
                  SQLITE_OK ? 0 : CF_ESTORE;
 }
 int cf_store_commit(struct cf_store *st) {
-  return sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
-             ? 0 : CF_ESTORE;
+  int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  /* if SQLite rolled the transaction back itself, the caller redoes it
+   * (the space is free now); if not, the commit can simply be retried */
+  if (rc == SQLITE_FULL && reserve_release(st) &&
+      !sqlite3_get_autocommit(st->db))
+    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : CF_ESTORE;
 }
 int cf_store_rollback(struct cf_store *st) {
   return sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK

@@ -435,6 +435,8 @@ int cf_daemon_main(struct cf_cli *cli, const struct cf_daemon_opts *o) {
   xo.kill_grace_ms = env ? atoll(env) : 0;
   env = getenv("COSTFLOW_LOG_LIMIT");
   xo.log_limit = env ? atoll(env) : 0;
+  const char *min_free = getenv("COSTFLOW_MIN_FREE");
+  xo.min_free = min_free ? atoll(min_free) : 0;
   if (cf_exec_new(&d->loop, d->st, &xo, &d->x) < 0) goto done;
 
   uv_timer_init(&d->loop, &d->pump_timer);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include "costflow/common.h"
 #include "costflow/plugin_host.h"
@@ -144,6 +145,7 @@ int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
   if (x->o.parallelism <= 0) x->o.parallelism = 32;
   if (x->o.kill_grace_ms <= 0) x->o.kill_grace_ms = 5000;
   if (x->o.log_limit <= 0) x->o.log_limit = 64ll << 20;
+  if (x->o.min_free == 0) x->o.min_free = 8ll << 20;
   if (opts->plugin_path)
     x->plugin_env = cf_asprintf("COSTFLOW_PLUGIN_PATH=%s", opts->plugin_path);
   *out = x;
@@ -374,20 +376,21 @@ static void finalize_attempt(struct xti *t) {
   }
   t->row.pid = 0;
   t->row.pid_start = 0;
-  if (cf_store_begin(x->st) == 0) {
-    cf_store_attempt_finish(x->st, t->attempt_pk, attempt_state,
-                            t->row.exit_code, t->row.signal,
-                            reason[0] ? reason : NULL);
-    cf_store_attempt_set_times(x->st, t->attempt_pk, t->spawn_us,
-                               t->exit_us);
-    save_ti(t);
-    if (cf_store_commit(x->st) < 0) {
-      log_store_error(x, "commit attempt");
-      cf_store_rollback(x->st);
-    }
-  } else {
-    log_store_error(x, "begin");
+  /* one transaction; a second try covers a disk that filled up (the
+   * store then frees its reserve, see core/store.c) */
+  int saved = 0;
+  for (int i = 0; i < 2 && !saved; i++) {
+    if (cf_store_begin(x->st) < 0) continue;
+    saved = cf_store_attempt_finish(x->st, t->attempt_pk, attempt_state,
+                                    t->row.exit_code, t->row.signal,
+                                    reason[0] ? reason : NULL) == 0 &&
+            cf_store_attempt_set_times(x->st, t->attempt_pk, t->spawn_us,
+                                       t->exit_us) == 0 &&
+            cf_store_ti_update(x->st, &t->row) == 0 &&
+            cf_store_commit(x->st) == 0;
+    if (!saved) cf_store_rollback(x->st);
   }
+  if (!saved) log_store_error(x, "record the attempt's end");
   cf_buf_release(&t->result);
   evaluate(r);
 }
@@ -530,6 +533,24 @@ static void timeout_fired(uv_timer_t *h) {
                  (uint64_t)t->run->x->o.kill_grace_ms, 0);
 }
 
+/* A disk that is (nearly) full fails the attempt before it starts, with a
+ * reason an operator can act on, and leaves room for the store to record
+ * it; NULL if there is room. */
+static char *disk_full_reason(struct cf_exec *x) {
+  struct statvfs sv;
+  if (x->o.min_free < 0) return NULL;
+  if (!cf_store_reserve_ok(x->st))
+    return cf_asprintf("disk full: the store under %s has used its "
+                       "reserve; free some space", x->o.home);
+  if (statvfs(x->o.home, &sv) < 0) return NULL;
+  int64_t free_bytes = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+  if (free_bytes >= x->o.min_free) return NULL;
+  return cf_asprintf("disk full: %lld bytes free under %s, %lld needed to "
+                     "start a task (COSTFLOW_MIN_FREE)",
+                     (long long)free_bytes, x->o.home,
+                     (long long)x->o.min_free);
+}
+
 static char *log_path_for(struct xrun *r, struct xti *t) {
   char ds[11];
   cf_date_format(r->run.logical_date, ds);
@@ -594,6 +615,7 @@ static void launch(struct xti *t) {
   t->log_fd = -1;
   cf_buf_init(&t->result, 4096);
 
+  if (!err) err = disk_full_reason(x);
   if (!err) {
     log_path = log_path_for(r, t);
     if (log_path)

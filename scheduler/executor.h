@@ -22,6 +22,8 @@ struct cf_exec_opts {
   int parallelism;           /* max attempts at once; 0 = 32 */
   int64_t kill_grace_ms;     /* SIGTERM -> SIGKILL delay; 0 = 5000 */
   int64_t log_limit;         /* bytes per attempt log; 0 = 64 MiB */
+  int64_t min_free;          /* bytes that must stay free under home for
+                                an attempt to start; 0 = 8 MiB, <0 = off */
 };
 
 /* Called once when a run reaches success or failed (or is left unfinished

@@ -179,6 +179,8 @@ int cf_runner_drive(struct cf_runner *r, const int64_t *run_pks, size_t n,
   o.kill_grace_ms = grace ? atoll(grace) : 0;
   const char *lim = getenv("COSTFLOW_LOG_LIMIT");
   o.log_limit = lim ? atoll(lim) : 0;
+  const char *min_free = getenv("COSTFLOW_MIN_FREE");
+  o.min_free = min_free ? atoll(min_free) : 0;
   if (cf_exec_new(&r->loop, r->st, &o, &r->x) < 0) return CF_EXIT_FAIL;
   r->pending = cf_malloc((n ? n : 1) * sizeof *r->pending);
   if (!r->pending) return CF_EXIT_FAIL;

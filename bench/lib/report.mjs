@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 
-const [rawPath, outPath, mode, runs] = process.argv.slice(2);
+const [rawPath, outPath, mode, runs, runsBig] = process.argv.slice(2);
 const recs = readFileSync(rawPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const groups = new Map();
 for (const r of recs) {
@@ -56,7 +56,7 @@ const machine = {
   os: sh(". /etc/os-release && echo $PRETTY_NAME"), date: new Date().toISOString(),
   commit: sh('git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null') || sh('git rev-parse --short HEAD'),
 };
-text = `costflow benchmarks (${mode}, ${runs} runs each) on ${machine.cpu}, ${machine.nproc} CPUs, ` +
+text = `costflow benchmarks (${mode}; ${runs} runs per figure${mode === 'full' ? `, ${runsBig || runs} for 10,000-task DAGs and 1 GB inputs` : ''}) on ${machine.cpu}, ${machine.nproc} CPUs, ` +
        `${machine.memory_gib} GiB, ${machine.kernel}\n\n` + text;
 process.stdout.write(text);
-writeFileSync(outPath, JSON.stringify({ mode, runs: Number(runs), machine, figures: rows, ratios, table: text }, null, 2) + '\n');
+writeFileSync(outPath, JSON.stringify({ mode, runs: Number(runs), runs_big: Number(runsBig || runs), machine, figures: rows, ratios, table: text }, null, 2) + '\n');

@@ -65,8 +65,10 @@ bench_handoff() {
     for shape in fan chain; do
       dag=$WORK/handoff/$shape-$n.yaml
       gen_dag "$shape" "$n" "$dag"
-      for r in $(seq 1 "$RUNS"); do
-        log "handoff: $shape of $n noop tasks, run $r/$RUNS"
+      local runs=$RUNS
+      [ "$n" -gt 1000 ] && runs=$RUNS_BIG
+      for r in $(seq 1 "$runs"); do
+        log "handoff: $shape of $n noop tasks, run $r/$runs"
         home=$WORK/handoff/home
         rm -rf "$home"
         m=$(COSTFLOW_HOME=$home COSTFLOW_PARALLELISM=$par \
@@ -166,8 +168,11 @@ timed() {
 }
 
 bench_transform() {
-  local mb r snap home case t
+  local mb r snap home case t RUNS=$RUNS
+  local runs_small=$RUNS
   for mb in $TRANSFORM_SIZES; do
+    RUNS=$runs_small
+    [ "$mb" -ge 1000 ] && RUNS=$RUNS_BIG
     gen_data "$mb"
     case="AWS CUR ${INPUT_MB} MB"
     # costflow: bronze for both delivery days (not timed), kept as a snapshot
@@ -196,7 +201,7 @@ bench_transform() {
            ORDER BY a.id DESC LIMIT 1")"
       done
     done
-    rm -rf "$WORK/transform-$mb/home"
+    rm -rf "$WORK/transform-$mb"          # bronze snapshot: remade each run
     for t in 1 2; do
       for r in $(seq 1 "$RUNS"); do
         log "transform $case: duckdb threads=$t, run $r/$RUNS"
@@ -214,7 +219,8 @@ bench_transform() {
 
 # ---- end to end: the reference DAG on the biggest input --------------------
 bench_e2e() {
-  local r home m land
+  local r home m land RUNS=$RUNS
+  [ "$E2E_MB" -ge 1000 ] && RUNS=$RUNS_BIG
   gen_data "$E2E_MB"
   land=$WORK/e2e-landing
   if [ ! -f "$land/.ok" ] || [ "$(readlink -f "$land/aws")" != "$DATA/landing/aws" ]; then

@@ -22,6 +22,11 @@ sqlite3 *cf_store_db(struct cf_store *st);       /* for read queries */
 const char *cf_store_errmsg(struct cf_store *st);
 int  cf_store_schema_version(struct cf_store *st);
 
+/* 1 if the store's disk reserve is in place (re-creating it when space
+ * has come back); 0 if it was used up by a full disk. Callers start no
+ * new work while it is 0, so the store can always record outcomes. */
+int cf_store_reserve_ok(struct cf_store *st);
+
 /* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int cf_store_begin(struct cf_store *st);
 int cf_store_commit(struct cf_store *st);

@@ -10,10 +10,14 @@
 #include "costflow/csv.h"
 
 static char tmpdir[] = "/tmp/cf-test-csv-XXXXXX";
+static int tmpdir_made;   /* not "ends in X": mkdtemp may pick an X */
 
 static const char *write_tmp(const char *name, const void *data, size_t n) {
   static char path[512];
-  if (tmpdir[sizeof tmpdir - 2] == 'X' && !mkdtemp(tmpdir)) abort();
+  if (!tmpdir_made) {
+    if (!mkdtemp(tmpdir)) abort();
+    tmpdir_made = 1;
+  }
   snprintf(path, sizeof path, "%s/%s", tmpdir, name);
   FILE *f = fopen(path, "wb");
   if (!f) abort();
