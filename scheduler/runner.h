@@ -45,8 +45,6 @@ char *cf_runner_dag_id(struct cf_cli *cli, const char *dag_arg);
 /* Takes the per-run lock ($HOME/locks/DAG__DATE.lock, flock). Returns the
  * fd, or -1 if another process is driving that run. */
 int cf_runner_lock(struct cf_runner *r, cf_date d);
-/* The same lock by (home, dag id, date); the daemon takes it too. */
-int cf_run_lock(const char *home, const char *dag_id, cf_date d);
 
 /* ---- hand-off to a running daemon (`costflow scheduler`) ----------------
  * 1 if a daemon holds $HOME/scheduler.lock. */

@@ -7,12 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 #include "clear.h"
-#include "runner.h"
 #include "web-int.h"
 
 #define MAX_BACKFILL_DAYS 366
 
-/* The per-run lock shared with the CLI and the scheduler (runner.c). */
+/* The per-run lock shared with the CLI and the scheduler (core). */
 static int run_lock(struct cf_web *w, const char *dag_id, cf_date d) {
   return cf_run_lock(w->home, dag_id, d);
 }

@@ -88,6 +88,11 @@ void cf_date_to_ymd(cf_date d, int *y, int *m, int *dd);
 int  cf_days_in_month(int y, int m);
 int  cf_is_leap(int y);
 
+/* The per-run lock $home/locks/DAG__DATE.lock (flock, non-blocking): one
+ * driver per run. Returns the fd to keep (close to release), or -1 if
+ * another process holds it. */
+int cf_run_lock(const char *home, const char *dag_id, cf_date d);
+
 /* Durations: "30s", "5m", "1h", "2d", "250ms", or a bare integer of seconds.
  * Combined forms like "1h30m" are accepted. */
 int cf_duration_parse(const char *s, int64_t *ms);

@@ -23,28 +23,6 @@ static struct cf_web_opts o;
 static char home[256], dags[256], landing[256];
 static unsigned long iterations;
 
-/* The web actions take the per-run lock of scheduler/runner.c, which
- * the costflow binary links and cfweb does not: the same code here (weak,
- * so a real definition wins if one is ever linked in). */
-__attribute__((weak)) int cf_run_lock(const char *home, const char *dag_id,
-                                      cf_date d) {
-  char ds[11];
-  cf_date_format(d, ds);
-  char *dir = cf_asprintf("%s/locks", home);
-  char *path = cf_asprintf("%s/%s__%s.lock", dir, dag_id, ds);
-  int fd = -1;
-  if (dir && path && cf_mkdir_p(dir, 0755) == 0) {
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-      close(fd);
-      fd = -1;
-    }
-  }
-  cf_free(dir);
-  cf_free(path);
-  return fd;
-}
-
 static int submit(void *data, const char *dag_id, int64_t run_pk,
                   char **errmsg) {
   (void)data;
