@@ -28,6 +28,7 @@ static int reject(void *ud, const char *path, int64_t line,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fz_fd_mark();
   if (size < 1) return 0;
   unsigned mode = data[0] % 4;
   data++;

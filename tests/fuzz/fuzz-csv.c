@@ -36,6 +36,7 @@ static void read_all(const char *path) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fz_fd_mark();
   read_all(fz_write("in.csv", data, size));
   if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b)
     read_all(fz_write("in.csv.gz", data, size));

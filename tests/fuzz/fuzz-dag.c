@@ -43,6 +43,7 @@ static const struct cf_plugin *lookup(void *data, const char *name,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fz_fd_mark();
   const char *path = fz_write("dag.yaml", data, size);
   struct cf_dag_load_opts opts = {0, lookup, NULL};
   struct cf_diags dg = CF_DIAGS_INIT;
