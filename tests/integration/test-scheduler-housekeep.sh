@@ -5,13 +5,36 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sched-lib.sh"
 OUT="$COSTFLOW_HOME/outbox/notifications.jsonl"
-cat >"$D/late.yaml" <<'YAML'
+# a loopback webhook sink: the DAG's notify target
+HOOK_PORT=$((20000 + RANDOM % 20000))
+HOOK_OUT="$TMP/hook.jsonl"
+python3 - "$HOOK_PORT" "$HOOK_OUT" <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with open(sys.argv[2], 'ab') as f:
+            f.write(body + b'\n')
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'ok')
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+PY
+ALL_PIDS+=($!)
+cat >"$D/late.yaml" <<YAML
 dag: late
 schedule: "30 6 * * *"
 start_date: 2025-03-01
 deadline: "08:00"
 tasks:
   t: {plugin: fail}
+  alert:
+    plugin: notify
+    depends_on: [t]
+    trigger_rule: one_failed
+    params: {mode: failure, webhook_url: "http://127.0.0.1:$HOOK_PORT/hook"}
 YAML
 cat >"$D/ontime.yaml" <<'YAML'
 dag: ontime
@@ -30,8 +53,12 @@ eq "for the DAG whose run failed" "$(jq -r .dag "$OUT")" "late"
 eq "naming the date and state" "$(jq -r '.logical_date + " " + .state + " " + .kind' "$OUT")" "2025-03-01 failed deadline_miss"
 eq "deadline instant" "$(jq -r .deadline "$OUT")" "2025-03-02T08:00:00Z"
 eq "recorded as an event" "$(sql "SELECT count(*) FROM events WHERE kind='deadline_miss'")" "1"
+eq "the DAG's webhook got the deadline miss" \
+  "$(grep -c 'had not succeeded by its deadline' "$HOOK_OUT" 2>/dev/null)" "1"
+contains "as a JSON text message" "$(grep deadline "$HOOK_OUT" | jq -r .text)" "late: the run for 2025-03-01"
 check "09:30: checked again" sched_once 2025-03-02T09:30:00Z
 eq "still one notification (sent once)" "$(wc -l <"$OUT")" "1"
+eq "and one webhook message" "$(grep -c 'had not succeeded by its deadline' "$HOOK_OUT")" "1"
 
 # ---- retention -----------------------------------------------------------
 D2="$TMP/dags2"
