@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libuv1-dev libyaml-dev libsqlite3-dev
       libcurl4-openssl-dev libjansson-dev libarchive-dev libssl-dev
       zlib1g-dev libhttp-parser-dev sqlite3 jq tzdata curl python3
-      clang libclang-rt-14-dev)   # clang + libFuzzer: tests/fuzz/run.sh
+      clang libclang-rt-14-dev    # clang + libFuzzer: tests/fuzz/run.sh
+      chromium)                   # headless browser: tests/integration/test-web-ui.sh
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
