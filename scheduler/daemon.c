@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <curl/curl.h>
 #include "daemon.h"
 #include "web.h"
 #include "runner.h"
@@ -415,6 +416,8 @@ int cf_daemon_main(struct cf_cli *cli, const struct cf_daemon_opts *o) {
   if (d->o.speed < 1.0) d->o.speed = 1.0;
   d->mono0 = uv_hrtime();
   d->exit_code = CF_EXIT_FAIL;
+  /* once, before any thread: deadline webhooks use libcurl off the loop */
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   if (uv_loop_init(&d->loop) < 0) goto done;
   loop_ok = 1;
   db = cf_asprintf("%s/costflow.db", cli->home);
@@ -522,5 +525,6 @@ done:
   cf_free(err);
   int code = d->exit_code;
   cf_free(d);
+  curl_global_cleanup();
   return code;
 }
