@@ -1,51 +1,18 @@
 /* Fuzz target: the YAML DAG loader and validator (cf_dag_load), then the
  * logical-date helpers and template checks on what loads. The plugin
- * lookup returns static descriptors, like tests/unit/test-dag.c. */
+ * lookup returns the fake descriptors of tests/unit/fake_plugins.h. */
 #include "fuzz_util.h"
 #include "costflow/common.h"
 #include "costflow/cron.h"
 #include "costflow/dag.h"
 #include "costflow/plugin.h"
 
-static const struct cf_param_spec shell_params[] = {
-  {"command", CF_PARAM_STRING, 1, NULL, "shell command"},
-  {"env", CF_PARAM_MAP, 0, NULL, "extra environment"},
-  {"cwd", CF_PARAM_STRING, 0, NULL, "working directory"},
-};
-static const struct cf_param_spec sleep_params[] = {
-  {"seconds", CF_PARAM_INT, 1, NULL, "how long"},
-};
-static const struct cf_param_spec typed_params[] = {
-  {"flag", CF_PARAM_BOOL, 0, "false", NULL},
-  {"wait", CF_PARAM_DURATION, 0, "30s", NULL},
-  {"paths", CF_PARAM_LIST, 0, NULL, NULL},
-  {"extra", CF_PARAM_JSON, 0, "{\"a\": 1}", NULL},
-  {"count", CF_PARAM_INT, 0, "3", NULL},
-};
-static const struct cf_plugin shell = {CF_PLUGIN_ABI, sizeof(struct cf_plugin),
-  "shell", "run a command", shell_params, 3, NULL};
-static const struct cf_plugin sleepp = {CF_PLUGIN_ABI,
-  sizeof(struct cf_plugin), "sleep", "sleep", sleep_params, 1, NULL};
-static const struct cf_plugin noop = {CF_PLUGIN_ABI, sizeof(struct cf_plugin),
-  "noop", "nothing", NULL, 0, NULL};
-static const struct cf_plugin typed = {CF_PLUGIN_ABI, sizeof(struct cf_plugin),
-  "typed", "typed params", typed_params, 5, NULL};
-
-static const struct cf_plugin *lookup(void *data, const char *name,
-                                      char **errmsg) {
-  (void)data;
-  if (!strcmp(name, "shell")) return &shell;
-  if (!strcmp(name, "sleep")) return &sleepp;
-  if (!strcmp(name, "noop")) return &noop;
-  if (!strcmp(name, "typed")) return &typed;
-  *errmsg = cf_asprintf("unknown plugin '%s'", name);
-  return NULL;
-}
+#include "../unit/fake_plugins.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_fd_mark();
   const char *path = fz_write("dag.yaml", data, size);
-  struct cf_dag_load_opts opts = {0, lookup, NULL};
+  struct cf_dag_load_opts opts = {0, fake_plugin_lookup, NULL};
   struct cf_diags dg = CF_DIAGS_INIT;
   struct cf_dag *dag = NULL;
   int r = cf_dag_load(path, &opts, &dag, &dg);

@@ -15,44 +15,7 @@
 
 /* ---- fixtures: static plugin descriptors and a lookup ------------------ */
 
-static const struct cf_param_spec shell_params[] = {
-  {"command", CF_PARAM_STRING, 1, NULL, "shell command"},
-  {"env", CF_PARAM_MAP, 0, NULL, "extra environment"},
-  {"cwd", CF_PARAM_STRING, 0, NULL, "working directory"},
-};
-static const struct cf_param_spec sleep_params[] = {
-  {"seconds", CF_PARAM_INT, 1, NULL, "how long"},
-};
-static const struct cf_param_spec typed_params[] = {
-  {"flag", CF_PARAM_BOOL, 0, "false", NULL},
-  {"wait", CF_PARAM_DURATION, 0, "30s", NULL},
-  {"paths", CF_PARAM_LIST, 0, NULL, NULL},
-  {"extra", CF_PARAM_JSON, 0, "{\"a\": 1}", NULL},
-  {"count", CF_PARAM_INT, 0, "3", NULL},
-};
-static const struct cf_plugin shell = {CF_PLUGIN_ABI, sizeof(struct cf_plugin),
-  "shell", "run a command", shell_params, 3, NULL};
-static const struct cf_plugin sleepp = {CF_PLUGIN_ABI,
-  sizeof(struct cf_plugin), "sleep", "sleep", sleep_params, 1, NULL};
-static const struct cf_plugin noop = {CF_PLUGIN_ABI, sizeof(struct cf_plugin),
-  "noop", "nothing", NULL, 0, NULL};
-static const struct cf_plugin typed = {CF_PLUGIN_ABI, sizeof(struct cf_plugin),
-  "typed", "typed params", typed_params, 5, NULL};
-
-static const struct cf_plugin *lookup(void *data, const char *name,
-                                      char **errmsg) {
-  (void)data;
-  if (!strcmp(name, "shell")) return &shell;
-  if (!strcmp(name, "sleep")) return &sleepp;
-  if (!strcmp(name, "noop")) return &noop;
-  if (!strcmp(name, "typed")) return &typed;
-  if (!strcmp(name, "oldabi"))
-    *errmsg = cf_strdup("plugin 'oldabi' was built for ABI 2, this "
-                        "costflow has ABI 1");
-  else
-    *errmsg = cf_asprintf("unknown plugin '%s'", name);
-  return NULL;
-}
+#include "fake_plugins.h"
 
 static char tmpdir[64];
 
@@ -76,7 +39,7 @@ static const char *write_file(const char *name, const void *data,
   return p;
 }
 
-static struct cf_dag_load_opts opts = {0, lookup, NULL};
+static struct cf_dag_load_opts opts = {0, fake_plugin_lookup, NULL};
 static struct cf_diags dg = CF_DIAGS_INIT;
 static char all[16384];          /* every diag as "L:C: msg\n" */
 
@@ -370,7 +333,7 @@ CF_TEST(file_size_cap) {
   CF_ASSERT_STR("file is 1048577 bytes, over the 1048576-byte limit for "
                 "DAG files", g.v[0].msg);
   cf_diags_release(&g);
-  struct cf_dag_load_opts small = {100, lookup, NULL};
+  struct cf_dag_load_opts small = {100, fake_plugin_lookup, NULL};
   CF_ASSERT(load_opts("dag: x\ntasks: {a: {plugin: noop}}\n# padding "
                       "padding padding padding padding padding padding "
                       "padding padding padding\n",
