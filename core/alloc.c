@@ -1,17 +1,20 @@
 /* Allocation wrappers with a fail-the-Nth-allocation test hook. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "costflow/common.h"
 
-static long fail_countdown = -1;   /* < 0: hook disabled */
+/* < 0: hook disabled. Atomic: plugins allocate from several threads. */
+static atomic_long fail_countdown = -1;
 
-void cf_alloc_fail_after(long n) { fail_countdown = n; }
+void cf_alloc_fail_after(long n) { atomic_store(&fail_countdown, n); }
 
 static int should_fail(void) {
-  if (fail_countdown < 0) return 0;
-  if (fail_countdown == 0) return 1;
-  fail_countdown--;
+  long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+  if (n < 0) return 0;
+  if (n == 0) return 1;
+  atomic_fetch_sub_explicit(&fail_countdown, 1, memory_order_relaxed);
   return 0;
 }
 

@@ -16,6 +16,13 @@ static u128 pow10_u128(int n) {
   return p;
 }
 
+static const uint64_t pow10_u64[20] = {
+  1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+  10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+  100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+  100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+  100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+
 /* Multiplies *acc by 10 and adds d; 0, or -1 past DEC_MAXMAG. */
 static int mul10_add(u128 *acc, unsigned d) {
   if (*acc > (DEC_MAXMAG - d) / 10) return -1;
@@ -67,6 +74,16 @@ int cf_dec_parse(const char *s, size_t n, cf_dec *out) {
   /* A non-zero digit below 10^-18 cannot be represented exactly. */
   if (shift < 0) return CF_EINVALID;
   if ((long)(hi - lo) + shift > 39) return CF_EINVALID;
+  if (hi - lo <= 19 && shift <= 19) {
+    /* Common case in u64: 19 digits times 10^19 stays below 10^38, which
+     * fits, so no per-digit overflow check (and no u128 division). */
+    uint64_t small = 0;
+    for (size_t k = lo; k < hi; k++)
+      small = small * 10 + (uint64_t)(DIGIT(k) - '0');
+    u128 v = (u128)small * pow10_u64[shift];
+    out->v = neg ? -(__int128)v : (__int128)v;
+    return 0;
+  }
   u128 acc = 0;
   for (size_t k = lo; k < hi; k++)
     if (mul10_add(&acc, (unsigned)(DIGIT(k) - '0')) < 0) return CF_EINVALID;
@@ -81,6 +98,15 @@ int cf_dec_parse(const char *s, size_t n, cf_dec *out) {
 static size_t u128_digits(u128 m, char *out) {
   char tmp[48];
   size_t n = 0;
+  if (m <= UINT64_MAX) {                /* no u128 division per digit */
+    uint64_t v = (uint64_t)m;
+    do {
+      tmp[n++] = (char)('0' + (int)(v % 10));
+      v /= 10;
+    } while (v);
+    for (size_t k = 0; k < n; k++) out[k] = tmp[n - 1 - k];
+    return n;
+  }
   do {
     tmp[n++] = (char)('0' + (int)(m % 10));
     m /= 10;
@@ -95,7 +121,8 @@ static u128 magnitude(cf_dec d) {
 
 size_t cf_dec_format(cf_dec d, char *out) {
   u128 m = magnitude(d), unit = pow10_u128(CF_DEC_SCALE);
-  u128 ip = m / unit, fp = m % unit;
+  u128 ip = m / unit;
+  uint64_t fp = (uint64_t)(m - ip * unit);       /* < 10^18 */
   size_t n = 0;
   if (d.v < 0) out[n++] = '-';
   n += u128_digits(ip, out + n);

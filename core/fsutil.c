@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "costflow/common.h"
@@ -91,6 +92,20 @@ void cf_sha256_mem(const void *p, size_t n, char hex[65]) {
   unsigned dl = 0;
   EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
   to_hex(d, dl, hex);
+}
+
+int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned dl = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  for (size_t i = 0; ok && i < niov; i++)
+    ok = EVP_DigestUpdate(ctx, iov[i].iov_base, iov[i].iov_len);
+  ok = ok && EVP_DigestFinal_ex(ctx, d, &dl);
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return -ENOMEM;
+  to_hex(d, dl, hex);
+  return 0;
 }
 
 int cf_sha256_file(const char *path, char hex[65]) {

@@ -70,6 +70,9 @@ int cf_fsync_dir(const char *dir);
 /* SHA-256 of a file or of memory, as 64 lowercase hex chars + NUL. */
 int cf_sha256_file(const char *path, char hex[65]);
 void cf_sha256_mem(const void *p, size_t n, char hex[65]);
+/* SHA-256 of the concatenated pieces, without joining them. 0 or -ENOMEM. */
+struct iovec;
+int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]);
 
 /* Time. */
 int64_t cf_now_ms(void);                 /* wall clock, ms since epoch UTC */

@@ -24,4 +24,9 @@ void cf_csv_close(struct cf_csv *c);
 int cf_csv_next(struct cf_csv *c, const char ***fields, const size_t **lens,
                 size_t *nfields, int64_t *line, char **errmsg);
 
+/* The reader parses whole in-chunk records in one tight loop and falls
+ * back to a byte-at-a-time parser for everything else; both give the same
+ * records. Off forces the byte-at-a-time parser (differential tests). */
+void cf_csv_set_fast_path(struct cf_csv *c, int on);
+
 #endif

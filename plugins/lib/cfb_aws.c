@@ -60,12 +60,31 @@ struct aws_hdr {
   int *tag_cols;                 /* resourceTags/... columns */
   char **tag_keys;
   size_t ntags;
+  size_t *tag_order;             /* tags by (key, column): JSON key order */
 };
 
 static void hdr_release(struct aws_hdr *h) {
   for (size_t i = 0; i < h->ntags; i++) cf_free(h->tag_keys[i]);
   cf_free(h->tag_cols);
   cf_free(h->tag_keys);
+  cf_free(h->tag_order);
+}
+
+/* Orders the tag columns by key (strcmp, as jansson's JSON_SORT_KEYS),
+ * then by column, once per file. */
+static int order_tags(struct aws_hdr *h) {
+  if (!(h->tag_order = cf_calloc(h->ntags + 1, sizeof *h->tag_order)))
+    return -ENOMEM;
+  for (size_t i = 0; i < h->ntags; i++) {
+    size_t j = i;
+    for (; j > 0; j--) {
+      size_t prev = h->tag_order[j - 1];
+      if (strcmp(h->tag_keys[prev], h->tag_keys[i]) <= 0) break;
+      h->tag_order[j] = prev;
+    }
+    h->tag_order[j] = i;
+  }
+  return 0;
 }
 
 static int hdr_build(struct aws_hdr *h, const char **f, size_t n) {
@@ -88,7 +107,7 @@ static int hdr_build(struct aws_hdr *h, const char **f, size_t n) {
     for (int i = 0; i < A_NFIELDS; i++)
       if (h->idx[i] < 0 && !strcmp(name, aws_names[i])) h->idx[i] = (int)c;
   }
-  return 0;
+  return order_tags(h);
 }
 
 static const char *get(const struct aws_hdr *h, const char **f, int which) {
@@ -140,8 +159,73 @@ static cf_dec effective_cost(const struct aws_hdr *h, const char **f,
   return unblended;
 }
 
+/* jansson's escaping of a string (json_dumps): \" \\ \b \f \n \r \t,
+ * other controls as \u00XX, everything else (UTF-8, '/') as is. */
+static int json_escaped(struct cf_buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  int r = cf_buf_addch(b, '"');
+  while (!r && *s) {
+    size_t n = 0;
+    while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
+      n++;
+    r = cf_buf_add(b, s, n);
+    s += n;
+    if (r || !*s) break;
+    unsigned char c = (unsigned char)*s++;
+    const char *esc = c == '"'    ? "\\\""
+                      : c == '\\' ? "\\\\"
+                      : c == '\b'  ? "\\b"
+                      : c == '\f'  ? "\\f"
+                      : c == '\n'  ? "\\n"
+                      : c == '\r'  ? "\\r"
+                      : c == '\t'  ? "\\t"
+                                   : NULL;
+    if (esc) {
+      r = cf_buf_adds(b, esc);
+    } else {
+      char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+      r = cf_buf_adds(b, u);
+    }
+  }
+  return r ? r : cf_buf_addch(b, '"');
+}
+
+/* Tags from resourceTags/ columns alone, byte for byte what the jansson
+ * path below prints (keys sorted; of columns sharing a key the last
+ * non-empty one wins), without building a JSON tree per row. */
+static int column_tags_json(const struct aws_hdr *h, const char **f,
+                            struct cf_buf *out) {
+  int r = cf_buf_addch(out, '{');
+  size_t emitted = 0;
+  for (size_t i = 0; i < h->ntags && !r;) {
+    size_t j = i + 1;
+    const char *key = h->tag_keys[h->tag_order[i]];
+    while (j < h->ntags && !strcmp(h->tag_keys[h->tag_order[j]], key)) j++;
+    const char *v = "";
+    for (size_t k = j; k > i && !*v; k--)
+      v = f[h->tag_cols[h->tag_order[k - 1]]];
+    if (*v) {
+      if (emitted++) r = cf_buf_addch(out, ',');
+      if (!r) r = json_escaped(out, key);
+      if (!r) r = cf_buf_addch(out, ':');
+      if (!r) r = json_escaped(out, v);
+    }
+    i = j;
+  }
+  return r ? r : cf_buf_addch(out, '}');
+}
+
 /* Tags as compact JSON with sorted keys; caller frees. */
 static char *tags_json(const struct aws_hdr *h, const char **f) {
+  const char *map = get(h, f, A_TAGS_MAP);
+  if (*map != '{') {                   /* no CUR 2.0 tag map on this row */
+    struct cf_buf b = CF_BUF_INIT(0);
+    if (column_tags_json(h, f, &b) < 0) {
+      cf_buf_release(&b);
+      return NULL;
+    }
+    return cf_buf_detach(&b, NULL);
+  }
   json_t *o = json_object();
   if (!o) return NULL;
   for (size_t i = 0; i < h->ntags; i++) {
@@ -166,22 +250,38 @@ static char *tags_json(const struct aws_hdr *h, const char **f) {
   return s;
 }
 
+/* Copies n bytes of s into out as a string, cut to cap - 1 bytes (what
+ * snprintf(out, cap, "%.*s", n, s) does, without printf per row). */
+static void copy_trunc(char *out, size_t cap, const char *s, size_t n) {
+  if (n > cap - 1) n = cap - 1;
+  memcpy(out, s, n);
+  out[n] = '\0';
+}
+
 /* Region from product/regionCode, product/region, or the AZ ("us-east-1a"
  * -> "us-east-1"). */
 static void region_of(const struct aws_hdr *h, const char **f, char *out,
                       size_t cap) {
   const char *r = get(h, f, A_REGION_CODE);
   if (!*r) r = get(h, f, A_REGION);
-  if (*r) {
-    snprintf(out, cap, "%s", r);
-    return;
+  size_t n = strlen(r);
+  if (!n) {
+    r = get(h, f, A_AZ);
+    n = strlen(r);
+    if (n > 1 && isalpha((unsigned char)r[n - 1]) &&
+        isdigit((unsigned char)r[n - 2]))
+      n--;
   }
-  const char *az = get(h, f, A_AZ);
-  size_t n = strlen(az);
-  if (n > 1 && isalpha((unsigned char)az[n - 1]) &&
-      isdigit((unsigned char)az[n - 2]))
-    n--;
-  snprintf(out, cap, "%.*s", (int)n, az);
+  copy_trunc(out, cap, r, n);
+}
+
+/* "%lld" of a line number (never negative) without printf. */
+static void fmt_line(char out[32], int64_t v) {
+  char t[24];
+  int n = 0;
+  do t[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
+  for (int i = 0; i < n; i++) out[i] = t[n - 1 - i];
+  out[n] = '\0';
 }
 
 struct aws_ctx {
@@ -236,8 +336,14 @@ static int map_row(struct aws_ctx *x, const char **f, size_t n,
   if (!tags) return -ENOMEM;
   /* Identity: LineItemId|TimeInterval (the CUR dedupe key). */
   const char *lid = get(h, f, A_LINE_ITEM_ID);
-  if (*lid) {
-    snprintf(key, sizeof key, "%s|%s", lid, get(h, f, A_TIME_INTERVAL));
+  if (*lid) {                    /* "%s|%s", cut to the key's size */
+    const char *ti = get(h, f, A_TIME_INTERVAL);
+    size_t ln = strlen(lid);
+    copy_trunc(key, sizeof key, lid, ln);
+    if (ln < sizeof key - 1) {
+      key[ln] = '|';
+      copy_trunc(key + ln + 1, sizeof key - ln - 1, ti, strlen(ti));
+    }
   } else {
     struct cf_buf raw = CF_BUF_INIT(0);
     for (size_t i = 0; i < n; i++) {
@@ -279,10 +385,10 @@ static int map_row(struct aws_ctx *x, const char **f, size_t n,
   r |= cfb_rowbuf_set(rb, CFB_x_IsCredit, is_credit ? "true" : "false");
   r |= cfb_rowbuf_set(rb, CFB_x_LineItemId, key);
   r |= cfb_rowbuf_set(rb, CFB_x_SourceFileHash, x->src->sha256);
-  snprintf(num, sizeof num, "%lld", (long long)line);
+  fmt_line(num, line);
   r |= cfb_rowbuf_set(rb, CFB_x_SourceLine, num);
   r |= cfb_rowbuf_set(rb, CFB_x_IngestedAt, x->src->ingested_at);
-  free(tags);                                   /* from jansson */
+  free(tags);                         /* jansson or cf_buf: both malloc */
   if (r) return -ENOMEM;
   cfb_rowbuf_finish(rb, out);
   out->billed = billed;

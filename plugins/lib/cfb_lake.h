@@ -81,6 +81,7 @@ struct cfb_silver_opts {
   void *part_ud;
   int keep_versions;             /* old versions kept per partition */
   const char *only_dates;        /* NULL, or "D1,D2": recompute these */
+  int threads;                   /* dates published at once; 0: CPUs */
 };
 
 /* Recomputes from bronze every usage date that day `ds`'s deliveries

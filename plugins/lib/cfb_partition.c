@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "cfb_partition.h"
 #include "costflow/common.h"
@@ -37,16 +38,27 @@ static int64_t max_version(const char *dir) {
   return max;
 }
 
-static int write_synced(const char *path, const void *data, size_t len) {
+/* Writes the iovecs to a new file and fsyncs it. */
+static int write_synced(const char *path, const struct iovec *iov,
+                        size_t niov) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -errno;
-  const char *p = data;
+  struct iovec win[64];
+  size_t next = 0, skip = 0;       /* skip: bytes of iov[next] written */
   int ret = 0;
-  while (len && !ret) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) ret = -errno;
-    else { p += w; len -= (size_t)w; }
+  while (!ret && next < niov) {
+    size_t n = 0;
+    for (size_t i = next; i < niov && n < 64; i++) win[n++] = iov[i];
+    win[0].iov_base = (char *)win[0].iov_base + skip;
+    win[0].iov_len -= skip;
+    ssize_t w = writev(fd, win, (int)n);
+    if (w < 0) {
+      if (errno != EINTR) ret = -errno;
+      continue;
+    }
+    size_t done = (size_t)w + skip;
+    while (next < niov && done >= iov[next].iov_len) done -= iov[next++].iov_len;
+    skip = done;
   }
   if (!ret && fsync(fd) < 0) ret = -errno;
   if (close(fd) < 0 && !ret) ret = -errno;
@@ -85,12 +97,23 @@ int cfb_partition_publish(const char *dir, const char *dataset,
                           size_t len, int64_t rows, const char *inputs_json,
                           int keep, struct cfb_published *out,
                           char **errmsg) {
+  struct iovec one = {(void *)data, len};
+  return cfb_partition_publish_iov(dir, dataset, partition, &one, 1, rows,
+                                   inputs_json, keep, out, errmsg);
+}
+
+int cfb_partition_publish_iov(const char *dir, const char *dataset,
+                              const char *partition, const struct iovec *iov,
+                              size_t niov, int64_t rows,
+                              const char *inputs_json, int keep,
+                              struct cfb_published *out, char **errmsg) {
   char *vdir = NULL, *path = NULL, *tmp_link = NULL, *link = NULL;
   char *manifest = NULL, vname[32];
   const char *what = "mkdir";
   int ret = cf_mkdir_p(dir, 0755);
   if (ret < 0) goto done;
-  cf_sha256_mem(data, len, out->checksum);
+  what = "checksum";
+  if ((ret = cf_sha256_iov(iov, niov, out->checksum)) < 0) goto done;
   int64_t live = cfb_partition_current(dir);
   out->version = live;
   out->changed = 0;
@@ -107,7 +130,7 @@ int cfb_partition_publish(const char *dir, const char *dataset,
   }
   what = "write data.csv";
   if (!(path = cf_asprintf("%s/data.csv", vdir))) goto nomem;
-  if ((ret = write_synced(path, data, len)) < 0) goto done;
+  if ((ret = write_synced(path, iov, niov)) < 0) goto done;
   manifest = cf_asprintf(
       "{\"dataset\":\"%s\",\"partition\":\"%s\",\"version\":%lld,"
       "\"row_count\":%lld,\"checksum\":\"%s\",\"inputs\":%s}\n",
@@ -117,7 +140,8 @@ int cfb_partition_publish(const char *dir, const char *dataset,
   if (!manifest || !(path = cf_asprintf("%s/_manifest.json", vdir)))
     goto nomem;
   what = "write manifest";
-  if ((ret = write_synced(path, manifest, strlen(manifest))) < 0) goto done;
+  struct iovec mi = {manifest, strlen(manifest)};
+  if ((ret = write_synced(path, &mi, 1)) < 0) goto done;
   what = "fsync";
   if ((ret = cf_fsync_dir(vdir)) < 0 || (ret = cf_fsync_dir(dir)) < 0)
     goto done;

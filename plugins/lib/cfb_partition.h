@@ -26,6 +26,15 @@ int cfb_partition_publish(const char *dir, const char *dataset,
                           int keep, struct cfb_published *out,
                           char **errmsg);
 
+/* The same, with data.csv given as the concatenation of `niov` pieces
+ * (hashed and written without joining them). */
+struct iovec;
+int cfb_partition_publish_iov(const char *dir, const char *dataset,
+                              const char *partition, const struct iovec *iov,
+                              size_t niov, int64_t rows,
+                              const char *inputs_json, int keep,
+                              struct cfb_published *out, char **errmsg);
+
 /* Live version number of `dir` (0 if none). */
 int64_t cfb_partition_current(const char *dir);
 

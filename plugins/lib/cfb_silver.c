@@ -1,13 +1,15 @@
 /* Silver: recompute usage-date partitions from bronze. One pass over the
  * bronze files that hold any target date spills rows into one file per
- * date; each date is then deduplicated (latest delivery wins), sorted
- * bytewise and published atomically. Memory: one date's rows. */
+ * date (cfb_spill.c); each date is then deduplicated (latest delivery
+ * wins), sorted bytewise and published atomically (cfb_silver_date.c),
+ * a few dates at a time on threads. Memory: one date's rows per thread. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cfb_lake.h"
-#include "costflow/csv.h"
+#include "cfb_silver_int.h"
 
 /* Newest CUR manifest delivery of one billing period. */
 struct snap { const char *period, *day, *assembly; int top; };
@@ -77,35 +79,51 @@ static long ds_find(const struct dateset *d, cf_date x) {
   return lo < d->n && d->v[lo] == x ? (long)lo : -1;
 }
 
+/* Usage dates to rebuild: only_dates, else every date the day's
+ * deliveries hold, widened to the whole billing period for a CUR
+ * snapshot (a new snapshot may drop rows of any date of its period). */
+static int target_dates(const struct cfb_silver_opts *o,
+                        const struct cfb_entries *es, struct dateset *T) {
+  int ret = 0;
+  if (o->only_dates) {
+    const char *p = o->only_dates;
+    while (*p) {
+      char d[11];
+      cf_date v;
+      size_t len = strcspn(p, ", ");
+      snprintf(d, sizeof d, "%.*s", (int)(len < 10 ? len : 10), p);
+      if (len && cf_date_parse(d, &v) == 0 && (ret = ds_add(T, v)) < 0)
+        return ret;
+      p += len;
+      while (*p == ',' || *p == ' ') p++;
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < es->n; i++) {
+    const struct cfb_entry *e = &es->v[i];
+    if (strcmp(e->day, o->ds)) continue;
+    for (size_t k = 0; k < e->ndates; k++)
+      if ((ret = ds_add(T, e->dates[k])) < 0) return ret;
+    if (e->provider != CFB_AWS || !*e->billing_period) continue;
+    for (size_t j = 0; j < es->n; j++)
+      if (es->v[j].provider == CFB_AWS &&
+          !strcmp(es->v[j].billing_period, e->billing_period))
+        for (size_t k = 0; k < es->v[j].ndates; k++)
+          if ((ret = ds_add(T, es->v[j].dates[k])) < 0) return ret;
+  }
+  return 0;
+}
+
 struct sv_ctx {
   const struct cfb_silver_opts *o;
   const struct cfb_entry *entry;
+  struct cfb_rank rank;            /* delivery and file of `entry` */
   const struct snaps *snaps;
   struct dateset *targets;
-  FILE **spill;
-  char **spill_path;
-  struct cf_buf line;
+  struct cfb_spills spills;
+  struct cf_buf row, key;
   int64_t rejected;
 };
-
-/* printf("%0*lld", width, v) for the common case (0 <= v, at most 19
- * digits) without printf; anything else goes through snprintf. */
-static void fmt_int(char out[40], long long v, int width) {
-  if (v < 0) {
-    snprintf(out, 40, "%0*lld", width, v);
-    return;
-  }
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  int k = 0;
-  while (k < width - n) out[k++] = '0';
-  while (n) out[k++] = tmp[--n];
-  out[k] = '\0';
-}
 
 static int sv_emit(void *ud, const struct cfb_cost *c) {
   struct sv_ctx *x = ud;
@@ -118,36 +136,18 @@ static int sv_emit(void *ud, const struct cfb_cost *c) {
     const struct snap *s = snap_find(x->snaps, c->billing_period);
     if (s && strcmp(e->day, s->day) <= 0) return 0;
   }
-  if (!x->spill[di]) {
-    x->spill[di] = fopen(x->spill_path[di], "we");
-    if (!x->spill[di]) return -errno;
-  }
-  cf_buf_reset(&x->line);
-  int r = cf_buf_adds(&x->line, cfb_provider_name(e->provider));
-  r |= cf_buf_addch(&x->line, ':');
-  r |= cfb_csv_field(&x->line, c->col[CFB_x_LineItemId]);
-  /* Rank: later delivery day, then finalized, then later ingestion, then
-   * hash and line, so the winner never depends on read order.
-   * Text: ",DAY|FINALIZED|INGESTED|SHA|LINE%012lld," (no printf per row). */
-  char num[40];
-  r |= cf_buf_addch(&x->line, ',');
-  r |= cf_buf_adds(&x->line, e->day);
-  r |= cf_buf_addch(&x->line, '|');
-  fmt_int(num, c->finalized, 0);
-  r |= cf_buf_adds(&x->line, num);
-  r |= cf_buf_addch(&x->line, '|');
-  r |= cf_buf_adds(&x->line, e->ingested_at);
-  r |= cf_buf_addch(&x->line, '|');
-  r |= cf_buf_adds(&x->line, e->sha256);
-  r |= cf_buf_addch(&x->line, '|');
-  fmt_int(num, atoll(c->col[CFB_x_SourceLine]), 12);
-  r |= cf_buf_adds(&x->line, num);
-  r |= cf_buf_addch(&x->line, ',');
-  r |= cfb_row_csv(&x->line, c->col);
-  if (r) return -ENOMEM;
-  if (fwrite(x->line.buf, 1, x->line.len, x->spill[di]) != x->line.len)
-    return -EIO;
-  return 0;
+  struct cfb_rank rank = x->rank;
+  rank.finalized = c->finalized != 0;
+  rank.line = atoll(c->col[CFB_x_SourceLine]);
+  cf_buf_reset(&x->key);
+  cf_buf_reset(&x->row);
+  if (cf_buf_adds(&x->key, cfb_provider_name(e->provider)) < 0 ||
+      cf_buf_addch(&x->key, ':') < 0 ||
+      cf_buf_adds(&x->key, c->col[CFB_x_LineItemId]) < 0 ||
+      cfb_row_csv(&x->row, c->col) < 0)
+    return -ENOMEM;
+  return cfb_spills_add(&x->spills, (size_t)di, &rank, x->key.buf,
+                        x->key.len, x->row.buf, x->row.len);
 }
 
 static int sv_reject(void *ud, const char *path, int64_t line,
@@ -158,159 +158,112 @@ static int sv_reject(void *ud, const char *path, int64_t line,
                        : 0;
 }
 
-/* Dedupe table for one date: key -> (rank, row). */
-struct kept { char *key, *rank, *row; size_t rowlen; };
-struct table { struct kept *v; size_t n, cap; size_t *slot; size_t nslot; };
-
-static uint64_t fnv(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
-static void table_release(struct table *t) {
-  for (size_t i = 0; i < t->n; i++) {
-    cf_free(t->v[i].key);
-    cf_free(t->v[i].rank);
-    cf_free(t->v[i].row);
-  }
-  cf_free(t->v);
-  cf_free(t->slot);
-  memset(t, 0, sizeof *t);
-}
-
-static int table_grow(struct table *t) {
-  size_t ns = t->nslot ? t->nslot * 2 : 1024;
-  size_t *slot = cf_malloc(ns * sizeof *slot);
-  if (!slot) return -ENOMEM;
-  for (size_t i = 0; i < ns; i++) slot[i] = SIZE_MAX;
-  for (size_t i = 0; i < t->n; i++) {
-    size_t h = fnv(t->v[i].key) & (ns - 1);
-    while (slot[h] != SIZE_MAX) h = (h + 1) & (ns - 1);
-    slot[h] = i;
-  }
-  cf_free(t->slot);
-  t->slot = slot;
-  t->nslot = ns;
-  return 0;
-}
-
-/* Keeps (key, rank, row) if key is new or rank is higher. */
-static int table_put(struct table *t, const char *key, const char *rank,
-                     const char *row, size_t rowlen) {
-  if ((t->n + 1) * 2 > t->nslot && table_grow(t) < 0) return -ENOMEM;
-  size_t h = fnv(key) & (t->nslot - 1);
-  while (t->slot[h] != SIZE_MAX) {
-    struct kept *k = &t->v[t->slot[h]];
-    if (!strcmp(k->key, key)) {
-      if (strcmp(rank, k->rank) <= 0) return 0;
-      char *nr = cf_strdup(rank), *nrow = cf_strndup(row, rowlen);
-      if (!nr || !nrow) { cf_free(nr); cf_free(nrow); return -ENOMEM; }
-      cf_free(k->rank);
-      cf_free(k->row);
-      k->rank = nr;
-      k->row = nrow;
-      k->rowlen = rowlen;
-      return 0;
+/* Inputs of a date: the sorted, distinct bronze hashes read that hold
+ * rows of it, as a JSON array. */
+static char *inputs_json(cf_date d, const struct cfb_entry *const *cand,
+                         size_t ncand) {
+  const char **sha = cf_calloc(ncand + 1, sizeof *sha);
+  struct cf_buf b = CF_BUF_INIT(0);
+  size_t n = 0;
+  if (!sha) return NULL;
+  for (size_t i = 0; i < ncand; i++)
+    for (size_t k = 0; k < cand[i]->ndates; k++)
+      if (cand[i]->dates[k] == d) {
+        sha[n++] = cand[i]->sha256;
+        break;
+      }
+  for (size_t i = 1; i < n; i++)                /* few files: insertion */
+    for (size_t j = i; j > 0 && strcmp(sha[j - 1], sha[j]) > 0; j--) {
+      const char *t = sha[j];
+      sha[j] = sha[j - 1];
+      sha[j - 1] = t;
     }
-    h = (h + 1) & (t->nslot - 1);
+  int r = cf_buf_addch(&b, '[');
+  for (size_t i = 0; i < n && !r; i++)
+    if (!i || strcmp(sha[i - 1], sha[i]))
+      r = cf_buf_addf(&b, "%s\"%s\"", b.len > 1 ? "," : "", sha[i]);
+  r |= cf_buf_addch(&b, ']');
+  cf_free(sha);
+  if (r) {
+    cf_buf_release(&b);
+    return NULL;
   }
-  if (t->n == t->cap) {
-    size_t nc = t->cap ? t->cap * 2 : 256;
-    struct kept *v = cf_realloc(t->v, nc * sizeof *v);
-    if (!v) return -ENOMEM;
-    t->v = v;
-    t->cap = nc;
-  }
-  struct kept *k = &t->v[t->n];
-  k->key = cf_strdup(key);
-  k->rank = cf_strdup(rank);
-  k->row = cf_strndup(row, rowlen);
-  k->rowlen = rowlen;
-  if (!k->key || !k->rank || !k->row) {
-    cf_free(k->key); cf_free(k->rank); cf_free(k->row);
-    return -ENOMEM;
-  }
-  t->slot[h] = t->n++;
-  return 0;
+  return cf_buf_detach(&b, NULL);
 }
 
-static int cmp_rows(const void *a, const void *b) {
-  const struct kept *x = a, *y = b;
-  size_t n = x->rowlen < y->rowlen ? x->rowlen : y->rowlen;
-  int c = memcmp(x->row, y->row, n);
-  if (c) return c;
-  return x->rowlen < y->rowlen ? -1 : x->rowlen > y->rowlen;
-}
-
-/* Dedupes, sorts and publishes one date from its spill file. */
-static int publish_date(const struct cfb_silver_opts *o, cf_date d,
-                        const char *spill, const struct cfb_entries *es,
-                        const char *const *cand, size_t ncand,
-                        char **errmsg) {
-  struct table t = {0};
-  struct cf_buf data = CF_BUF_INIT(0), inputs = CF_BUF_INIT(0);
-  struct cf_buf row = CF_BUF_INIT(0);
-  struct cf_csv *c = NULL;
-  char ds[11], *dir = NULL, *part = NULL;
-  int ret = 0;
-  cf_date_format(d, ds);
-  if (access(spill, F_OK) == 0) {
-    if ((ret = cf_csv_open(spill, &c, errmsg)) < 0) goto done;
-    const char **f;
-    const size_t *l;
-    size_t n;
-    int64_t line;
-    int r;
-    while ((r = cf_csv_next(c, &f, &l, &n, &line, errmsg)) == 1) {
-      if (n != 2 + CFB_NCOLS) { ret = CF_EDATA; goto done; }
-      cf_buf_reset(&row);
-      if (cfb_row_csv(&row, f + 2) < 0) { ret = -ENOMEM; goto done; }
-      if ((ret = table_put(&t, f[0], f[1], row.buf, row.len)) < 0) goto done;
-    }
-    if (r < 0) { ret = r; goto done; }
-  }
-  if (t.n) qsort(t.v, t.n, sizeof *t.v, cmp_rows);
-  ret = cf_buf_adds(&data, cfb_header_line);
-  for (size_t i = 0; i < t.n && !ret; i++)
-    ret = cf_buf_add(&data, t.v[i].row, t.v[i].rowlen);
-  /* Inputs: every bronze file read that holds rows of this date. */
-  cf_buf_addch(&inputs, '[');
-  const char *prev = NULL;
-  for (size_t i = 0; i < ncand; i++) {
-    const struct cfb_entry *e = NULL;
-    for (size_t j = 0; j < es->n && !e; j++)
-      if (es->v[j].sha256 == cand[i]) e = &es->v[j];
-    int has = 0;
-    for (size_t k = 0; e && k < e->ndates && !has; k++)
-      has = e->dates[k] == d;
-    if (!has || (prev && !strcmp(prev, cand[i]))) continue;
-    cf_buf_addf(&inputs, "%s\"%s\"", prev ? "," : "", cand[i]);
-    prev = cand[i];
-  }
-  ret |= cf_buf_addch(&inputs, ']');
-  if (ret) { ret = -ENOMEM; goto done; }
-  dir = cfb_silver_dir(o->home, ds);
-  part = cf_asprintf("usage_date=%s", ds);
-  if (!dir || !part) { ret = -ENOMEM; goto done; }
+/* Publishing: dates are independent, so a few threads publish them; the
+ * caller then reports them in date order. */
+struct date_job {
+  cf_date date;
+  const char *spill;
+  char *inputs;
+  int ret;
+  char *err;
+  int64_t rows;
   struct cfb_published pub;
-  ret = cfb_partition_publish(dir, "silver.cost", part, data.buf, data.len,
-                              (int64_t)t.n, inputs.buf,
-                              o->keep_versions > 0 ? o->keep_versions : 3,
-                              &pub, errmsg);
-  if (ret == 0 && o->on_partition)
-    ret = o->on_partition(o->part_ud, ds, (int64_t)t.n, &pub, inputs.buf);
-done:
-  if (ret == CF_EDATA && errmsg && !*errmsg)
-    *errmsg = cf_asprintf("%s: malformed spill file", spill);
-  cf_csv_close(c);
-  table_release(&t);
-  cf_buf_release(&data);
-  cf_buf_release(&inputs);
-  cf_buf_release(&row);
-  cf_free(dir);
-  cf_free(part);
-  return ret;
+};
+
+struct publish_pool {
+  const struct cfb_silver_opts *o;
+  struct date_job *jobs;
+  size_t n;
+  atomic_size_t next;
+};
+
+static void *publish_worker(void *arg) {
+  struct publish_pool *p = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&p->next, 1);
+    if (i >= p->n) return NULL;
+    struct date_job *j = &p->jobs[i];
+    j->ret = cfb_silver_publish_date(p->o, j->date, j->spill, j->inputs,
+                                     &j->pub, &j->rows, &j->err);
+  }
+}
+
+static int publish_threads(const struct cfb_silver_opts *o, size_t njobs) {
+  long n = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  if (n > 8) n = 8;
+  return (int)((size_t)n < njobs ? (size_t)n : njobs);
+}
+
+/* Runs every job; the calling thread is one of the workers. */
+static void publish_all(const struct cfb_silver_opts *o,
+                        struct date_job *jobs, size_t n) {
+  struct publish_pool p = {o, jobs, n, 0};
+  pthread_t tid[8];
+  int nt = publish_threads(o, n), started = 0;
+  for (int i = 1; i < nt; i++, started++)
+    if (pthread_create(&tid[started], NULL, publish_worker, &p) != 0) break;
+  publish_worker(&p);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+}
+
+/* Ranks' delivery and file ordinals for the sorted candidates. */
+static int rank_candidates(const struct cfb_entry *const *cand, size_t n,
+                           struct cfb_rank *out) {
+  size_t *by_file = cf_calloc(n + 1, sizeof *by_file);
+  if (!by_file) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    by_file[i] = i;
+    out[i] = (struct cfb_rank){0};
+    out[i].delivery = i && strcmp(cand[i - 1]->day, cand[i]->day)
+                          ? out[i - 1].delivery + 1
+                          : (i ? out[i - 1].delivery : 0);
+  }
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0; j--) {
+      const struct cfb_entry *a = cand[by_file[j - 1]], *b = cand[by_file[j]];
+      int c = strcmp(a->ingested_at, b->ingested_at);
+      if ((c ? c : strcmp(a->sha256, b->sha256)) <= 0) break;
+      size_t t = by_file[j];
+      by_file[j] = by_file[j - 1];
+      by_file[j - 1] = t;
+    }
+  for (size_t i = 0; i < n; i++) out[by_file[i]].file = (uint32_t)i;
+  cf_free(by_file);
+  return 0;
 }
 
 static int cmp_entry_ptr(const void *a, const void *b) {
@@ -325,49 +278,22 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
   struct cfb_entries es = {0};
   struct snaps snaps = {0};
   struct dateset T = {0};
-  struct sv_ctx x = {.o = o, .line = CF_BUF_INIT(0), .snaps = &snaps,
-                     .targets = &T};
+  struct sv_ctx x = {.o = o, .row = CF_BUF_INIT(0), .key = CF_BUF_INIT(0),
+                     .snaps = &snaps, .targets = &T};
   const struct cfb_entry **cand = NULL;
-  const char **cand_sha = NULL;
+  struct cfb_rank *ranks = NULL;
+  struct date_job *jobs = NULL;
   size_t ncand = 0;
   int ret = cfb_bronze_load_all(o->home, &es, errmsg);
   if (ret < 0) goto done;
   if ((ret = build_snaps(&es, &snaps)) < 0) goto done;
-  /* Target dates. */
-  if (o->only_dates) {
-    const char *p = o->only_dates;
-    while (*p) {
-      char d[11];
-      cf_date v;
-      size_t len = strcspn(p, ", ");
-      snprintf(d, sizeof d, "%.*s", (int)(len < 10 ? len : 10), p);
-      if (len && cf_date_parse(d, &v) == 0 && (ret = ds_add(&T, v)) < 0)
-        goto done;
-      p += len;
-      while (*p == ',' || *p == ' ') p++;
-    }
-  } else {
-    for (size_t i = 0; i < es.n; i++) {
-      const struct cfb_entry *e = &es.v[i];
-      if (strcmp(e->day, o->ds)) continue;
-      for (size_t k = 0; k < e->ndates; k++)
-        if ((ret = ds_add(&T, e->dates[k])) < 0) goto done;
-      /* A new snapshot may drop rows of any date of its period. */
-      if (e->provider != CFB_AWS || !*e->billing_period) continue;
-      for (size_t j = 0; j < es.n; j++)
-        if (es.v[j].provider == CFB_AWS &&
-            !strcmp(es.v[j].billing_period, e->billing_period))
-          for (size_t k = 0; k < es.v[j].ndates; k++)
-            if ((ret = ds_add(&T, es.v[j].dates[k])) < 0) goto done;
-    }
-  }
+  if ((ret = target_dates(o, &es, &T)) < 0) goto done;
   /* Candidate bronze files: hold a target date, and (for CUR manifest
    * deliveries) belong to the newest snapshot of their period. */
   cand = cf_calloc(es.n + 1, sizeof *cand);
-  cand_sha = cf_calloc(es.n + 1, sizeof *cand_sha);
-  x.spill = cf_calloc(T.n + 1, sizeof *x.spill);
-  x.spill_path = cf_calloc(T.n + 1, sizeof *x.spill_path);
-  if (!cand || !cand_sha || !x.spill || !x.spill_path) {
+  ranks = cf_calloc(es.n + 1, sizeof *ranks);
+  jobs = cf_calloc(T.n + 1, sizeof *jobs);
+  if (!cand || !ranks || !jobs) {
     ret = -ENOMEM;
     goto done;
   }
@@ -386,18 +312,15 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
     cand[ncand++] = e;
   }
   qsort(cand, ncand, sizeof *cand, cmp_entry_ptr);
-  for (size_t i = 0; i < T.n; i++) {
-    char d[11];
-    cf_date_format(T.v[i], d);
-    x.spill_path[i] = cf_asprintf("%s/spill-%s.csv", o->scratch, d);
-    if (!x.spill_path[i]) { ret = -ENOMEM; goto done; }
-    unlink(x.spill_path[i]);
-  }
-  if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0) goto done;
+  if ((ret = rank_candidates(cand, ncand, ranks)) < 0) goto done;
+  if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0 ||
+      (ret = cfb_spills_init(&x.spills, o->scratch, T.v, T.n)) < 0)
+    goto done;
   for (size_t i = 0; i < ncand; i++) {
     const struct cfb_entry *e = cand[i];
     struct cfb_src src = {e->path, e->sha256, e->ingested_at, o->maps};
     x.entry = e;
+    x.rank = ranks[i];
     ret = e->provider == CFB_AWS ? cfb_aws_read(&src, sv_emit, sv_reject, &x)
                                  : cfb_gcp_read(&src, sv_emit, sv_reject, &x);
     if (ret < 0) {
@@ -407,32 +330,39 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
       goto done;
     }
   }
-  for (size_t i = 0; i < T.n; i++)
-    if (x.spill[i]) {
-      if (fclose(x.spill[i]) != 0) ret = -errno;
-      x.spill[i] = NULL;
-      if (ret < 0) goto done;
-    }
-  /* Sorted bronze hashes per candidate (compared by pointer identity). */
-  for (size_t i = 0; i < ncand; i++) cand_sha[i] = cand[i]->sha256;
-  for (size_t i = 1; i < ncand; i++)
-    for (size_t j = i; j > 0 && strcmp(cand_sha[j - 1], cand_sha[j]) > 0;
-         j--) {
-      const char *t = cand_sha[j];
-      cand_sha[j] = cand_sha[j - 1];
-      cand_sha[j - 1] = t;
-    }
-  cf_buf_addch(published, '[');
+  if ((ret = cfb_spills_finish(&x.spills)) < 0) goto done;
   for (size_t i = 0; i < T.n; i++) {
-    ret = publish_date(o, T.v[i], x.spill_path[i], &es, cand_sha, ncand,
-                       errmsg);
-    if (ret < 0) goto done;
-    unlink(x.spill_path[i]);
+    jobs[i].date = T.v[i];
+    jobs[i].spill = x.spills.path[i];
+    if (!(jobs[i].inputs = inputs_json(T.v[i], cand, ncand))) {
+      ret = -ENOMEM;
+      goto done;
+    }
+  }
+  publish_all(o, jobs, T.n);
+  /* Report in date order; what was published is recorded even when a
+   * later date failed, so the store matches the lake. */
+  ret = cf_buf_addch(published, '[');
+  for (size_t i = 0; i < T.n && ret == 0; i++) {
+    if (jobs[i].ret < 0) continue;
     char d[11];
     cf_date_format(T.v[i], d);
-    cf_buf_addf(published, "%s\"%s\"", i ? "," : "", d);
+    if (o->on_partition)
+      ret = o->on_partition(o->part_ud, d, jobs[i].rows, &jobs[i].pub,
+                            jobs[i].inputs);
+    if (ret == 0)
+      ret = cf_buf_addf(published, "%s\"%s\"", published->len > 1 ? "," : "",
+                        d);
   }
-  ret = cf_buf_addch(published, ']');
+  if (ret == 0) ret = cf_buf_addch(published, ']');
+  for (size_t i = 0; i < T.n && ret == 0; i++)
+    if (jobs[i].ret < 0) {
+      ret = jobs[i].ret;
+      if (errmsg && !*errmsg) {
+        *errmsg = jobs[i].err;
+        jobs[i].err = NULL;
+      }
+    }
   if (o->log && x.rejected) {
     char msg[96];
     snprintf(msg, sizeof msg, "silver: %lld rows rejected while re-reading",
@@ -440,20 +370,18 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
     o->log(o->log_ud, 2, msg);
   }
 done:
-  for (size_t i = 0; x.spill && i < T.n; i++) {
-    if (x.spill[i]) fclose(x.spill[i]);
-    if (x.spill_path && x.spill_path[i]) {
-      if (ret < 0) unlink(x.spill_path[i]);
-      cf_free(x.spill_path[i]);
-    }
+  for (size_t i = 0; jobs && i < T.n; i++) {
+    cf_free(jobs[i].inputs);
+    cf_free(jobs[i].err);
   }
-  cf_free(x.spill);
-  cf_free(x.spill_path);
+  cf_free(jobs);
+  cfb_spills_release(&x.spills);
   cf_free(cand);
-  cf_free(cand_sha);
+  cf_free(ranks);
   cf_free(T.v);
   cf_free(snaps.v);
-  cf_buf_release(&x.line);
+  cf_buf_release(&x.row);
+  cf_buf_release(&x.key);
   cfb_entries_release(&es);
   return ret;
 }

@@ -136,6 +136,7 @@ int cfbp_silver_run(struct cf_plugin_ctx *ctx, const struct cf_host_api *api) {
     .rejects = &rej, .log = cfbp_log, .log_ud = &h,
     .on_partition = on_partition, .part_ud = &h,
     .keep_versions = (int)cfbp_int(&h, "keep_versions", 3),
+    .threads = (int)cfbp_int(&h, "threads", 0),
     .only_dates = only && *only ? only : NULL,
   };
   if (cfb_silver_build(&o, &pub, &err) < 0) {

@@ -8,6 +8,8 @@ static const struct cf_param_spec params[] = {
    "comma-separated usage dates to recompute instead (operator re-run)"},
   {"keep_versions", CF_PARAM_INT, 0, "3",
    "partition versions kept on disk (the live one included)"},
+  {"threads", CF_PARAM_INT, 0, "0",
+   "usage dates deduped and published at once (0: one per CPU, max 8)"},
   {"category_map_aws", CF_PARAM_STRING, 0, NULL,
    "CSV product_code,ServiceCategory adding to the built-in table"},
   {"category_map_gcp", CF_PARAM_STRING, 0, NULL,

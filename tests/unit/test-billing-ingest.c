@@ -174,6 +174,43 @@ CF_TEST(aws_legacy_mapping) {
   free(dir);
 }
 
+CF_TEST(aws_column_tags_match_jansson_output) {
+  /* Two columns share the key "team" (the later non-empty one wins), keys
+   * sort bytewise ("Z" < "a"), escapes follow json_dumps: \b \t \n, other
+   * controls as \u00XX uppercase, '/' and UTF-8 as is. */
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/tags.csv", dir);
+  put(path,
+      "lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,"
+      "lineItem/ProductCode,lineItem/UnblendedCost,resourceTags/user:team,"
+      "resourceTags/user:a/b,resourceTags/team,resourceTags/user:Z\n"
+      "S,Usage,2024-01-01T00:00:00Z,AmazonS3,1,web,\"q\"\"\\\x01\t\",data,\xc3\xa9\n"
+      "S,Usage,2024-01-01T00:00:00Z,AmazonS3,1,web,,,\n"
+      "S,Usage,2024-01-01T00:00:00Z,AmazonS3,1,,,,\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_EQ(0, s.rejects);
+  const char *want =
+      "{\"Z\":\"\xc3\xa9\",\"a/b\":\"q\\\"\\\\\\u0001\\t\",\"team\":\"data\"}\n"
+      "{\"team\":\"web\"}\n"
+      "{}\n";
+  /* on_row prints "...|TAGS|false" per row. */
+  struct cf_buf tags = CF_BUF_INIT(0);
+  for (const char *l = s.out.buf; *l;) {
+    const char *e = strchr(l, '\n');
+    const char *t = strstr(l, "|{");
+    cf_buf_add(&tags, t + 1, (size_t)(e - strlen("|false") - (t + 1)));
+    cf_buf_addch(&tags, '\n');
+    l = e + 1;
+  }
+  CF_ASSERT_STR(tags.buf, want);
+  cf_buf_release(&tags);
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
 CF_TEST(aws_cur2_snake_names) {
   char *dir = mktmp(), path[256];
   snprintf(path, sizeof path, "%s/cur2.csv", dir);

@@ -1,0 +1,135 @@
+/* One silver usage date: load its spill file, keep the best-ranked copy of
+ * each line item, sort the rows bytewise (so the bytes are reproducible)
+ * and publish them as the partition's next version. Memory: this date's
+ * spill bytes plus 48 bytes per row; rows are never copied. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include "cfb_silver_int.h"
+
+struct kept {
+  const char *key, *row;
+  uint32_t key_len, row_len;
+  struct cfb_rank rank;
+};
+
+/* Open addressing over indexes into v; slots hold index + 1 (0 = empty). */
+struct table { struct kept *v; size_t n, cap; uint32_t *slot; size_t mask; };
+
+/* 64-bit multiply-mix over 8-byte words: keys are ~70 bytes of ids. */
+static uint64_t key_hash(const char *p, size_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w) * 0x94D049BB133111EBULL;
+  return h ^ (h >> 29);
+}
+
+static int table_grow(struct table *t) {
+  size_t ns = t->mask ? (t->mask + 1) * 2 : 4096;
+  uint32_t *slot = cf_calloc(ns, sizeof *slot);
+  if (!slot) return -ENOMEM;
+  for (size_t i = 0; i < t->n; i++) {
+    size_t h = key_hash(t->v[i].key, t->v[i].key_len) & (ns - 1);
+    while (slot[h]) h = (h + 1) & (ns - 1);
+    slot[h] = (uint32_t)i + 1;
+  }
+  cf_free(t->slot);
+  t->slot = slot;
+  t->mask = ns - 1;
+  return 0;
+}
+
+/* Keeps r if its key is new or its rank is higher. */
+static int table_put(struct table *t, const struct cfb_spill_rec *r) {
+  if ((t->n + 1) * 2 > t->mask + 1 && table_grow(t) < 0) return -ENOMEM;
+  if (t->n >= UINT32_MAX - 1) return CF_ETOOBIG;
+  size_t h = key_hash(r->key, r->key_len) & t->mask;
+  for (; t->slot[h]; h = (h + 1) & t->mask) {
+    struct kept *k = &t->v[t->slot[h] - 1];
+    if (k->key_len != r->key_len || memcmp(k->key, r->key, r->key_len))
+      continue;
+    if (cfb_rank_cmp(&r->rank, &k->rank) > 0) {
+      k->row = r->row;
+      k->row_len = r->row_len;
+      k->rank = r->rank;
+    }
+    return 0;
+  }
+  if (t->n == t->cap) {
+    size_t nc = t->cap ? t->cap * 2 : 4096;
+    struct kept *v = cf_realloc(t->v, nc * sizeof *v);
+    if (!v) return -ENOMEM;
+    t->v = v;
+    t->cap = nc;
+  }
+  t->v[t->n] = (struct kept){r->key, r->row, r->key_len, r->row_len,
+                             r->rank};
+  t->slot[h] = (uint32_t)++t->n;
+  return 0;
+}
+
+static int cmp_rows(const void *a, const void *b) {
+  const struct kept *x = a, *y = b;
+  size_t n = x->row_len < y->row_len ? x->row_len : y->row_len;
+  int c = memcmp(x->row, y->row, n);
+  if (c) return c;
+  return x->row_len < y->row_len ? -1 : x->row_len > y->row_len;
+}
+
+int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
+                            const char *spill, const char *inputs_json,
+                            struct cfb_published *pub, int64_t *rows,
+                            char **errmsg) {
+  struct cf_buf bytes = CF_BUF_INIT(0);
+  struct table t = {0};
+  struct iovec *iov = NULL;
+  char ds[11], *dir = NULL, *part = NULL;
+  cf_date_format(d, ds);
+  int ret = cfb_spill_load(spill, &bytes);
+  size_t pos = 0;
+  struct cfb_spill_rec r;
+  while (ret == 0 && (ret = cfb_spill_next(&bytes, &pos, &r)) == 1)
+    ret = table_put(&t, &r);
+  if (ret == CF_EDATA && errmsg)
+    *errmsg = cf_asprintf("%s: truncated spill file", spill);
+  if (ret < 0) goto done;
+  cf_free(t.slot);                       /* the sort needs no index */
+  t.slot = NULL;
+  if (t.n) qsort(t.v, t.n, sizeof *t.v, cmp_rows);
+  if (!(iov = cf_calloc(t.n + 1, sizeof *iov))) {
+    ret = -ENOMEM;
+    goto done;
+  }
+  iov[0] = (struct iovec){(void *)cfb_header_line, strlen(cfb_header_line)};
+  for (size_t i = 0; i < t.n; i++)
+    iov[i + 1] = (struct iovec){(void *)t.v[i].row, t.v[i].row_len};
+  dir = cfb_silver_dir(o->home, ds);
+  part = cf_asprintf("usage_date=%s", ds);
+  if (!dir || !part) {
+    ret = -ENOMEM;
+    goto done;
+  }
+  *rows = (int64_t)t.n;
+  ret = cfb_partition_publish_iov(dir, "silver.cost", part, iov, t.n + 1,
+                                  (int64_t)t.n, inputs_json,
+                                  o->keep_versions > 0 ? o->keep_versions : 3,
+                                  pub, errmsg);
+done:
+  cf_buf_release(&bytes);
+  cf_free(t.v);
+  cf_free(t.slot);
+  cf_free(iov);
+  cf_free(dir);
+  cf_free(part);
+  return ret;
+}

@@ -1,0 +1,63 @@
+/* Silver internals shared by the build (cfb_silver.c), its spill files
+ * (cfb_spill.c) and the per-date publisher (cfb_silver_date.c). */
+#ifndef CFB_SILVER_INT_H
+#define CFB_SILVER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cfb_lake.h"
+
+/* Which copy of a line item wins: the later delivery day, then the
+ * finalized one, then the later ingestion (bronze hash breaking ties),
+ * then the later line. Days and files are ordinals of the sorted
+ * candidate files, so comparing is integer-only and the winner never
+ * depends on the order rows were read in. */
+struct cfb_rank {
+  uint32_t delivery;             /* ordinal of the delivery day */
+  uint32_t finalized;            /* AWS: bill/InvoiceId set */
+  uint32_t file;                 /* ordinal of (ingested_at, sha256) */
+  uint32_t unused;
+  int64_t line;                  /* x_SourceLine */
+};
+int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b);
+
+/* Spill files: one per target usage date under the scratch folder, each a
+ * run of framed records (rank, dedupe key, silver CSV row) in read order.
+ * Writes are buffered per date; files are created on first use. */
+struct cfb_spills {
+  size_t n;
+  char **path;
+  int *fd;                       /* -1 until the first record */
+  struct cf_buf *pending;        /* unwritten bytes per date */
+};
+int  cfb_spills_init(struct cfb_spills *s, const char *scratch,
+                     const cf_date *dates, size_t n);
+int  cfb_spills_add(struct cfb_spills *s, size_t date_index,
+                    const struct cfb_rank *rank, const char *key,
+                    size_t key_len, const char *row, size_t row_len);
+/* Writes what is pending and closes every file (kept for reading). */
+int  cfb_spills_finish(struct cfb_spills *s);
+/* Closes, deletes the files and frees. */
+void cfb_spills_release(struct cfb_spills *s);
+
+/* One record of a loaded spill file; pointers into the loaded bytes. */
+struct cfb_spill_rec {
+  struct cfb_rank rank;
+  const char *key, *row;
+  uint32_t key_len, row_len;
+};
+/* Reads a whole spill file into *buf (a missing file is empty). */
+int cfb_spill_load(const char *path, struct cf_buf *buf);
+/* Next record at *pos: 1 with *r set, 0 at the end, CF_EDATA if the
+ * file is truncated or corrupt. */
+int cfb_spill_next(const struct cf_buf *buf, size_t *pos,
+                   struct cfb_spill_rec *r);
+
+/* Dedupes (best rank per key), sorts bytewise and publishes one usage
+ * date from its spill file. Thread-safe: touches only its own files. */
+int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
+                            const char *spill, const char *inputs_json,
+                            struct cfb_published *pub, int64_t *rows,
+                            char **errmsg);
+
+#endif

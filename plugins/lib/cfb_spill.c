@@ -1,0 +1,141 @@
+/* Silver spill files: framed binary records, so reading a date back is a
+ * walk over one buffer -- no CSV parsing, no re-formatting, no copies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cfb_silver_int.h"
+
+#define SPILL_FLUSH (256 * 1024)       /* pending bytes per date */
+
+struct frame { struct cfb_rank rank; uint32_t key_len, row_len; };
+
+int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b) {
+  if (a->delivery != b->delivery) return a->delivery < b->delivery ? -1 : 1;
+  if (a->finalized != b->finalized) return a->finalized < b->finalized ? -1 : 1;
+  if (a->file != b->file) return a->file < b->file ? -1 : 1;
+  if (a->line != b->line) return a->line < b->line ? -1 : 1;
+  return 0;
+}
+
+int cfb_spills_init(struct cfb_spills *s, const char *scratch,
+                    const cf_date *dates, size_t n) {
+  memset(s, 0, sizeof *s);
+  s->path = cf_calloc(n + 1, sizeof *s->path);
+  s->fd = cf_calloc(n + 1, sizeof *s->fd);
+  s->pending = cf_calloc(n + 1, sizeof *s->pending);
+  if (!s->path || !s->fd || !s->pending) {
+    cfb_spills_release(s);
+    return -ENOMEM;
+  }
+  s->n = n;
+  for (size_t i = 0; i < n; i++) {
+    char d[11];
+    s->fd[i] = -1;
+    cf_buf_init(&s->pending[i], 0);
+    cf_date_format(dates[i], d);
+    if (!(s->path[i] = cf_asprintf("%s/spill-%s.bin", scratch, d))) {
+      cfb_spills_release(s);
+      return -ENOMEM;
+    }
+    unlink(s->path[i]);                  /* a crashed attempt's leftover */
+  }
+  return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -errno;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int flush_date(struct cfb_spills *s, size_t i) {
+  struct cf_buf *b = &s->pending[i];
+  if (!b->len) return 0;
+  if (s->fd[i] < 0) {
+    s->fd[i] = open(s->path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    0600);
+    if (s->fd[i] < 0) return -errno;
+  }
+  int r = write_all(s->fd[i], b->buf, b->len);
+  cf_buf_reset(b);
+  return r;
+}
+
+int cfb_spills_add(struct cfb_spills *s, size_t i, const struct cfb_rank *rank,
+                   const char *key, size_t key_len, const char *row,
+                   size_t row_len) {
+  if (key_len > UINT32_MAX || row_len > UINT32_MAX) return CF_ETOOBIG;
+  struct frame f = {*rank, (uint32_t)key_len, (uint32_t)row_len};
+  struct cf_buf *b = &s->pending[i];
+  if (cf_buf_grow(b, sizeof f + key_len + row_len) < 0) return -ENOMEM;
+  memcpy(b->buf + b->len, &f, sizeof f);
+  memcpy(b->buf + b->len + sizeof f, key, key_len);
+  memcpy(b->buf + b->len + sizeof f + key_len, row, row_len);
+  b->len += sizeof f + key_len + row_len;
+  return b->len >= SPILL_FLUSH ? flush_date(s, i) : 0;
+}
+
+int cfb_spills_finish(struct cfb_spills *s) {
+  int ret = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int r = flush_date(s, i);
+    if (s->fd[i] >= 0 && close(s->fd[i]) < 0 && !r) r = -errno;
+    s->fd[i] = -1;
+    if (r && !ret) ret = r;
+  }
+  return ret;
+}
+
+void cfb_spills_release(struct cfb_spills *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->fd && s->fd[i] >= 0) close(s->fd[i]);
+    if (s->path && s->path[i]) unlink(s->path[i]);
+    if (s->path) cf_free(s->path[i]);
+    if (s->pending) cf_buf_release(&s->pending[i]);
+  }
+  cf_free(s->path);
+  cf_free(s->fd);
+  cf_free(s->pending);
+  memset(s, 0, sizeof *s);
+}
+
+int cfb_spill_load(const char *path, struct cf_buf *buf) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  cf_buf_reset(buf);
+  if (fd < 0) return errno == ENOENT ? 0 : -errno;
+  struct stat st;
+  int ret = fstat(fd, &st) < 0 ? -errno : 0;
+  if (!ret && cf_buf_grow(buf, (size_t)st.st_size) < 0) ret = -ENOMEM;
+  while (!ret && buf->len < (size_t)st.st_size) {
+    ssize_t n = read(fd, buf->buf + buf->len, (size_t)st.st_size - buf->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ret = n < 0 ? -errno : CF_EDATA;
+    else buf->len += (size_t)n;
+  }
+  close(fd);
+  return ret;
+}
+
+int cfb_spill_next(const struct cf_buf *buf, size_t *pos,
+                   struct cfb_spill_rec *r) {
+  if (*pos == buf->len) return 0;
+  struct frame f;
+  if (buf->len - *pos < sizeof f) return CF_EDATA;
+  memcpy(&f, buf->buf + *pos, sizeof f);
+  size_t body = (size_t)f.key_len + f.row_len;
+  if (buf->len - *pos - sizeof f < body) return CF_EDATA;
+  r->rank = f.rank;
+  r->key = buf->buf + *pos + sizeof f;
+  r->key_len = f.key_len;
+  r->row = r->key + f.key_len;
+  r->row_len = f.row_len;
+  *pos += sizeof f + body;
+  return 1;
+}
