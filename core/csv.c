@@ -32,6 +32,7 @@ struct cf_csv {
   int64_t line;                  /* physical line of the next byte */
   int started;                   /* BOM check done */
   int slow_only;                 /* fast path off (differential tests) */
+  int64_t base, nread;           /* plain file: start offset, bytes read */
 };
 
 static void set_err(char **errmsg, const char *fmt, ...)
@@ -120,6 +121,36 @@ fail_quiet:
   return ret;
 }
 
+int cf_csv_open_at(const char *path, int64_t offset, int64_t line,
+                   struct cf_csv **out, char **errmsg) {
+  *out = NULL;
+  if (ends_with(path, ".gz") || ends_with(path, ".zip")) {
+    set_err(errmsg, "%s: compressed files are read from the start", path);
+    return CF_EINVALID;
+  }
+  struct cf_csv *c;
+  int ret = cf_csv_open(path, &c, errmsg);
+  if (ret < 0) return ret;
+  if (lseek(c->fd, (off_t)offset, SEEK_SET) < 0) {
+    ret = -errno;
+    set_err(errmsg, "%s: %s", path, strerror(errno));
+    cf_csv_close(c);
+    return ret;
+  }
+  c->base = offset;
+  c->line = line;
+  c->started = offset > 0;               /* a BOM only at byte 0 */
+  *out = c;
+  return 0;
+}
+
+int64_t cf_csv_tell(const struct cf_csv *c, int64_t *line) {
+  if (line) *line = c->line;
+  if (c->ar) return -1;
+  return c->base + c->nread - (int64_t)(c->chunk_len - c->chunk_pos) -
+         (int64_t)(c->replay.len - c->replay_pos);
+}
+
 void cf_csv_set_fast_path(struct cf_csv *c, int on) { c->slow_only = !on; }
 
 void cf_csv_close(struct cf_csv *c) {
@@ -147,6 +178,7 @@ static int refill(struct cf_csv *c) {
   } else {
     do n = read(c->fd, c->chunk, CSV_CHUNK); while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
+    c->nread += n;
   }
   if (n == 0) c->eof = 1;
   c->chunk_len = (size_t)n;

@@ -24,6 +24,16 @@ void cf_csv_close(struct cf_csv *c);
 int cf_csv_next(struct cf_csv *c, const char ***fields, const size_t **lens,
                 size_t *nfields, int64_t *line, char **errmsg);
 
+/* Plain (uncompressed) files only: opens `path` at byte `offset`, which
+ * the caller knows to be a record start on physical line `line`, so byte
+ * ranges of one file can be read in parallel. */
+int cf_csv_open_at(const char *path, int64_t offset, int64_t line,
+                   struct cf_csv **out, char **errmsg);
+/* Byte offset just past the records returned so far (plain files), i.e.
+ * where the next record starts; -1 for compressed input. *line (if not
+ * NULL) gets the physical line there. */
+int64_t cf_csv_tell(const struct cf_csv *c, int64_t *line);
+
 /* The reader parses whole in-chunk records in one tight loop and falls
  * back to a byte-at-a-time parser for everything else; both give the same
  * records. Off forces the byte-at-a-time parser (differential tests). */

@@ -71,6 +71,25 @@ int cfb_aws_read(const struct cfb_src *src, cfb_emit_fn emit,
 int cfb_gcp_read(const struct cfb_src *src, cfb_emit_fn emit,
                  cfb_reject_fn reject, void *ud);
 
+/* The same AWS read in steps, so byte ranges of one plain CSV can be read
+ * on several threads: open reads the header (a file rejected whole is
+ * reported and gives *out = NULL); read_rest reads sequentially (any
+ * file); read_range (plain files; thread-safe on one cfb_aws_file) reads
+ * the records starting in [start, end) -- `start` must be a record start
+ * on physical line `line` -- and sets *next to where the first record it
+ * did not read starts. */
+struct cfb_aws_file;
+int  cfb_aws_open(const struct cfb_src *src, cfb_reject_fn reject, void *ud,
+                  struct cfb_aws_file **out);
+/* First data record's offset (-1: compressed) and its physical line. */
+int64_t cfb_aws_data_offset(const struct cfb_aws_file *f, int64_t *line);
+int  cfb_aws_read_rest(struct cfb_aws_file *f, cfb_emit_fn emit,
+                       cfb_reject_fn reject, void *ud);
+int  cfb_aws_read_range(const struct cfb_aws_file *f, int64_t start,
+                        int64_t line, int64_t end, int64_t *next,
+                        cfb_emit_fn emit, cfb_reject_fn reject, void *ud);
+void cfb_aws_close(struct cfb_aws_file *f);
+
 /* Kind of a delivered file from its name: "aws_manifest", "aws_cur_legacy"
  * or "aws_cur2" (sniffs the header), "gcp_csv", "gcp_jsonl"; NULL if the
  * file is not billing data. */

@@ -286,10 +286,7 @@ static void fmt_line(char out[32], int64_t v) {
 
 struct aws_ctx {
   const struct cfb_src *src;
-  cfb_emit_fn emit;
-  cfb_reject_fn reject;
-  void *ud;
-  struct aws_hdr h;
+  const struct aws_hdr *h;
   struct cfb_rowbuf rb;
   char reason[300];
   char bp[11];                   /* billing period of the current row */
@@ -299,7 +296,7 @@ struct aws_ctx {
  * negative on allocation failure. */
 static int map_row(struct aws_ctx *x, const char **f, size_t n,
                    int64_t line, struct cfb_cost *out) {
-  const struct aws_hdr *h = &x->h;
+  const struct aws_hdr *h = x->h;
   struct cfb_rowbuf *rb = &x->rb;
   if (n != h->ncols) {
     snprintf(x->reason, sizeof x->reason,
@@ -408,54 +405,130 @@ static int map_row(struct aws_ctx *x, const char **f, size_t n,
   return 1;
 }
 
-int cfb_aws_read(const struct cfb_src *src, cfb_emit_fn emit,
-                 cfb_reject_fn reject, void *ud) {
-  struct aws_ctx x = {.src = src, .emit = emit, .reject = reject, .ud = ud};
-  struct cf_csv *c = NULL;
-  char *err = NULL;
-  int ret = 0, have_hdr = 0;
-  cfb_rowbuf_init(&x.rb);
-  if (cf_csv_open(src->path, &c, &err) < 0) {
+/* A CUR file whose header has been read. */
+struct cfb_aws_file {
+  struct cfb_src src;
+  struct aws_hdr h;
+  struct cf_csv *csv;            /* positioned after the header */
+  int64_t data_offset, data_line;
+};
+
+void cfb_aws_close(struct cfb_aws_file *f) {
+  if (!f) return;
+  cf_csv_close(f->csv);
+  hdr_release(&f->h);
+  cf_free(f);
+}
+
+int cfb_aws_open(const struct cfb_src *src, cfb_reject_fn reject, void *ud,
+                 struct cfb_aws_file **out) {
+  struct cfb_aws_file *f = cf_calloc(1, sizeof *f);
+  char *err = NULL, reason[300];
+  int ret = 0;
+  *out = NULL;
+  if (!f) return -ENOMEM;
+  f->src = *src;
+  if (cf_csv_open(src->path, &f->csv, &err) < 0) {
     ret = reject(ud, src->path, 0, err ? err : "cannot open");
-    goto done;
+    goto fail;
   }
-  const char **f;
+  const char **fl;
   const size_t *l;
   size_t n;
   int64_t line;
   int r;
-  while ((r = cf_csv_next(c, &f, &l, &n, &line, &err)) != 0) {
+  while ((r = cf_csv_next(f->csv, &fl, &l, &n, &line, &err)) < 0) {
+    ret = reject(ud, src->path, line, err ? err : cf_strerror(r));
+    cf_free(err);
+    err = NULL;
+    if (ret < 0 || r != CF_EDATA) goto fail;
+  }
+  if (r == 0) goto fail;                           /* nothing at all */
+  if ((ret = hdr_build(&f->h, fl, n)) < 0) goto fail;
+  const char *miss = f->h.idx[A_UNBLENDED] < 0 ? "lineItem/UnblendedCost"
+                     : f->h.idx[A_START] < 0   ? "lineItem/UsageStartDate"
+                                               : NULL;
+  if (miss) {
+    snprintf(reason, sizeof reason, "not a CUR file: no %s column", miss);
+    ret = reject(ud, src->path, line, reason);
+    goto fail;
+  }
+  f->data_offset = cf_csv_tell(f->csv, &f->data_line);
+  *out = f;
+  return 0;
+fail:
+  cf_free(err);
+  cfb_aws_close(f);
+  return ret < 0 ? ret : 0;
+}
+
+int64_t cfb_aws_data_offset(const struct cfb_aws_file *f, int64_t *line) {
+  *line = f->data_line;
+  return f->data_offset;
+}
+
+/* Maps records from c until its end or the first record starting at or
+ * past `end` (< 0: no limit). */
+static int read_records(const struct cfb_aws_file *f, struct cf_csv *c,
+                        int64_t end, cfb_emit_fn emit, cfb_reject_fn reject,
+                        void *ud) {
+  struct aws_ctx x = {.src = &f->src, .h = &f->h};
+  char *err = NULL;
+  int ret = 0, r;
+  const char **fl;
+  const size_t *l;
+  size_t n;
+  int64_t line;
+  cfb_rowbuf_init(&x.rb);
+  while ((end < 0 || cf_csv_tell(c, NULL) < end) &&
+         (r = cf_csv_next(c, &fl, &l, &n, &line, &err)) != 0) {
     if (r < 0) {
-      ret = reject(ud, src->path, line, err ? err : cf_strerror(r));
+      ret = reject(ud, f->src.path, line, err ? err : cf_strerror(r));
       cf_free(err);
       err = NULL;
-      if (ret < 0 || r != CF_EDATA) goto done;
-      continue;
-    }
-    if (!have_hdr) {
-      if ((ret = hdr_build(&x.h, f, n)) < 0) goto done;
-      have_hdr = 1;
-      const char *miss = x.h.idx[A_UNBLENDED] < 0 ? "lineItem/UnblendedCost"
-                         : x.h.idx[A_START] < 0   ? "lineItem/UsageStartDate"
-                                                  : NULL;
-      if (miss) {
-        snprintf(x.reason, sizeof x.reason, "not a CUR file: no %s column",
-                 miss);
-        ret = reject(ud, src->path, line, x.reason);
-        goto done;
-      }
+      if (ret < 0 || r != CF_EDATA) break;
       continue;
     }
     struct cfb_cost row;
-    r = map_row(&x, f, n, line, &row);
-    if (r < 0) { ret = r; goto done; }
-    ret = r ? emit(ud, &row) : reject(ud, src->path, line, x.reason);
-    if (ret < 0) goto done;
+    r = map_row(&x, fl, n, line, &row);
+    if (r < 0) { ret = r; break; }
+    ret = r ? emit(ud, &row) : reject(ud, f->src.path, line, x.reason);
+    if (ret < 0) break;
   }
-done:
   cf_free(err);
-  cf_csv_close(c);
-  if (have_hdr || x.h.tag_cols) hdr_release(&x.h);
   cfb_rowbuf_release(&x.rb);
+  return ret;
+}
+
+int cfb_aws_read_rest(struct cfb_aws_file *f, cfb_emit_fn emit,
+                      cfb_reject_fn reject, void *ud) {
+  return read_records(f, f->csv, -1, emit, reject, ud);
+}
+
+int cfb_aws_read_range(const struct cfb_aws_file *f, int64_t start,
+                       int64_t line, int64_t end, int64_t *next,
+                       cfb_emit_fn emit, cfb_reject_fn reject, void *ud) {
+  struct cf_csv *c;
+  char *err = NULL;
+  int ret = cf_csv_open_at(f->src.path, start, line, &c, &err);
+  if (ret < 0) {
+    ret = reject(ud, f->src.path, line, err ? err : cf_strerror(ret));
+    cf_free(err);
+    *next = -1;
+    return ret < 0 ? ret : CF_EINVALID;
+  }
+  ret = read_records(f, c, end, emit, reject, ud);
+  *next = cf_csv_tell(c, NULL);
+  cf_csv_close(c);
+  return ret;
+}
+
+int cfb_aws_read(const struct cfb_src *src, cfb_emit_fn emit,
+                 cfb_reject_fn reject, void *ud) {
+  struct cfb_aws_file *f;
+  int ret = cfb_aws_open(src, reject, ud, &f);
+  if (ret < 0 || !f) return ret;
+  ret = cfb_aws_read_rest(f, emit, reject, ud);
+  cfb_aws_close(f);
   return ret;
 }

@@ -81,7 +81,9 @@ struct cfb_silver_opts {
   void *part_ud;
   int keep_versions;             /* old versions kept per partition */
   const char *only_dates;        /* NULL, or "D1,D2": recompute these */
-  int threads;                   /* dates published at once; 0: CPUs */
+  int threads;                   /* readers/dates at once; 0: CPUs */
+  int64_t range_bytes;           /* plain CSVs of 2x this are read in
+                                    ranges on threads; 0: 16 MiB */
 };
 
 /* Recomputes from bronze every usage date that day `ds`'s deliveries

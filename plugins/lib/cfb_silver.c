@@ -4,15 +4,11 @@
  * wins), sorted bytewise and published atomically (cfb_silver_date.c),
  * a few dates at a time on threads. Memory: one date's rows per thread. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cfb_silver_int.h"
 
-/* Newest CUR manifest delivery of one billing period. */
-struct snap { const char *period, *day, *assembly; int top; };
 
 static int rank_cmp(const char *d1, int t1, const char *a1, const char *d2,
                     int t2, const char *a2) {
@@ -22,9 +18,7 @@ static int rank_cmp(const char *d1, int t1, const char *a1, const char *d2,
   return strcmp(a1, a2);
 }
 
-struct snaps { struct snap *v; size_t n; };
-
-static const struct snap *snap_find(const struct snaps *s, const char *bp) {
+const struct snap *cfb_snap_find(const struct snaps *s, const char *bp) {
   for (size_t i = 0; i < s->n; i++)
     if (!strcmp(s->v[i].period, bp)) return &s->v[i];
   return NULL;
@@ -38,7 +32,7 @@ static int build_snaps(const struct cfb_entries *es, struct snaps *s) {
     const struct cfb_entry *e = &es->v[i];
     if (e->provider != CFB_AWS || !*e->assembly_id || !*e->billing_period)
       continue;
-    struct snap *cur = (struct snap *)snap_find(s, e->billing_period);
+    struct snap *cur = (struct snap *)cfb_snap_find(s, e->billing_period);
     if (!cur) {
       cur = &s->v[s->n++];
       *cur = (struct snap){e->billing_period, e->day, e->assembly_id, e->top};
@@ -50,7 +44,6 @@ static int build_snaps(const struct cfb_entries *es, struct snaps *s) {
   return 0;
 }
 
-struct dateset { cf_date *v; size_t n, cap; };
 
 static int ds_add(struct dateset *d, cf_date x) {
   size_t i = 0;
@@ -69,7 +62,7 @@ static int ds_add(struct dateset *d, cf_date x) {
   return 0;
 }
 
-static long ds_find(const struct dateset *d, cf_date x) {
+long cfb_dates_find(const struct dateset *d, cf_date x) {
   size_t lo = 0, hi = d->n;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
@@ -114,50 +107,6 @@ static int target_dates(const struct cfb_silver_opts *o,
   return 0;
 }
 
-struct sv_ctx {
-  const struct cfb_silver_opts *o;
-  const struct cfb_entry *entry;
-  struct cfb_rank rank;            /* delivery and file of `entry` */
-  const struct snaps *snaps;
-  struct dateset *targets;
-  struct cfb_spills spills;
-  struct cf_buf row, key;
-  int64_t rejected;
-};
-
-static int sv_emit(void *ud, const struct cfb_cost *c) {
-  struct sv_ctx *x = ud;
-  long di = ds_find(x->targets, c->usage_date);
-  if (di < 0) return 0;
-  const struct cfb_entry *e = x->entry;
-  /* A plain (manifest-less) CUR file older than the newest snapshot of
-   * its rows' billing period was superseded by that snapshot. */
-  if (e->provider == CFB_AWS && !*e->assembly_id) {
-    const struct snap *s = snap_find(x->snaps, c->billing_period);
-    if (s && strcmp(e->day, s->day) <= 0) return 0;
-  }
-  struct cfb_rank rank = x->rank;
-  rank.finalized = c->finalized != 0;
-  rank.line = atoll(c->col[CFB_x_SourceLine]);
-  cf_buf_reset(&x->key);
-  cf_buf_reset(&x->row);
-  if (cf_buf_adds(&x->key, cfb_provider_name(e->provider)) < 0 ||
-      cf_buf_addch(&x->key, ':') < 0 ||
-      cf_buf_adds(&x->key, c->col[CFB_x_LineItemId]) < 0 ||
-      cfb_row_csv(&x->row, c->col) < 0)
-    return -ENOMEM;
-  return cfb_spills_add(&x->spills, (size_t)di, &rank, x->key.buf,
-                        x->key.len, x->row.buf, x->row.len);
-}
-
-static int sv_reject(void *ud, const char *path, int64_t line,
-                     const char *reason) {
-  struct sv_ctx *x = ud;
-  x->rejected++;
-  return x->o->rejects ? cfb_rejects_add(x->o->rejects, path, line, reason)
-                       : 0;
-}
-
 /* Inputs of a date: the sorted, distinct bronze hashes read that hold
  * rows of it, as a JSON array. */
 static char *inputs_json(cf_date d, const struct cfb_entry *const *cand,
@@ -191,11 +140,12 @@ static char *inputs_json(cf_date d, const struct cfb_entry *const *cand,
   return cf_buf_detach(&b, NULL);
 }
 
-/* Publishing: dates are independent, so a few threads publish them; the
- * caller then reports them in date order. */
+/* Publishing: dates are independent, so they are published on threads;
+ * the caller then reports them in date order. */
 struct date_job {
   cf_date date;
-  const char *spill;
+  const char **spills;           /* this date's file of every reader */
+  size_t nspills;
   char *inputs;
   int ret;
   char *err;
@@ -203,41 +153,16 @@ struct date_job {
   struct cfb_published pub;
 };
 
-struct publish_pool {
+struct publish_ctx {
   const struct cfb_silver_opts *o;
   struct date_job *jobs;
-  size_t n;
-  atomic_size_t next;
 };
 
-static void *publish_worker(void *arg) {
-  struct publish_pool *p = arg;
-  for (;;) {
-    size_t i = atomic_fetch_add(&p->next, 1);
-    if (i >= p->n) return NULL;
-    struct date_job *j = &p->jobs[i];
-    j->ret = cfb_silver_publish_date(p->o, j->date, j->spill, j->inputs,
-                                     &j->pub, &j->rows, &j->err);
-  }
-}
-
-static int publish_threads(const struct cfb_silver_opts *o, size_t njobs) {
-  long n = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = 1;
-  if (n > 8) n = 8;
-  return (int)((size_t)n < njobs ? (size_t)n : njobs);
-}
-
-/* Runs every job; the calling thread is one of the workers. */
-static void publish_all(const struct cfb_silver_opts *o,
-                        struct date_job *jobs, size_t n) {
-  struct publish_pool p = {o, jobs, n, 0};
-  pthread_t tid[8];
-  int nt = publish_threads(o, n), started = 0;
-  for (int i = 1; i < nt; i++, started++)
-    if (pthread_create(&tid[started], NULL, publish_worker, &p) != 0) break;
-  publish_worker(&p);
-  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+static void publish_job(void *ctx, size_t i) {
+  struct publish_ctx *p = ctx;
+  struct date_job *j = &p->jobs[i];
+  j->ret = cfb_silver_publish_date(p->o, j->date, j->spills, j->nspills,
+                                   j->inputs, &j->pub, &j->rows, &j->err);
 }
 
 /* Ranks' delivery and file ordinals for the sorted candidates. */
@@ -278,8 +203,8 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
   struct cfb_entries es = {0};
   struct snaps snaps = {0};
   struct dateset T = {0};
-  struct sv_ctx x = {.o = o, .row = CF_BUF_INIT(0), .key = CF_BUF_INIT(0),
-                     .snaps = &snaps, .targets = &T};
+  struct cfb_silver_spilled spilled = {0};
+  int64_t rejected = 0;
   const struct cfb_entry **cand = NULL;
   struct cfb_rank *ranks = NULL;
   struct date_job *jobs = NULL;
@@ -302,10 +227,10 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
     if (!strcmp(e->kind, "aws_manifest")) continue;
     int hit = 0;
     for (size_t k = 0; k < e->ndates && !hit; k++)
-      hit = ds_find(&T, e->dates[k]) >= 0;
+      hit = cfb_dates_find(&T, e->dates[k]) >= 0;
     if (!hit) continue;
     if (e->provider == CFB_AWS && *e->assembly_id) {
-      const struct snap *s = snap_find(&snaps, e->billing_period);
+      const struct snap *s = cfb_snap_find(&snaps, e->billing_period);
       if (!s || strcmp(s->day, e->day) || strcmp(s->assembly, e->assembly_id))
         continue;
     }
@@ -313,37 +238,28 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
   }
   qsort(cand, ncand, sizeof *cand, cmp_entry_ptr);
   if ((ret = rank_candidates(cand, ncand, ranks)) < 0) goto done;
-  if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0 ||
-      (ret = cfb_spills_init(&x.spills, o->scratch, T.v, T.n)) < 0)
+  if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0) goto done;
+  struct cfb_silver_read_in in = {o, cand, ranks, ncand, &snaps, &T};
+  if ((ret = cfb_silver_read(&in, &spilled, &rejected, errmsg)) < 0)
     goto done;
-  for (size_t i = 0; i < ncand; i++) {
-    const struct cfb_entry *e = cand[i];
-    struct cfb_src src = {e->path, e->sha256, e->ingested_at, o->maps};
-    x.entry = e;
-    x.rank = ranks[i];
-    ret = e->provider == CFB_AWS ? cfb_aws_read(&src, sv_emit, sv_reject, &x)
-                                 : cfb_gcp_read(&src, sv_emit, sv_reject, &x);
-    if (ret < 0) {
-      if (errmsg && !*errmsg)
-        *errmsg = cf_asprintf("silver: reading %s: %s", e->path,
-                              cf_strerror(ret));
-      goto done;
-    }
-  }
-  if ((ret = cfb_spills_finish(&x.spills)) < 0) goto done;
   for (size_t i = 0; i < T.n; i++) {
     jobs[i].date = T.v[i];
-    jobs[i].spill = x.spills.path[i];
-    if (!(jobs[i].inputs = inputs_json(T.v[i], cand, ncand))) {
+    jobs[i].spills = cf_calloc(spilled.n + 1, sizeof *jobs[i].spills);
+    jobs[i].inputs = inputs_json(T.v[i], cand, ncand);
+    if (!jobs[i].spills || !jobs[i].inputs) {
       ret = -ENOMEM;
       goto done;
     }
+    for (size_t r = 0; r < spilled.n; r++)
+      if (spilled.readers[r].n)
+        jobs[i].spills[jobs[i].nspills++] = spilled.readers[r].path[i];
   }
-  publish_all(o, jobs, T.n);
+  struct publish_ctx pc = {o, jobs};
+  cfb_parallel(cfb_threads(o->threads), T.n, publish_job, &pc);
   /* Report in date order; what was published is recorded even when a
    * later date failed, so the store matches the lake. */
   ret = cf_buf_addch(published, '[');
-  for (size_t i = 0; i < T.n && ret == 0; i++) {
+  for (size_t i = 0, npub = 0; i < T.n && ret == 0; i++) {
     if (jobs[i].ret < 0) continue;
     char d[11];
     cf_date_format(T.v[i], d);
@@ -351,8 +267,7 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
       ret = o->on_partition(o->part_ud, d, jobs[i].rows, &jobs[i].pub,
                             jobs[i].inputs);
     if (ret == 0)
-      ret = cf_buf_addf(published, "%s\"%s\"", published->len > 1 ? "," : "",
-                        d);
+      ret = cf_buf_addf(published, "%s\"%s\"", npub++ ? "," : "", d);
   }
   if (ret == 0) ret = cf_buf_addch(published, ']');
   for (size_t i = 0; i < T.n && ret == 0; i++)
@@ -363,25 +278,24 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
         jobs[i].err = NULL;
       }
     }
-  if (o->log && x.rejected) {
+  if (o->log && rejected) {
     char msg[96];
     snprintf(msg, sizeof msg, "silver: %lld rows rejected while re-reading",
-             (long long)x.rejected);
+             (long long)rejected);
     o->log(o->log_ud, 2, msg);
   }
 done:
   for (size_t i = 0; jobs && i < T.n; i++) {
+    cf_free(jobs[i].spills);
     cf_free(jobs[i].inputs);
     cf_free(jobs[i].err);
   }
   cf_free(jobs);
-  cfb_spills_release(&x.spills);
+  cfb_silver_spilled_release(&spilled);
   cf_free(cand);
   cf_free(ranks);
   cf_free(T.v);
   cf_free(snaps.v);
-  cf_buf_release(&x.row);
-  cf_buf_release(&x.key);
   cfb_entries_release(&es);
   return ret;
 }

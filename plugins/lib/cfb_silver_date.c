@@ -87,7 +87,8 @@ static int cmp_rows(const void *a, const void *b) {
 }
 
 int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
-                            const char *spill, const char *inputs_json,
+                            const char *const *spills, size_t nspills,
+                            const char *inputs_json,
                             struct cfb_published *pub, int64_t *rows,
                             char **errmsg) {
   struct cf_buf bytes = CF_BUF_INIT(0);
@@ -95,13 +96,16 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
   struct iovec *iov = NULL;
   char ds[11], *dir = NULL, *part = NULL;
   cf_date_format(d, ds);
-  int ret = cfb_spill_load(spill, &bytes);
+  int ret = 0;
+  for (size_t i = 0; i < nspills && ret == 0; i++)
+    if ((ret = cfb_spill_load(spills[i], &bytes)) < 0 && errmsg)
+      *errmsg = cf_asprintf("%s: %s", spills[i], cf_strerror(ret));
   size_t pos = 0;
   struct cfb_spill_rec r;
   while (ret == 0 && (ret = cfb_spill_next(&bytes, &pos, &r)) == 1)
     ret = table_put(&t, &r);
-  if (ret == CF_EDATA && errmsg)
-    *errmsg = cf_asprintf("%s: truncated spill file", spill);
+  if (ret == CF_EDATA && errmsg && !*errmsg)
+    *errmsg = cf_asprintf("usage date %s: corrupt spill data", ds);
   if (ret < 0) goto done;
   cf_free(t.slot);                       /* the sort needs no index */
   t.slot = NULL;

@@ -7,6 +7,15 @@
 #include <stdint.h>
 #include "cfb_lake.h"
 
+/* Newest CUR manifest delivery of one billing period. */
+struct snap { const char *period, *day, *assembly; int top; };
+struct snaps { struct snap *v; size_t n; };
+const struct snap *cfb_snap_find(const struct snaps *s, const char *period);
+
+/* Sorted set of usage dates. */
+struct dateset { cf_date *v; size_t n, cap; };
+long cfb_dates_find(const struct dateset *d, cf_date x);      /* or -1 */
+
 /* Which copy of a line item wins: the later delivery day, then the
  * finalized one, then the later ingestion (bronze hash breaking ties),
  * then the later line. Days and files are ordinals of the sorted
@@ -21,9 +30,16 @@ struct cfb_rank {
 };
 int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b);
 
+/* Fork-join over njobs on `threads` threads (cfb_parallel.c). */
+#define CFB_MAX_THREADS 8
+int  cfb_threads(int wanted);       /* wanted, or the CPUs; 1..MAX */
+void cfb_parallel(int threads, size_t njobs,
+                  void (*fn)(void *ctx, size_t i), void *ctx);
+
 /* Spill files: one per target usage date under the scratch folder, each a
  * run of framed records (rank, dedupe key, silver CSV row) in read order.
- * Writes are buffered per date; files are created on first use. */
+ * Each reader (`tag`) has its own set. Writes are buffered per date;
+ * files are created on first use. */
 struct cfb_spills {
   size_t n;
   char **path;
@@ -31,7 +47,7 @@ struct cfb_spills {
   struct cf_buf *pending;        /* unwritten bytes per date */
 };
 int  cfb_spills_init(struct cfb_spills *s, const char *scratch,
-                     const cf_date *dates, size_t n);
+                     const char *tag, const cf_date *dates, size_t n);
 int  cfb_spills_add(struct cfb_spills *s, size_t date_index,
                     const struct cfb_rank *rank, const char *key,
                     size_t key_len, const char *row, size_t row_len);
@@ -46,17 +62,36 @@ struct cfb_spill_rec {
   const char *key, *row;
   uint32_t key_len, row_len;
 };
-/* Reads a whole spill file into *buf (a missing file is empty). */
+/* Appends a whole spill file to *buf (a missing file is empty). */
 int cfb_spill_load(const char *path, struct cf_buf *buf);
 /* Next record at *pos: 1 with *r set, 0 at the end, CF_EDATA if the
  * file is truncated or corrupt. */
 int cfb_spill_next(const struct cf_buf *buf, size_t *pos,
                    struct cfb_spill_rec *r);
 
+/* The read phase (cfb_silver_read.c): every candidate bronze file is read
+ * into spill files, big plain CSVs split into byte ranges read on
+ * threads. readers[i] holds reader i's spills (readers are in file and
+ * range order; a reader whose range guess failed is empty). */
+struct cfb_silver_spilled { struct cfb_spills *readers; size_t n; };
+struct cfb_silver_read_in {
+  const struct cfb_silver_opts *o;
+  const struct cfb_entry *const *cand;   /* sorted candidates */
+  const struct cfb_rank *ranks;          /* delivery/file per candidate */
+  size_t ncand;
+  const struct snaps *snaps;
+  const struct dateset *dates;
+};
+int  cfb_silver_read(const struct cfb_silver_read_in *in,
+                     struct cfb_silver_spilled *out, int64_t *rejected,
+                     char **errmsg);
+void cfb_silver_spilled_release(struct cfb_silver_spilled *s);
+
 /* Dedupes (best rank per key), sorts bytewise and publishes one usage
- * date from its spill file. Thread-safe: touches only its own files. */
+ * date from its spill files. Thread-safe: touches only its own files. */
 int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
-                            const char *spill, const char *inputs_json,
+                            const char *const *spills, size_t nspills,
+                            const char *inputs_json,
                             struct cfb_published *pub, int64_t *rows,
                             char **errmsg);
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "cfb_silver_int.h"
 
-#define SPILL_FLUSH (256 * 1024)       /* pending bytes per date */
+#define SPILL_FLUSH (128 * 1024)       /* pending bytes per date */
 
 struct frame { struct cfb_rank rank; uint32_t key_len, row_len; };
 
@@ -20,7 +20,7 @@ int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b) {
 }
 
 int cfb_spills_init(struct cfb_spills *s, const char *scratch,
-                    const cf_date *dates, size_t n) {
+                    const char *tag, const cf_date *dates, size_t n) {
   memset(s, 0, sizeof *s);
   s->path = cf_calloc(n + 1, sizeof *s->path);
   s->fd = cf_calloc(n + 1, sizeof *s->fd);
@@ -35,7 +35,7 @@ int cfb_spills_init(struct cfb_spills *s, const char *scratch,
     s->fd[i] = -1;
     cf_buf_init(&s->pending[i], 0);
     cf_date_format(dates[i], d);
-    if (!(s->path[i] = cf_asprintf("%s/spill-%s.bin", scratch, d))) {
+    if (!(s->path[i] = cf_asprintf("%s/spill-%s-%s.bin", scratch, d, tag))) {
       cfb_spills_release(s);
       return -ENOMEM;
     }
@@ -108,17 +108,18 @@ void cfb_spills_release(struct cfb_spills *s) {
 
 int cfb_spill_load(const char *path, struct cf_buf *buf) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  cf_buf_reset(buf);
   if (fd < 0) return errno == ENOENT ? 0 : -errno;
   struct stat st;
   int ret = fstat(fd, &st) < 0 ? -errno : 0;
+  size_t want = ret ? 0 : buf->len + (size_t)st.st_size;
   if (!ret && cf_buf_grow(buf, (size_t)st.st_size) < 0) ret = -ENOMEM;
-  while (!ret && buf->len < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf->buf + buf->len, (size_t)st.st_size - buf->len);
+  while (!ret && buf->len < want) {
+    ssize_t n = read(fd, buf->buf + buf->len, want - buf->len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) ret = n < 0 ? -errno : CF_EDATA;
     else buf->len += (size_t)n;
   }
+  if (buf->alloc) buf->buf[buf->len] = '\0';
   close(fd);
   return ret;
 }
