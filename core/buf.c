@@ -39,8 +39,11 @@ int cf_buf_grow(struct cf_buf *b, size_t extra) {
 }
 
 int cf_buf_add(struct cf_buf *b, const void *p, size_t n) {
-  int r = cf_buf_grow(b, n);
-  if (r < 0) return r;
+  if (b->max && b->len + n > b->max) return CF_ETOOBIG;
+  if (b->len + n + 1 > b->alloc) {         /* grow only when needed */
+    int r = cf_buf_grow(b, n);
+    if (r < 0) return r;
+  }
   memcpy(b->buf + b->len, p, n);
   b->len += n;
   b->buf[b->len] = '\0';

@@ -210,6 +210,28 @@ int cfb_csv_field(struct cf_buf *b, const char *s) {
 }
 
 int cfb_row_csv(struct cf_buf *b, const char *const col[CFB_NCOLS]) {
+  /* Common case, no field needs quotes: size it once, copy each field. */
+  size_t len[CFB_NCOLS], total = CFB_NCOLS;       /* commas and '\n' */
+  int plain = 1;
+  for (int i = 0; i < CFB_NCOLS && plain; i++) {
+    const char *s = col[i] ? col[i] : "";
+    len[i] = strcspn(s, ",\"\r\n");
+    plain = !s[len[i]];
+    total += len[i];
+  }
+  if (plain) {
+    int g = cf_buf_grow(b, total);
+    if (g < 0) return g;
+    char *out = b->buf + b->len;
+    for (int i = 0; i < CFB_NCOLS; i++) {
+      if (len[i]) memcpy(out, col[i], len[i]);
+      out += len[i];
+      *out++ = i + 1 < CFB_NCOLS ? ',' : '\n';
+    }
+    b->len += total;
+    b->buf[b->len] = '\0';
+    return 0;
+  }
   int r = 0;
   for (int i = 0; i < CFB_NCOLS && r == 0; i++) {
     if (i) r = cf_buf_addch(b, ',');
