@@ -22,7 +22,9 @@ void cf_buf_release(struct cf_buf *b) {
 
 void cf_buf_reset(struct cf_buf *b) {
   b->len = 0;
-  b->buf[0] = '\0';
+  /* An unallocated buffer points at the shared cf_buf_empty: never write
+   * it (threads reset their own empty buffers concurrently). */
+  if (b->alloc) b->buf[0] = '\0';
 }
 
 int cf_buf_grow(struct cf_buf *b, size_t extra) {

@@ -1,8 +1,18 @@
-/* Group-by map with exact decimal sums (open addressing, FNV-1a). */
+/* Group-by map with exact decimal sums: open addressing over tagged slots,
+ * a word-at-a-time hash, and keys + sums carved from large blocks. */
 #include <stdlib.h>
 #include <string.h>
 #include "costflow/common.h"
 #include "gold_groups.h"
+
+#define BLOCK_MIN (16u << 10)
+#define BLOCK_MAX (1u << 20)
+
+struct cfb_groups_block {
+  struct cfb_groups_block *next;
+  size_t used, cap;
+  _Alignas(16) unsigned char data[];  /* cf_dec needs 16-byte alignment */
+};
 
 void cfb_groups_init(struct cfb_groups *g, size_t nkeys, size_t nvals) {
   memset(g, 0, sizeof *g);
@@ -11,88 +21,151 @@ void cfb_groups_init(struct cfb_groups *g, size_t nkeys, size_t nvals) {
 }
 
 void cfb_groups_release(struct cfb_groups *g) {
-  for (size_t i = 0; i < g->n; i++) {
-    cf_free(g->v[i].keys);
-    cf_free(g->v[i].sums);
+  while (g->blocks) {
+    struct cfb_groups_block *next = g->blocks->next;
+    cf_free(g->blocks);
+    g->blocks = next;
   }
   cf_free(g->v);
   cf_free(g->slots);
   cfb_groups_init(g, g->nkeys, g->nvals);
 }
 
-static uint64_t hash_keys(size_t nkeys, const char *const *keys,
-                          const size_t *lens) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t k = 0; k < nkeys; k++) {
-    size_t n = lens ? lens[k] : strlen(keys[k]);
-    for (size_t i = 0; i < n; i++) {
-      h ^= (unsigned char)keys[k][i];
-      h *= 1099511628211ULL;
-    }
-    h ^= 0x1f;              /* separator: ("ab","c") != ("a","bc") */
-    h *= 1099511628211ULL;
-  }
-  return h;
+static size_t key_len(const char *const *keys, const size_t *lens,
+                      size_t k) {
+  return lens ? lens[k] : strlen(keys[k]);
 }
 
-static int same_keys(const struct cfb_group *gr, size_t nkeys,
-                     const char *const *keys, const size_t *lens) {
+static uint64_t mix(uint64_t h) {     /* murmur3 finalizer */
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+
+/* Eight bytes at a time; each key's length is mixed in, so ("ab","c")
+ * and ("a","bc") differ. */
+static uint64_t hash_keys(size_t nkeys, const char *const *keys,
+                          const size_t *lens) {
+  const uint64_t m = 0x9e3779b97f4a7c15ULL;
+  uint64_t h = 0x243f6a8885a308d3ULL;
   for (size_t k = 0; k < nkeys; k++) {
-    size_t n = lens ? lens[k] : strlen(keys[k]);
-    if (strlen(gr->keys[k]) != n || memcmp(gr->keys[k], keys[k], n))
-      return 0;
+    const char *p = keys[k];
+    size_t n = key_len(keys, lens, k), i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      h = (h ^ w) * m;
+      h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * m;
+    h ^= h >> 29;
+  }
+  return mix(h);
+}
+
+/* Stored lengths sit right after the key pointers. */
+static const uint32_t *group_lens(const struct cfb_groups *g,
+                                  const struct cfb_group *gr) {
+  return (const uint32_t *)(const void *)(gr->keys + g->nkeys);
+}
+
+size_t cfb_groups_key_len(const struct cfb_groups *g,
+                          const struct cfb_group *gr, size_t k) {
+  return group_lens(g, gr)[k];
+}
+
+static int same_keys(const struct cfb_groups *g, const struct cfb_group *gr,
+                     const char *const *keys, const size_t *lens) {
+  const uint32_t *have = group_lens(g, gr);
+  for (size_t k = 0; k < g->nkeys; k++) {
+    size_t n = key_len(keys, lens, k);
+    if (have[k] != n || memcmp(gr->keys[k], keys[k], n)) return 0;
   }
   return 1;
 }
 
+static void slot_put(struct cfb_group_slot *slots, size_t nslots,
+                     uint64_t h, size_t index) {
+  size_t s = h & (nslots - 1);
+  while (slots[s].index1) s = (s + 1) & (nslots - 1);
+  slots[s].index1 = (uint32_t)(index + 1);
+  slots[s].tag = (uint32_t)(h >> 32);
+}
+
 static int rehash(struct cfb_groups *g, size_t nslots) {
-  size_t *slots = cf_calloc(nslots, sizeof *slots);
+  struct cfb_group_slot *slots = cf_calloc(nslots, sizeof *slots);
   if (!slots) return -1;
-  for (size_t i = 0; i < g->n; i++) {
-    uint64_t h = hash_keys(g->nkeys, g->v[i].keys, NULL);
-    size_t s = h & (nslots - 1);
-    while (slots[s]) s = (s + 1) & (nslots - 1);
-    slots[s] = i + 1;
-  }
+  for (size_t i = 0; i < g->n; i++)
+    slot_put(slots, nslots, g->v[i].hash, i);
   cf_free(g->slots);
   g->slots = slots;
   g->nslots = nslots;
   return 0;
 }
 
+/* n bytes (a multiple of 16) from the newest block, or a new one. */
+static void *block_take(struct cfb_groups *g, size_t n) {
+  struct cfb_groups_block *b = g->blocks;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = b && b->cap < BLOCK_MAX ? b->cap * 2 : BLOCK_MIN;
+    if (cap < n) cap = n;
+    struct cfb_groups_block *nb = cf_malloc(sizeof *nb + cap);
+    if (!nb) return NULL;
+    nb->next = b;
+    nb->used = 0;
+    nb->cap = cap;
+    g->blocks = b = nb;
+  }
+  void *p = b->data + b->used;
+  b->used += n;
+  return p;
+}
+
+/* One record per group: sums, key pointers, key lengths, key bytes. */
 static struct cfb_group *add_group(struct cfb_groups *g,
                                    const char *const *keys,
-                                   const size_t *lens) {
-  size_t total = g->nkeys * sizeof(char *);
-  for (size_t k = 0; k < g->nkeys; k++)
-    total += (lens ? lens[k] : strlen(keys[k])) + 1;
+                                   const size_t *lens, uint64_t h) {
+  size_t head = g->nvals * sizeof(cf_dec) + g->nkeys * sizeof(char *) +
+                g->nkeys * sizeof(uint32_t);
+  size_t total = head;
+  for (size_t k = 0; k < g->nkeys; k++) {
+    size_t n = key_len(keys, lens, k);
+    if (n > UINT32_MAX - 1) return NULL;
+    total += n + 1;
+  }
+  total = (total + 15) & ~(size_t)15;
   if (g->n == g->alloc) {
     size_t na = g->alloc ? g->alloc * 2 : 64;
+    if (na > UINT32_MAX - 1) return NULL;
     struct cfb_group *nv = cf_realloc(g->v, na * sizeof *nv);
     if (!nv) return NULL;
     g->v = nv;
     g->alloc = na;
   }
-  char *block = cf_malloc(total);
-  cf_dec *sums = cf_calloc(g->nvals ? g->nvals : 1, sizeof *sums);
-  if (!block || !sums) {
-    cf_free(block);
-    cf_free(sums);
-    return NULL;
-  }
-  const char **kp = (const char **)(void *)block;
-  char *p = block + g->nkeys * sizeof(char *);
+  unsigned char *rec = block_take(g, total);
+  if (!rec) return NULL;
+  cf_dec *sums = (cf_dec *)(void *)rec;
+  const char **kp = (const char **)(void *)(sums + g->nvals);
+  uint32_t *kl = (uint32_t *)(void *)(kp + g->nkeys);
+  char *p = (char *)(kl + g->nkeys);
+  for (size_t v = 0; v < g->nvals; v++) sums[v] = CF_DEC_ZERO;
   for (size_t k = 0; k < g->nkeys; k++) {
-    size_t n = lens ? lens[k] : strlen(keys[k]);
+    size_t n = key_len(keys, lens, k);
     memcpy(p, keys[k], n);
     p[n] = '\0';
     kp[k] = p;
+    kl[k] = (uint32_t)n;
     p += n + 1;
   }
   struct cfb_group *gr = &g->v[g->n++];
   gr->keys = kp;
   gr->sums = sums;
   gr->count = 0;
+  gr->hash = h;
   return gr;
 }
 
@@ -100,29 +173,42 @@ struct cfb_group *cfb_groups_get(struct cfb_groups *g,
                                  const char *const *keys,
                                  const size_t *lens) {
   if ((g->n + 1) * 2 > g->nslots) {
-    size_t ns = 128;
+    size_t ns = g->nslots ? g->nslots * 2 : 128;
     while (ns < (g->n + 1) * 2) ns *= 2;
     if (rehash(g, ns) < 0) return NULL;
   }
   uint64_t h = hash_keys(g->nkeys, keys, lens);
-  size_t s = h & (g->nslots - 1);
-  while (g->slots[s]) {
-    struct cfb_group *gr = &g->v[g->slots[s] - 1];
-    if (same_keys(gr, g->nkeys, keys, lens)) return gr;
-    s = (s + 1) & (g->nslots - 1);
+  uint32_t tag = (uint32_t)(h >> 32);
+  size_t mask = g->nslots - 1, s = h & mask;
+  for (; g->slots[s].index1; s = (s + 1) & mask) {
+    struct cfb_group *gr = &g->v[g->slots[s].index1 - 1];
+    if (g->slots[s].tag == tag && gr->hash == h &&
+        same_keys(g, gr, keys, lens))
+      return gr;
   }
-  struct cfb_group *gr = add_group(g, keys, lens);
-  if (gr) g->slots[s] = g->n;
+  struct cfb_group *gr = add_group(g, keys, lens, h);
+  if (gr) {
+    g->slots[s].index1 = (uint32_t)g->n;
+    g->slots[s].tag = tag;
+  }
   return gr;
+}
+
+/* A group's key strings lie back to back, each ending in its NUL, so one
+ * memcmp over that block orders groups exactly as strcmp key by key:
+ * a NUL sorts below every byte, like the end of a string. */
+static size_t key_block_len(size_t nkeys, const struct cfb_group *gr) {
+  const uint32_t *lens = (const uint32_t *)(const void *)(gr->keys + nkeys);
+  return (size_t)(gr->keys[nkeys - 1] - gr->keys[0]) + lens[nkeys - 1] + 1;
 }
 
 static int cmp_group(const void *a, const void *b, void *nkeys) {
   const struct cfb_group *x = a, *y = b;
-  for (size_t k = 0; k < *(const size_t *)nkeys; k++) {
-    int c = strcmp(x->keys[k], y->keys[k]);
-    if (c) return c;
-  }
-  return 0;
+  size_t nk = *(const size_t *)nkeys;
+  if (nk == 0) return 0;
+  size_t nx = key_block_len(nk, x), ny = key_block_len(nk, y);
+  int c = memcmp(x->keys[0], y->keys[0], nx < ny ? nx : ny);
+  return c ? c : (nx > ny) - (nx < ny);
 }
 
 void cfb_groups_sort(struct cfb_groups *g) {

@@ -11,18 +11,31 @@
 #define CFB_GROUPS_MAXVALS 8
 
 struct cfb_group {
-  const char **keys;  /* nkeys NUL-terminated strings (one allocation) */
+  const char **keys;  /* nkeys NUL-terminated strings */
   cf_dec *sums;       /* nvals exact sums */
   int64_t count;      /* rows folded into this group */
+  uint64_t hash;      /* of the keys: rehashing never rereads them */
 };
+
+/* One slot of the open-addressing table: group index + 1 (0 = empty) and
+ * the high bits of the group's hash, so most misses never touch a group. */
+struct cfb_group_slot {
+  uint32_t index1, tag;
+};
+
+/* Keys and sums live in a few large blocks, freed together: one group is
+ * one bump of a pointer, not two mallocs (resource grains make a group
+ * out of nearly every row). */
+struct cfb_groups_block;
 
 /* Groups keep insertion order until cfb_groups_sort(). */
 struct cfb_groups {
   size_t nkeys, nvals;
   struct cfb_group *v;
   size_t n, alloc;
-  size_t *slots;       /* open addressing: index + 1, 0 = empty */
+  struct cfb_group_slot *slots;
   size_t nslots;
+  struct cfb_groups_block *blocks;  /* newest first */
 };
 
 void cfb_groups_init(struct cfb_groups *g, size_t nkeys, size_t nvals);
@@ -34,5 +47,8 @@ struct cfb_group *cfb_groups_get(struct cfb_groups *g,
                                  const size_t *lens);
 /* Sorts groups by their keys, bytewise, key 0 first. Lookups stay valid. */
 void cfb_groups_sort(struct cfb_groups *g);
+/* Length of key k of a group of g (kept, so writers need no strlen). */
+size_t cfb_groups_key_len(const struct cfb_groups *g,
+                          const struct cfb_group *gr, size_t k);
 
 #endif

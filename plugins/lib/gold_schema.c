@@ -101,8 +101,13 @@ int cfb_gold_open(const char *path, sqlite3 **out, char **errmsg) {
     goto done;
   }
   sqlite3_busy_timeout(db, 30000);
-  /* WAL: readers keep their snapshot while a date is replaced. */
-  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+  /* WAL: readers keep their snapshot while a date is replaced.
+   * 32 KiB pages (a new warehouse only: an existing file keeps its own)
+   * cut a load's page writes, into the WAL and again at checkpoint, to
+   * an eighth of the system calls of 4 KiB pages; set before WAL mode,
+   * which writes the first page. */
+  if (sqlite3_exec(db, "PRAGMA page_size=32768;"
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) ||
       sqlite3_exec(db, gold_ddl, NULL, NULL, NULL)) {
     ret = set_err(errmsg, db, path);

@@ -1,6 +1,7 @@
 /* Reads one silver partition (docs/lake-format.md) and folds its rows to
  * the gold grain with exact decimal sums. Streams: memory is bounded by
- * the number of distinct groups of the day, not by the file. */
+ * the number of distinct groups of the day, not by the file; the result
+ * keeps only the sorted rows' text. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -22,9 +23,16 @@ static const char *const col_names[C_N] = {
   "ChargePeriodStart", "BilledCost", "EffectiveCost", "ListCost",
   "BillingCurrency", "ConsumedQuantity", "x_IsCredit"};
 
+/* The day's groups while its rows are folded. */
+struct fold {
+  const char *date;
+  struct cfb_groups facts;      /* CFB_FK_* -> CFB_FV_* */
+  struct cfb_groups resources;  /* CFB_RK_* -> CFB_RV_* */
+};
+
 void cfb_silver_day_release(struct cfb_silver_day *day) {
-  cfb_groups_release(&day->facts);
-  cfb_groups_release(&day->resources);
+  cfb_row_text_release(&day->facts);
+  cfb_row_text_release(&day->resources);
 }
 
 /* Empty means zero only for optional columns. */
@@ -50,11 +58,11 @@ static int map_header(const char **f, size_t nf, int *pos, char **errmsg) {
   return 0;
 }
 
-static int fold_row(struct cfb_silver_day *day, const char **f,
+static int fold_row(struct fold *fo, const char **f,
                     const size_t *l, const int *pos, char **why) {
   cf_dec billed, effective, list, qty;
   const char *date = f[pos[C_START]];
-  if (l[pos[C_START]] < 10 || memcmp(date, day->date, 10)) {
+  if (l[pos[C_START]] < 10 || memcmp(date, fo->date, 10)) {
     *why = cf_asprintf("ChargePeriodStart %s outside partition", date);
     return CF_EDATA;
   }
@@ -75,7 +83,7 @@ static int fold_row(struct cfb_silver_day *day, const char **f,
     fk[k] = f[pos[fk_col[k]]];
     fl[k] = l[pos[fk_col[k]]];
   }
-  struct cfb_group *g = cfb_groups_get(&day->facts, fk, fl);
+  struct cfb_group *g = cfb_groups_get(&fo->facts, fk, fl);
   if (!g) return -ENOMEM;
   g->sums[CFB_FV_BILLED] = cf_dec_add(g->sums[CFB_FV_BILLED], billed);
   g->sums[CFB_FV_EFFECTIVE] =
@@ -94,7 +102,7 @@ static int fold_row(struct cfb_silver_day *day, const char **f,
                               f[pos[C_RESOURCE]], f[pos[C_SERVICE]]};
   size_t rl[CFB_RK_N] = {l[pos[C_PROVIDER]], l[pos[acc]],
                          l[pos[C_RESOURCE]], l[pos[C_SERVICE]]};
-  struct cfb_group *r = cfb_groups_get(&day->resources, rk, rl);
+  struct cfb_group *r = cfb_groups_get(&fo->resources, rk, rl);
   if (!r) return -ENOMEM;
   r->sums[CFB_RV_BILLED] = cf_dec_add(r->sums[CFB_RV_BILLED], billed);
   r->sums[CFB_RV_USAGE] = cf_dec_add(r->sums[CFB_RV_USAGE], qty);
@@ -111,10 +119,11 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
   int pos[C_N], ret = 0, have_header = 0;
   size_t ncols = 0;
   cf_date d;
+  struct fold fo = {day->date, {0}, {0}};
 
   memset(day, 0, sizeof *day);
-  cfb_groups_init(&day->facts, CFB_FK_N, CFB_FV_N);
-  cfb_groups_init(&day->resources, CFB_RK_N, CFB_RV_N);
+  cfb_groups_init(&fo.facts, CFB_FK_N, CFB_FV_N);
+  cfb_groups_init(&fo.resources, CFB_RK_N, CFB_RV_N);
   if (!link) return -ENOMEM;
   if (cf_date_parse(date, &d) < 0) {
     *errmsg = cf_asprintf("bad usage date '%s'", date);
@@ -179,7 +188,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
       ret = CF_EDATA;
       goto done;
     }
-    if ((ret = fold_row(day, f, l, pos, &why)) < 0) {
+    if ((ret = fold_row(&fo, f, l, pos, &why)) < 0) {
       *errmsg = cf_asprintf("%s:%lld: %s", data, (long long)line,
                             why ? why : cf_strerror(ret));
       cf_free(why);
@@ -192,10 +201,15 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     ret = CF_EDATA;
     goto done;
   }
-  cfb_groups_sort(&day->facts);
-  cfb_groups_sort(&day->resources);
+  cfb_groups_sort(&fo.facts);
+  cfb_groups_sort(&fo.resources);
+  if ((ret = cfb_row_text_build(&day->facts, &fo.facts)) < 0 ||
+      (ret = cfb_row_text_build(&day->resources, &fo.resources)) < 0)
+    goto done;
 done:
   if (ret < 0) cfb_silver_day_release(day);
+  cfb_groups_release(&fo.facts);
+  cfb_groups_release(&fo.resources);
   if (csv) cf_csv_close(csv);
   cf_free(data);
   cf_free(link);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gold_groups.h"
+#include "gold_row_text.h"
 
 /* Columns of fact_daily_cost that form its grain, in key order. */
 enum {
@@ -34,12 +35,15 @@ struct cfb_silver_day {
   int64_t version;          /* silver version (the vNNNNNN of current) */
   char checksum[65];        /* sha256 of the data.csv that was read */
   int64_t rows;             /* silver rows read */
-  struct cfb_groups facts;      /* CFB_FK_* -> CFB_FV_* */
-  struct cfb_groups resources;  /* CFB_RK_* -> CFB_RV_* */
+  /* Rows sorted by their keys, bytewise: */
+  struct cfb_row_text facts;      /* CFB_FK_* then CFB_FV_* */
+  struct cfb_row_text resources;  /* CFB_RK_* then CFB_RV_* */
 };
 
 /* Reads SILVER_ROOT/usage_date=DATE/current/data.csv (resolving `current`
- * once, so a concurrent republish cannot mix versions) and folds it.
+ * once, so a concurrent republish cannot mix versions), folds it and lays
+ * out the sorted rows for the writer. Thread-safe: the gold_prefetch
+ * workers read several days at once.
  * Returns 0, CF_ENOTFOUND if the partition does not exist, CF_EDATA on a
  * bad row (*errmsg says file, line, why; caller frees). */
 int  cfb_silver_day_read(const char *silver_root, const char *date,

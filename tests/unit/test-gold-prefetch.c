@@ -1,0 +1,226 @@
+/* Gold read-ahead: days are read on worker threads but handed over in
+ * order, errors arrive with their date, unfinished prefetches free
+ * cleanly, a day read fails cleanly at any allocation; a load of many
+ * days on the pipeline writes exactly what a day-by-day load writes,
+ * batched resource inserts included. */
+#include <sqlite3.h>
+#include "cf_test.h"
+#include "gold_fixture.h"
+#include "gold_prefetch.h"
+#include "gold_warehouse.h"
+
+#define NDAYS 6
+
+static const char *const days[NDAYS] = {
+  "2025-03-01", "2025-03-02", "2025-03-03",
+  "2025-03-04", "2025-03-05", "2025-03-06"};
+
+/* Day k: 40 * k + 3 usage rows over distinct resources (so the resource
+ * grain spans several 128-row insert batches plus a remainder), and a
+ * credit without a resource. */
+static void publish_days(const char *home) {
+  for (int k = 0; k < NDAYS; k++) {
+    struct fx_day d;
+    FILE *f = fx_begin(&d);
+    for (int r = 0; r < 40 * k + 3; r++) {
+      char res[32], cost[32];
+      snprintf(res, sizeof res, "i-%05d", (r * 7919) % 100000);
+      snprintf(cost, sizeof cost, "%d.%03d", r, k);
+      fx_row(f, days[k], r % 3 ? "111" : "222", "AWS", r % 2 ? "EC2" : "S3",
+             "us-east-1", res, "Usage", cost, "1");
+    }
+    fx_row(f, days[k], "111", "AWS", "EC2", "us-east-1", "", "Credit",
+           "-0.25", "0");
+    fx_end(&d, home, days[k], 1);
+  }
+}
+
+static void take_all_in_order(size_t workers) {
+  const char *home = fx_home();
+  char *silver = fx_silver(home);
+  struct cfb_prefetch *p = NULL;
+  publish_days(home);
+  CF_ASSERT_EQ(0, cfb_prefetch_start(silver, days, NDAYS, workers, &p));
+  for (size_t i = 0; i < NDAYS; i++) {
+    struct cfb_silver_day day;
+    char *err = NULL;
+    CF_ASSERT_EQ(0, cfb_prefetch_take(p, i, &day, &err));
+    CF_ASSERT(err == NULL);
+    CF_ASSERT_STR(days[i], day.date);
+    CF_ASSERT_EQ(40 * (int)i + 4, day.rows);
+    CF_ASSERT_EQ(40 * (int)i + 3, day.resources.n);
+    cfb_silver_day_release(&day);
+  }
+  cfb_prefetch_free(p);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+CF_TEST(prefetch_hands_days_over_in_order) { take_all_in_order(2); }
+CF_TEST(prefetch_many_workers) { take_all_in_order(4); }
+CF_TEST(prefetch_without_workers_reads_in_place) { take_all_in_order(0); }
+
+CF_TEST(prefetch_error_arrives_with_its_date) {
+  const char *home = fx_home();
+  char *silver = fx_silver(home);
+  const char *dates[] = {"2025-03-01", "2025-03-02", "2025-02-30",
+                         "2025-03-03", "2025-03-09"};
+  struct cfb_prefetch *p = NULL;
+  struct cfb_silver_day day;
+  char *err = NULL;
+  publish_days(home);
+  CF_ASSERT_EQ(0, cfb_prefetch_start(silver, dates, 5, 2, &p));
+  for (size_t i = 0; i < 2; i++) {
+    CF_ASSERT_EQ(0, cfb_prefetch_take(p, i, &day, &err));
+    cfb_silver_day_release(&day);
+  }
+  CF_ASSERT(cfb_prefetch_take(p, 2, &day, &err) < 0);   /* no such date */
+  CF_ASSERT(err != NULL);
+  cf_free(err);
+  err = NULL;
+  CF_ASSERT_EQ(0, cfb_prefetch_take(p, 3, &day, &err));
+  cfb_silver_day_release(&day);
+  CF_ASSERT_EQ(CF_ENOTFOUND, cfb_prefetch_take(p, 4, &day, &err));
+  CF_ASSERT_CONTAINS(err, "2025-03-09");
+  cf_free(err);
+  cfb_prefetch_free(p);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+CF_TEST(prefetch_freed_before_taking_everything) {
+  const char *home = fx_home();
+  char *silver = fx_silver(home);
+  struct cfb_prefetch *p = NULL;
+  struct cfb_silver_day day;
+  char *err = NULL;
+  publish_days(home);
+  CF_ASSERT_EQ(0, cfb_prefetch_start(silver, days, NDAYS, 2, &p));
+  cfb_prefetch_free(p);                        /* nothing taken */
+  CF_ASSERT_EQ(0, cfb_prefetch_start(silver, days, NDAYS, 2, &p));
+  CF_ASSERT_EQ(0, cfb_prefetch_take(p, 0, &day, &err));
+  cfb_silver_day_release(&day);
+  cfb_prefetch_free(p);                        /* the rest in flight */
+  cfb_prefetch_free(NULL);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+CF_TEST(day_read_survives_every_failed_allocation) {
+  const char *home = fx_home();
+  char *silver = fx_silver(home);
+  int succeeded = 0;
+  publish_days(home);
+  for (long n = 0; n < 100000 && !succeeded; n++) {
+    struct cfb_silver_day day;
+    char *err = NULL;
+    cf_alloc_fail_after(n);
+    int rc = cfb_silver_day_read(silver, days[NDAYS - 1], &day, &err);
+    cf_alloc_fail_after(-1);
+    if (rc == 0) {
+      CF_ASSERT_EQ(40 * (NDAYS - 1) + 3, day.resources.n);
+      cfb_silver_day_release(&day);
+      succeeded = 1;
+    } else {
+      CF_ASSERT(rc < 0);
+    }
+    cf_free(err);
+  }
+  CF_ASSERT(succeeded);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+/* Every row of the fact tables and the gold checksums, rowid order. */
+static char *dump(sqlite3 *db) {
+  static const char *const sql[] = {
+    "SELECT rowid, * FROM fact_daily_cost ORDER BY rowid",
+    "SELECT rowid, * FROM fact_resource_daily ORDER BY rowid",
+    "SELECT rowid, * FROM dim_account ORDER BY rowid",
+    "SELECT rowid, * FROM dim_service ORDER BY rowid",
+    "SELECT rowid, * FROM agg_daily_provider ORDER BY rowid",
+    "SELECT month, provider, currency, billed_cost, days"
+    " FROM agg_monthly_provider ORDER BY 1, 2, 3",
+    "SELECT usage_date, fact_rows, checksum, silver_rows, silver_checksum"
+    " FROM gold_partitions ORDER BY usage_date"};
+  struct cf_buf b = CF_BUF_INIT(0);
+  for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
+    sqlite3_stmt *st = NULL;
+    CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql[q], -1, &st, NULL));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); c++) {
+        const char *v = (const char *)sqlite3_column_text(st, c);
+        cf_buf_addf(&b, "%s|", v ? v : "NULL");
+      }
+      cf_buf_addch(&b, '\n');
+    }
+    sqlite3_finalize(st);
+  }
+  return cf_buf_detach(&b, NULL);
+}
+
+static sqlite3 *open_wh(const char *home, const char *name) {
+  char *p = cf_asprintf("%s/%s", home, name), *err = NULL;
+  sqlite3 *db = NULL;
+  CF_ASSERT_EQ(0, cfb_gold_open(p, &db, &err));
+  cf_free(p);
+  return db;
+}
+
+CF_TEST(pipelined_load_writes_what_a_day_by_day_load_writes) {
+  const char *home = fx_home();
+  char *silver = fx_silver(home), *err = NULL;
+  struct cfb_gold_part all[NDAYS], one[NDAYS];
+  sqlite3 *a = open_wh(home, "all.db"), *b = open_wh(home, "one.db");
+  publish_days(home);
+  CF_ASSERT_EQ(0, cfb_gold_load(a, silver, days, NDAYS, NULL, all, &err));
+  for (size_t i = 0; i < NDAYS; i++)
+    CF_ASSERT_EQ(0, cfb_gold_load(b, silver, &days[i], 1, NULL, &one[i],
+                                  &err));
+  for (size_t i = 0; i < NDAYS; i++) {
+    CF_ASSERT_STR(one[i].checksum, all[i].checksum);
+    CF_ASSERT_EQ(40 * (int)i + 4, all[i].silver_rows);
+  }
+  char *da = dump(a), *db = dump(b);
+  CF_ASSERT_STR(db, da);
+  /* Every resource row arrived, batches and remainders alike. */
+  sqlite3_stmt *st = NULL;
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(a, "SELECT count(*),"
+               " sum(usage_rows), count(DISTINCT usage_date) FROM"
+               " fact_resource_daily", -1, &st, NULL));
+  CF_ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+  CF_ASSERT_EQ(40 * 15 + 3 * NDAYS, sqlite3_column_int(st, 0));
+  CF_ASSERT_EQ(40 * 15 + 3 * NDAYS, sqlite3_column_int(st, 1));
+  CF_ASSERT_EQ(NDAYS, sqlite3_column_int(st, 2));
+  sqlite3_finalize(st);
+  cf_free(da);
+  cf_free(db);
+  sqlite3_close(a);
+  sqlite3_close(b);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+CF_TEST(pipelined_load_fails_whole_on_a_bad_later_day) {
+  const char *home = fx_home();
+  char *silver = fx_silver(home), *err = NULL;
+  const char *dates[] = {"2025-03-01", "2025-03-02", "2025-03-07"};
+  struct cfb_gold_part parts[3];
+  sqlite3 *db = open_wh(home, "warehouse.db");
+  publish_days(home);
+  CF_ASSERT_EQ(CF_ENOTFOUND,
+               cfb_gold_load(db, silver, dates, 3, NULL, parts, &err));
+  CF_ASSERT_CONTAINS(err, "2025-03-07");
+  cf_free(err);
+  sqlite3_stmt *st = NULL;
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+               " fact_resource_daily", -1, &st, NULL));
+  CF_ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+  CF_ASSERT_EQ(0, sqlite3_column_int(st, 0));      /* rolled back */
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+CF_TEST_MAIN()
