@@ -19,6 +19,7 @@
 #include "costflow/dag.h"
 #include "costflow/diag.h"
 #include "costflow/plugin_host.h"
+#include "host_params.h"
 
 /* The context our host hands a plugin. */
 struct cf_plugin_ctx {
@@ -30,68 +31,33 @@ struct cf_plugin_ctx {
   sqlite3 *store;             /* published run's outputs (read-only) */
   const char *run_dag, *run_date;
   json_t *parts;              /* {key: {checksum, rows}} recorded */
-  char **strs;                /* strings handed out, freed at the end */
-  size_t nstrs;
+  struct cf_keeper kept;      /* strings handed out, freed at the end */
   int verbose;
 };
 
-static const char *keep(struct cf_plugin_ctx *c, char *s) {
-  char **n = s ? realloc(c->strs, (c->nstrs + 1) * sizeof *n) : NULL;
-  if (!n) {
-    free(s);
-    return NULL;
-  }
-  c->strs = n;
-  c->strs[c->nstrs++] = s;
-  return s;
-}
-
-static const char *scalar_text(struct cf_plugin_ctx *c, json_t *v) {
-  if (json_is_string(v)) return json_string_value(v);
-  if (json_is_integer(v))
-    return keep(c, cf_asprintf("%lld", (long long)json_integer_value(v)));
-  if (json_is_boolean(v)) return json_is_true(v) ? "true" : "false";
-  if (json_is_real(v)) return keep(c, cf_asprintf("%g", json_real_value(v)));
-  return NULL;
-}
-
+/* Params read exactly as the task-run host reads them; a param the DAG
+ * does not set falls back to the plugin's declared default. */
 static const char *h_param(struct cf_plugin_ctx *c, const char *name) {
-  json_t *v = json_object_get(c->params, name);
-  if (v) return scalar_text(c, v);
+  if (json_object_get(c->params, name))
+    return cf_params_text(c->params, name, &c->kept);
   for (size_t i = 0; i < c->plugin->nparams; i++)
     if (!strcmp(c->plugin->params[i].name, name))
       return c->plugin->params[i].default_value;
   return NULL;
 }
 static const char *h_param_json(struct cf_plugin_ctx *c, const char *name) {
-  json_t *v = json_object_get(c->params, name);
-  return v ? keep(c, json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) : NULL;
+  return cf_params_json(c->params, name, &c->kept);
 }
 static size_t h_param_count(struct cf_plugin_ctx *c, const char *name) {
-  json_t *v = json_object_get(c->params, name);
-  return json_is_array(v) ? json_array_size(v)
-         : json_is_object(v) ? json_object_size(v) : 0;
+  return cf_params_count(c->params, name);
 }
 static const char *h_param_item(struct cf_plugin_ctx *c, const char *name,
                                 size_t i) {
-  json_t *v = json_object_get(c->params, name);
-  if (json_is_array(v)) return scalar_text(c, json_array_get(v, i));
-  if (!json_is_object(v)) return NULL;
-  const char *k;
-  json_t *x;
-  size_t n = 0;
-  json_object_foreach(v, k, x) if (n++ == i) return scalar_text(c, x);
-  return NULL;
+  return cf_params_item(c->params, name, i, &c->kept);
 }
 static const char *h_param_key(struct cf_plugin_ctx *c, const char *name,
                                size_t i) {
-  json_t *v = json_object_get(c->params, name);
-  const char *k;
-  json_t *x;
-  size_t n = 0;
-  if (json_is_object(v))
-    json_object_foreach(v, k, x) if (n++ == i) return k;
-  return NULL;
+  return cf_params_key(c->params, name, i);
 }
 static const char *h_dag_id(struct cf_plugin_ctx *c) { return c->dag_id; }
 static const char *h_task_id(struct cf_plugin_ctx *c) { return c->task_id; }
@@ -154,7 +120,8 @@ static const char *h_output_get(struct cf_plugin_ctx *c, const char *task,
     sqlite3_bind_text(st, 3, task, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, k, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-      out = keep(c, cf_strdup((const char *)sqlite3_column_text(st, 0)));
+      out = cf_keep(&c->kept,
+                    cf_strdup((const char *)sqlite3_column_text(st, 0)));
   }
   sqlite3_finalize(st);
   return out;
@@ -231,18 +198,19 @@ static int run_stage(struct verify *v, const char *plugin, json_t *over) {
     goto done;
   }
   json_object_update(params, over);
-  struct cf_plugin_ctx c = {p, v->dag->id, t->id, v->date, v->scratch,
-                            v->dag->dir, NULL, params, v->outputs, v->store,
-                            v->dag->id, v->date, v->parts, NULL, 0,
-                            v->verbose};
+  struct cf_plugin_ctx c = {
+      .plugin = p, .dag_id = v->dag->id, .task_id = t->id,
+      .logical_date = v->date, .home = v->scratch, .dag_dir = v->dag->dir,
+      .params = params, .outputs = v->outputs, .store = v->store,
+      .run_dag = v->dag->id, .run_date = v->date, .parts = v->parts,
+      .verbose = v->verbose};
   int r = p->run(&c, &verify_api);
   if (r != CF_RESULT_OK)
     cf_cli_error(0, "verify: recomputing with %s failed (result %d)",
                  plugin, r);
   else
     ret = 1;
-  for (size_t i = 0; i < c.nstrs; i++) free(c.strs[i]);
-  free(c.strs);
+  cf_keeper_release(&c.kept);
   cf_free(c.scratch);
   json_decref(params);
 done:

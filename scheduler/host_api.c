@@ -8,91 +8,26 @@
 #include "costflow/common.h"
 #include "host_api.h"
 
-/* Keeps s alive until the attempt ends; returns it. */
-static const char *keep(struct cf_plugin_ctx *c, char *s) {
-  if (!s) return NULL;
-  if (c->nstrings == c->astrings) {
-    size_t na = c->astrings ? c->astrings * 2 : 16;
-    char **v = cf_realloc(c->strings, na * sizeof *v);
-    if (!v) {
-      cf_free(s);
-      return NULL;
-    }
-    c->strings = v;
-    c->astrings = na;
-  }
-  return c->strings[c->nstrings++] = s;
-}
-
-static char *scalar_text(const json_t *v) {
-  if (json_is_string(v)) return cf_strdup(json_string_value(v));
-  if (json_is_integer(v))
-    return cf_asprintf("%lld", (long long)json_integer_value(v));
-  if (json_is_true(v)) return cf_strdup("true");
-  if (json_is_false(v)) return cf_strdup("false");
-  if (json_is_real(v)) {
-    char *s = json_dumps(v, JSON_ENCODE_ANY);
-    char *r = cf_strdup(s);
-    free(s);
-    return r;
-  }
-  return NULL;
-}
-
 static const char *h_param(struct cf_plugin_ctx *c, const char *name) {
-  return keep(c, scalar_text(json_object_get(c->params, name)));
+  return cf_params_text(c->params, name, &c->kept);
 }
 
 static const char *h_param_json(struct cf_plugin_ctx *c, const char *name) {
-  json_t *v = json_object_get(c->params, name);
-  if (!v) return NULL;
-  char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
-  char *r = cf_strdup(s);
-  free(s);
-  return keep(c, r);
+  return cf_params_json(c->params, name, &c->kept);
 }
 
 static size_t h_param_count(struct cf_plugin_ctx *c, const char *name) {
-  json_t *v = json_object_get(c->params, name);
-  if (json_is_array(v)) return json_array_size(v);
-  if (json_is_object(v)) return json_object_size(v);
-  return 0;
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The i-th key of a map in sorted order (deterministic for plugins). */
-static const char *nth_key(json_t *obj, size_t i) {
-  size_t n = json_object_size(obj), k = 0;
-  if (i >= n) return NULL;
-  const char **keys = cf_malloc(n * sizeof *keys);
-  if (!keys) return NULL;
-  const char *key;
-  json_t *val;
-  json_object_foreach(obj, key, val) keys[k++] = key;
-  qsort(keys, n, sizeof *keys, cmp_str);
-  const char *r = keys[i];
-  cf_free(keys);
-  return r;
+  return cf_params_count(c->params, name);
 }
 
 static const char *h_param_item(struct cf_plugin_ctx *c, const char *name,
                                 size_t i) {
-  json_t *v = json_object_get(c->params, name);
-  if (json_is_array(v)) return keep(c, scalar_text(json_array_get(v, i)));
-  if (json_is_object(v)) {
-    const char *k = nth_key(v, i);
-    return k ? keep(c, scalar_text(json_object_get(v, k))) : NULL;
-  }
-  return NULL;
+  return cf_params_item(c->params, name, i, &c->kept);
 }
 
 static const char *h_param_key(struct cf_plugin_ctx *c, const char *name,
                                size_t i) {
-  json_t *v = json_object_get(c->params, name);
-  return json_is_object(v) ? nth_key(v, i) : NULL;
+  return cf_params_key(c->params, name, i);
 }
 
 static const char *h_dag_id(struct cf_plugin_ctx *c) { return c->dag_id; }
@@ -106,7 +41,7 @@ static const char *h_home(struct cf_plugin_ctx *c) { return c->home; }
 static const char *h_dag_dir(struct cf_plugin_ctx *c) { return c->dag_dir; }
 
 static const char *h_conf(struct cf_plugin_ctx *c, const char *key) {
-  return keep(c, scalar_text(json_object_get(c->conf, key)));
+  return cf_params_text(c->conf, key, &c->kept);
 }
 
 static const char *h_scratch_dir(struct cf_plugin_ctx *c) {
@@ -147,7 +82,7 @@ static const char *h_output_get(struct cf_plugin_ctx *c, const char *task,
                                 const char *key) {
   char *v = NULL;
   if (cf_store_output_get(c->st, c->run_pk, task, key, &v) < 0) return NULL;
-  return keep(c, v);
+  return cf_keep(&c->kept, v);
 }
 
 static int h_dq_record(struct cf_plugin_ctx *c, const char *rule,
@@ -182,8 +117,7 @@ const struct cf_host_api cf_host_api_table = {
 };
 
 void cf_plugin_ctx_release(struct cf_plugin_ctx *c) {
-  for (size_t i = 0; i < c->nstrings; i++) cf_free(c->strings[i]);
-  cf_free(c->strings);
+  cf_keeper_release(&c->kept);
   cf_free(c->scratch);
   json_decref(c->params);
   json_decref(c->conf);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include "costflow/plugin.h"
 #include "costflow/store.h"
+#include "host_params.h"
 
 struct cf_plugin_ctx {
   struct cf_store *st;
@@ -16,8 +17,7 @@ struct cf_plugin_ctx {
   json_t *params;             /* rendered params (object) */
   json_t *conf;               /* run conf (object) */
   char *scratch;              /* created on first use */
-  char **strings;             /* strings handed to the plugin, freed after */
-  size_t nstrings, astrings;
+  struct cf_keeper kept;      /* strings handed to the plugin, freed after */
   char last_error[512];       /* last ERROR log line: the failure reason */
 };
 
