@@ -25,14 +25,60 @@ void cf_us_to_iso(int64_t us, char out[32]) {
   cf_format_iso_ms(us / 1000, out);
 }
 
-/* Prepares sql and binds args by a type string: 'i' int64, 'n' int,
+/* The kept statement for sql (a string literal), prepared on first use;
+ * a statement of its own if the kept one is in use or the cache is full.
+ * NULL if it does not prepare. */
+static sqlite3_stmt *stmt_get(struct cf_store *st, const char *sql) {
+  size_t i = 0;
+  while (i < st->nstmts && st->stmts[i].sql != sql) i++;
+  if (i < st->nstmts && !sqlite3_stmt_busy(st->stmts[i].stmt))
+    return st->stmts[i].stmt;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
+                         NULL) != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return NULL;
+  }
+  if (i == st->nstmts && i < CF_STORE_STMTS)
+    st->stmts[st->nstmts++] = (struct cf_store_stmt){sql, s};
+  return s;
+}
+
+/* Gives a statement back: a kept one is reset (which also ends the read
+ * it may hold open) and its parameters cleared; any other is finalized. */
+static void stmt_done(struct cf_store *st, sqlite3_stmt *s) {
+  if (!s) return;
+  for (size_t i = 0; i < st->nstmts; i++)
+    if (st->stmts[i].stmt == s) {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      return;
+    }
+  sqlite3_finalize(s);
+}
+
+static void stmts_release(struct cf_store *st) {
+  for (size_t i = 0; i < st->nstmts; i++) sqlite3_finalize(st->stmts[i].stmt);
+  st->nstmts = 0;
+}
+
+/* Steps a statement without parameters or rows (BEGIN, COMMIT, ...). */
+static int step_once(struct cf_store *st, const char *sql) {
+  sqlite3_stmt *s = stmt_get(st, sql);
+  if (!s) return sqlite3_errcode(st->db);
+  int rc = sqlite3_step(s);
+  stmt_done(st, s);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Prepares sql (a string literal: see stmt_get) and binds args by a type
+ * string: 'i' int64, 'n' int,
  * 's' string (NULL binds NULL), 'd' cf_date (as YYYY-MM-DD), 't' a *_us
  * value bound as ISO text (0 binds NULL), 'u' a *_us value as integer
  * (0 binds NULL). */
 static int prep(struct cf_store *st, sqlite3_stmt **s, const char *sql,
                 const char *types, va_list ap) {
-  if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
-    return CF_ESTORE;
+  if (!(*s = stmt_get(st, sql))) return CF_ESTORE;
   for (int i = 0; types && types[i]; i++) {
     int col = i + 1, rc = SQLITE_OK;
     char buf[32];
@@ -63,7 +109,7 @@ static int prep(struct cf_store *st, sqlite3_stmt **s, const char *sql,
     }
     }
     if (rc != SQLITE_OK) {
-      sqlite3_finalize(*s);
+      stmt_done(st, *s);
       *s = NULL;
       return CF_ESTORE;
     }
@@ -120,7 +166,7 @@ static int exec(struct cf_store *st, const char *sql, const char *types,
     sqlite3_reset(s);
     rc = sqlite3_step(s);
   }
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   if (rc == SQLITE_CONSTRAINT) return CF_EEXISTS;
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : CF_ESTORE;
 }
@@ -181,6 +227,7 @@ int cf_store_open(const char *path, struct cf_store **out, char **errmsg) {
   *out = st;
   return 0;
 fail:
+  stmts_release(st);
   sqlite3_close(st->db);
   cf_free(st->path);
   cf_free(st->reserve);
@@ -190,6 +237,7 @@ fail:
 
 void cf_store_close(struct cf_store *st) {
   if (!st) return;
+  stmts_release(st);
   sqlite3_close(st->db);
   cf_free(st->path);
   cf_free(st->reserve);
@@ -202,21 +250,19 @@ const char *cf_store_errmsg(struct cf_store *st) {
 }
 
 int cf_store_begin(struct cf_store *st) {
-  return sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-                 SQLITE_OK ? 0 : CF_ESTORE;
+  return step_once(st, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : CF_ESTORE;
 }
 int cf_store_commit(struct cf_store *st) {
-  int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+  int rc = step_once(st, "COMMIT");
   /* if SQLite rolled the transaction back itself, the caller redoes it
    * (the space is free now); if not, the commit can simply be retried */
   if (rc == SQLITE_FULL && reserve_release(st) &&
       !sqlite3_get_autocommit(st->db))
-    rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    rc = step_once(st, "COMMIT");
   return rc == SQLITE_OK ? 0 : CF_ESTORE;
 }
 int cf_store_rollback(struct cf_store *st) {
-  return sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK
-             ? 0 : CF_ESTORE;
+  return step_once(st, "ROLLBACK") == SQLITE_OK ? 0 : CF_ESTORE;
 }
 
 /* ---- runs ------------------------------------------------------------ */
@@ -251,24 +297,25 @@ static void read_run(sqlite3_stmt *s, struct cf_run_row *r) {
   r->end_us = col_i64(s, 9);
 }
 
-static int run_one(sqlite3_stmt *s, struct cf_run_row *out) {
+static int run_one(struct cf_store *st, sqlite3_stmt *s,
+                   struct cf_run_row *out) {
   if (!s) return CF_ESTORE;
   int rc = sqlite3_step(s);
   int r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CF_ENOTFOUND : CF_ESTORE;
   if (!r) read_run(s, out);
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   return r;
 }
 
 int cf_store_run_get(struct cf_store *st, const char *dag_id, cf_date d,
                      struct cf_run_row *out) {
-  return run_one(query(st, "SELECT " RUN_COLS " FROM runs WHERE dag_id=? "
+  return run_one(st, query(st, "SELECT " RUN_COLS " FROM runs WHERE dag_id=? "
                        "AND logical_date=?", "sd", dag_id, d), out);
 }
 
 int cf_store_run_get_pk(struct cf_store *st, int64_t pk,
                         struct cf_run_row *out) {
-  return run_one(query(st, "SELECT " RUN_COLS " FROM runs WHERE id=?", "i",
+  return run_one(st, query(st, "SELECT " RUN_COLS " FROM runs WHERE id=?", "i",
                        pk), out);
 }
 
@@ -318,7 +365,7 @@ int cf_store_run_list(struct cf_store *st, const char *dag_id, int limit,
     memset(&v[cnt], 0, sizeof v[cnt]);
     read_run(s, &v[cnt++]);
   }
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   *out = v;
   *n = cnt;
   return rc == SQLITE_DONE ? 0 : CF_ESTORE;
@@ -410,7 +457,7 @@ int cf_store_ti_list(struct cf_store *st, int64_t run_pk,
     memset(&v[cnt], 0, sizeof v[cnt]);
     read_ti(s, &v[cnt++]);
   }
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   *out = v;
   *n = cnt;
   return rc == SQLITE_DONE ? 0 : CF_ESTORE;
@@ -424,7 +471,7 @@ int cf_store_ti_get(struct cf_store *st, int64_t ti_pk,
   int rc = sqlite3_step(s);
   int r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CF_ENOTFOUND : CF_ESTORE;
   if (!r) read_ti(s, out);
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   return r;
 }
 
@@ -453,7 +500,7 @@ int cf_store_ti_update(struct cf_store *st, const struct cf_ti_row *t) {
   if (t->pid_start) sqlite3_bind_int64(s, 16, t->pid_start);
   sqlite3_bind_int64(s, 17, t->id);
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   return rc == SQLITE_DONE ? 0 : CF_ESTORE;
 }
 
@@ -495,7 +542,7 @@ int cf_store_attempt_finish(struct cf_store *st, int64_t attempt_pk,
   if (reason) sqlite3_bind_text(s, 6, reason, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(s, 7, attempt_pk);
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   return rc == SQLITE_DONE ? 0 : CF_ESTORE;
 }
 
@@ -511,7 +558,7 @@ int cf_store_attempt_ti(struct cf_store *st, int64_t attempt_pk,
     if (log_path) *log_path = col_text(s, 2);
     r = 0;
   }
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   return r;
 }
 
@@ -537,7 +584,7 @@ int cf_store_output_get(struct cf_store *st, int64_t run_pk,
     *value = col_text(s, 0);
     r = 0;
   }
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   return r;
 }
 
@@ -566,7 +613,7 @@ int cf_store_partition_record(struct cf_store *st, const char *dataset,
                           "ss", dataset, key);
   int64_t v = 1;
   if (s && sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  stmt_done(st, s);
   r = exec(st, "INSERT INTO partitions(dataset, partition_key, version, "
            "row_count, checksum, inputs, run_pk, task_id, published_at) "
            "VALUES(?,?,?,?,?,?,?,?,?)", "ssiissist", dataset, key, v,

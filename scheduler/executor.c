@@ -12,6 +12,7 @@
 #include "costflow/common.h"
 #include "costflow/plugin_host.h"
 #include "executor.h"
+#include "wal_checkpoint.h"
 
 extern char **environ;
 
@@ -23,6 +24,8 @@ struct xti {
   size_t idx;                  /* index into dag->tasks */
   struct cf_ti_row row;        /* write-through copy of the store row */
   int queued;                  /* in x->ready */
+  /* upstreams that have ended, and how (decide() reads these counts) */
+  size_t up_done, up_ok, up_skipped;
   /* live attempt */
   int active;                  /* child running or handles still open */
   uv_signal_t chld;             /* SIGCHLD watcher of this attempt */
@@ -36,6 +39,8 @@ struct xti {
   int64_t spawn_us, exit_us;   /* hand-off instrumentation */
   int timed_out, overflowed, interrupted;
   int permanent;               /* failure no retry can fix (templates) */
+  char *log_error;             /* the log could not be opened: the attempt
+                                  was stopped and fails with this reason */
   int log_fd;
   int64_t log_bytes;
   struct cf_buf result;
@@ -49,6 +54,10 @@ struct xrun {
   json_t *params;              /* DAG params overridden by run conf */
   struct xti *tis;
   size_t n;
+  size_t *topo_pos;            /* task index -> position in dag->topo */
+  /* kept by set_state()/set_active() so that the end of a run is seen
+   * without looking at every task */
+  size_t nterminal, nfailed, nactive;
   int finished;
   int open_timers;             /* timers not yet closed */
   cf_run_done_cb on_done;
@@ -61,6 +70,12 @@ struct pool {
   int slots, used;
 };
 
+/* A growable list of task instances. */
+struct xti_list {
+  struct xti **v;
+  size_t n, alloc;
+};
+
 struct cf_exec {
   uv_loop_t *loop;
   struct cf_store *st;
@@ -69,6 +84,10 @@ struct cf_exec {
   struct xrun *runs;
   struct xti **ready;          /* FIFO of tasks waiting for a slot */
   size_t nready, aready;
+  /* scratch of settle(): tasks to decide, tasks it changed, tasks it
+   * found ready (empty between calls) */
+  struct xti_list work, changed, fresh;
+  struct cf_wal_checkpointer *checkpointer;
   int running;
   int draining;                /* start nothing new, let attempts end */
   int stopping;
@@ -76,7 +95,10 @@ struct cf_exec {
   size_t npools;
 };
 
+static void settle(struct xrun *r);
+static int save_changed(struct cf_exec *x);
 static void evaluate(struct xrun *r);
+static void release(struct xrun *r);
 static void dispatch(struct cf_exec *x);
 
 static const char *ST_NONE = "none", *ST_QUEUED = "queued",
@@ -88,16 +110,66 @@ static int is(const struct xti *t, const char *s) {
   return !strcmp(t->row.state, s);
 }
 
+static int terminal_state(const char *s) {
+  return s && (!strcmp(s, ST_SUCCESS) || !strcmp(s, ST_FAILED) ||
+               !strcmp(s, ST_UPFAILED) || !strcmp(s, ST_SKIPPED));
+}
+
 static int terminal(const struct xti *t) {
-  return is(t, ST_SUCCESS) || is(t, ST_FAILED) || is(t, ST_UPFAILED) ||
-         is(t, ST_SKIPPED);
+  return terminal_state(t->row.state);
+}
+
+/* Adds (d = 1) or removes (d = -1) t's state `s` to the run's counts and
+ * to the upstream counts of t's downstream tasks. */
+static void count_state(struct xti *t, const char *s, int d) {
+  if (!terminal_state(s)) return;
+  struct xrun *r = t->run;
+  const struct cf_task *task = &r->dag->tasks[t->idx];
+  int ok = !strcmp(s, ST_SUCCESS), skipped = !strcmp(s, ST_SKIPPED);
+  r->nterminal += (size_t)d;
+  if (!ok && !skipped) r->nfailed += (size_t)d;
+  for (size_t i = 0; i < task->ndown; i++) {
+    struct xti *down = &r->tis[task->down_idx[i]];
+    down->up_done += (size_t)d;
+    if (ok) down->up_ok += (size_t)d;
+    if (skipped) down->up_skipped += (size_t)d;
+  }
 }
 
 static void set_state(struct xti *t, const char *s) {
   char *c = cf_strdup(s);
   if (!c) return;
+  count_state(t, t->row.state, -1);
+  count_state(t, c, 1);
   cf_free(t->row.state);
   t->row.state = c;
+}
+
+static void set_active(struct xti *t, int active) {
+  if (t->active == active) return;
+  t->active = active;
+  if (active) t->run->nactive++;
+  else t->run->nactive--;
+}
+
+static int list_push(struct xti_list *l, struct xti *t) {
+  if (l->n == l->alloc) {
+    size_t na = l->alloc ? l->alloc * 2 : 64;
+    struct xti **v = cf_realloc(l->v, na * sizeof *v);
+    if (!v) return -ENOMEM;
+    l->v = v;
+    l->alloc = na;
+  }
+  l->v[l->n++] = t;
+  return 0;
+}
+
+/* Puts t's downstream tasks up for a decision (t has just ended). */
+static void push_downstream(struct xti *t) {
+  struct xrun *r = t->run;
+  const struct cf_task *task = &r->dag->tasks[t->idx];
+  for (size_t i = 0; i < task->ndown; i++)
+    list_push(&r->x->work, &r->tis[task->down_idx[i]]);
 }
 
 static void set_reason(struct xti *t, const char *reason) {
@@ -148,6 +220,8 @@ int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
   if (x->o.min_free == 0) x->o.min_free = 8ll << 20;
   if (opts->plugin_path)
     x->plugin_env = cf_asprintf("COSTFLOW_PLUGIN_PATH=%s", opts->plugin_path);
+  /* if it cannot (in-memory store), SQLite keeps checkpointing on commit */
+  cf_wal_checkpointer_start(loop, cf_store_db(st), &x->checkpointer);
   *out = x;
   return 0;
 }
@@ -156,8 +230,10 @@ static void free_run(struct xrun *r) {
   for (size_t i = 0; i < r->n; i++) {
     cf_ti_row_release(&r->tis[i].row);
     cf_buf_release(&r->tis[i].result);
+    cf_free(r->tis[i].log_error);
   }
   cf_free(r->tis);
+  cf_free(r->topo_pos);
   json_decref(r->params);
   cf_run_row_release(&r->run);
   cf_free(r);
@@ -165,6 +241,7 @@ static void free_run(struct xrun *r) {
 
 void cf_exec_free(struct cf_exec *x) {
   if (!x) return;
+  cf_wal_checkpointer_stop(x->checkpointer);   /* may run the loop once */
   while (x->runs) {
     struct xrun *r = x->runs;
     x->runs = r->next;
@@ -173,6 +250,9 @@ void cf_exec_free(struct cf_exec *x) {
   for (size_t i = 0; i < x->npools; i++) cf_free(x->pools[i].name);
   cf_free(x->pools);
   cf_free(x->ready);
+  cf_free(x->work.v);
+  cf_free(x->changed.v);
+  cf_free(x->fresh.v);
   cf_free(x->plugin_env);
   cf_free(x);
 }
@@ -217,13 +297,8 @@ static void timer_closed(uv_handle_t *h) {
 
 static void maybe_finish_run(struct xrun *r) {
   if (r->finished) return;
-  int all_done = 1, failed = 0, busy = 0;
-  for (size_t i = 0; i < r->n; i++) {
-    struct xti *t = &r->tis[i];
-    if (t->active) busy = 1;
-    if (!terminal(t)) all_done = 0;
-    if (is(t, ST_FAILED) || is(t, ST_UPFAILED)) failed = 1;
-  }
+  int all_done = r->nterminal == r->n, failed = r->nfailed > 0,
+      busy = r->nactive > 0;
   struct cf_exec *x = r->x;
   const char *state;
   if (all_done && !busy) {
@@ -282,7 +357,8 @@ static void retry_due(uv_timer_t *h) {
   if (!is(t, ST_RETRY) || t->run->x->stopping) return;
   set_state(t, ST_NONE);
   t->row.next_retry_us = 0;
-  save_ti(t);
+  list_push(&t->run->x->changed, t);
+  list_push(&t->run->x->work, t);
   evaluate(t->run);
 }
 
@@ -307,7 +383,7 @@ static void finalize_attempt(struct xti *t) {
   const struct cf_task *task = &r->dag->tasks[t->idx];
   if (t->log_fd >= 0) close(t->log_fd);
   t->log_fd = -1;
-  t->active = 0;
+  set_active(t, 0);
   x->running--;
   if (task->pool) {
     struct pool *p = pool_get(x, task->pool, 0);
@@ -331,6 +407,9 @@ static void finalize_attempt(struct xti *t) {
     snprintf(reason, sizeof reason, "interrupted by shutdown");
     set_reason(t, reason);
     set_state(t, ST_NONE);     /* resumed by the next start */
+  } else if (t->log_error) {
+    snprintf(reason, sizeof reason, "%s", t->log_error);
+    fail_or_retry(t, reason, 1);
   } else if (t->timed_out) {
     snprintf(reason, sizeof reason, "timed out after %lld s",
              (long long)(task->timeout_ms / 1000));
@@ -376,6 +455,13 @@ static void finalize_attempt(struct xti *t) {
   }
   t->row.pid = 0;
   t->row.pid_start = 0;
+  cf_free(t->log_error);
+  t->log_error = NULL;
+  /* what this end decides for the downstream tasks is stored in the same
+   * transaction as the end itself */
+  if (terminal(t)) push_downstream(t);
+  else if (is(t, ST_NONE)) list_push(&x->work, t);
+  settle(r);
   /* one transaction; a second try covers a disk that filled up (the
    * store then frees its reserve, see core/store.c) */
   int saved = 0;
@@ -387,12 +473,13 @@ static void finalize_attempt(struct xti *t) {
             cf_store_attempt_set_times(x->st, t->attempt_pk, t->spawn_us,
                                        t->exit_us) == 0 &&
             cf_store_ti_update(x->st, &t->row) == 0 &&
+            save_changed(x) == 0 &&
             cf_store_commit(x->st) == 0;
     if (!saved) cf_store_rollback(x->st);
   }
   if (!saved) log_store_error(x, "record the attempt's end");
   cf_buf_release(&t->result);
-  evaluate(r);
+  release(r);
 }
 
 static void handle_closed(uv_handle_t *h) {
@@ -551,17 +638,31 @@ static char *disk_full_reason(struct cf_exec *x) {
                      (long long)x->o.min_free);
 }
 
+/* $HOME/logs/DAG/DATE/TASK/TRY.log */
 static char *log_path_for(struct xrun *r, struct xti *t) {
   char ds[11];
   cf_date_format(r->run.logical_date, ds);
-  char *dir = cf_asprintf("%s/logs/%s/%s/%s", r->x->o.home, r->dag->id, ds,
-                          t->row.task_id);
-  if (!dir) return NULL;
-  char *path = NULL;
-  if (cf_mkdir_p(dir, 0755) == 0)
-    path = cf_asprintf("%s/%d.log", dir, t->row.try_number);
+  return cf_asprintf("%s/logs/%s/%s/%s/%d.log", r->x->o.home, r->dag->id, ds,
+                     t->row.task_id, t->row.try_number);
+}
+
+/* Opens an attempt's log, creating its folder. Usually only the task's
+ * own folder is missing, so one mkdir does rather than one per level.
+ * Returns the fd or a negative errno. */
+static int open_log(const char *path) {
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
+  int fd = open(path, flags, 0644);
+  if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : -errno;
+  char *dir = cf_strdup(path);
+  if (!dir) return -ENOMEM;
+  *strrchr(dir, '/') = '\0';
+  int rc = 0;
+  if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+    rc = errno == ENOENT ? cf_mkdir_p(dir, 0755) : -errno;
   cf_free(dir);
-  return path;
+  if (rc < 0) return rc;
+  fd = open(path, flags, 0644);
+  return fd >= 0 ? fd : -errno;
 }
 
 /* Renders the task's params for this run; NULL + *err on failure. */
@@ -616,26 +717,18 @@ static void launch(struct xti *t) {
   cf_buf_init(&t->result, 4096);
 
   if (!err) err = disk_full_reason(x);
-  if (!err) {
-    log_path = log_path_for(r, t);
-    if (log_path)
-      t->log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-                                     O_CLOEXEC, 0644);
-    if (t->log_fd < 0)
-      err = cf_asprintf("cannot open log %s: %s",
-                        log_path ? log_path : "(path)", strerror(errno));
-  }
+  if (!err && !(log_path = log_path_for(r, t)))
+    err = cf_strdup("cannot open log (path): out of memory");
   if (cf_store_begin(x->st) == 0) {
     save_ti(t);
     if (cf_store_attempt_start(x->st, &t->row, log_path, &t->attempt_pk) < 0)
       log_store_error(x, "insert attempt");
+    if (r->run.state && strcmp(r->run.state, ST_RUNNING)) {
+      cf_store_run_set_state(x->st, r->run.id, ST_RUNNING);
+      cf_free(r->run.state);
+      r->run.state = cf_strdup(ST_RUNNING);
+    }
     if (cf_store_commit(x->st) < 0) cf_store_rollback(x->st);
-  }
-  cf_free(log_path);
-  if (r->run.state && strcmp(r->run.state, ST_RUNNING)) {
-    cf_store_run_set_state(x->st, r->run.id, ST_RUNNING);
-    cf_free(r->run.state);
-    r->run.state = cf_strdup(ST_RUNNING);
   }
   if (err) goto fail;
 
@@ -683,9 +776,10 @@ static void launch(struct xti *t) {
     if (rfd[i] >= 0) close(rfd[i]);
   t->spawn_us = cf_store_now_us();
   cf_free(env);
-  t->active = 1;
+  set_active(t, 1);
   t->open_handles = 4;
   if (rc < 0) {
+    cf_free(log_path);
     err = cf_asprintf("cannot start task process: %s", uv_strerror(rc));
     /* pipes were initialised: close them; finalize runs when they are */
     t->exited = 1;
@@ -702,6 +796,18 @@ static void launch(struct xti *t) {
     uv_close((uv_handle_t *)&t->res, handle_closed);
     return;
   }
+  /* The log is opened now, while the child execs and links (milliseconds),
+   * rather than on the hand-off path; its output waits in the pipes. If it
+   * cannot be opened the attempt is stopped and fails with that reason. */
+  int fd = open_log(log_path);
+  if (fd >= 0) {
+    t->log_fd = fd;
+  } else {
+    t->log_error = cf_asprintf("cannot open log %s: %s", log_path,
+                               strerror(-fd));
+    kill_group(t, SIGKILL);
+  }
+  cf_free(log_path);
   t->row.pid = t->pid;
   t->row.pid_start = cf_proc_start_time(t->pid);
   if (cf_store_begin(x->st) == 0) {
@@ -726,11 +832,9 @@ fail:
   snprintf(reason, sizeof reason, "%s", err ? err : "cannot start");
   int permanent = params == NULL;   /* a template error won't go away */
   cf_free(err);
-  t->active = 1;
+  cf_free(log_path);
+  set_active(t, 1);
   t->open_handles = 0;
-  if (t->log_fd >= 0) {
-    dprintf(t->log_fd, "costflow: %s\n", reason);
-  }
   cf_buf_reset(&t->result);
   t->permanent = permanent;
   cf_buf_adds(&t->result, "fail\n");
@@ -742,17 +846,12 @@ fail:
 
 enum decision { WAIT, READY, SKIP, UPFAIL };
 
+/* From the upstream counts set_state() keeps: O(1) per decision. */
 static enum decision decide(struct xrun *r, struct xti *t) {
   const struct cf_task *task = &r->dag->tasks[t->idx];
-  size_t n = task->ndeps, done = 0, ok = 0, bad = 0, skipped = 0;
-  for (size_t i = 0; i < n; i++) {
-    struct xti *u = &r->tis[task->dep_idx[i]];
-    if (!terminal(u)) continue;
-    done++;
-    if (is(u, ST_SUCCESS)) ok++;
-    else if (is(u, ST_SKIPPED)) skipped++;
-    else bad++;                   /* failed or upstream_failed */
-  }
+  size_t n = task->ndeps, done = t->up_done, ok = t->up_ok,
+         skipped = t->up_skipped;
+  size_t bad = done - ok - skipped;   /* failed or upstream_failed */
   int all = done == n;
   switch (task->trigger_rule) {
   case CF_TRIGGER_ALWAYS: return READY;
@@ -791,28 +890,76 @@ static void enqueue(struct cf_exec *x, struct xti *t) {
   t->queued = 1;
 }
 
+/* Decides the tasks in x->work that are in state none, in memory: queued
+ * when they may start, skipped or upstream_failed when they never will
+ * (their downstream tasks are then decided in turn). Only the tasks an
+ * end affects are looked at, never the whole run. Changed tasks go to
+ * x->changed for the caller to store, the ones ready to x->fresh. */
+static void settle(struct xrun *r) {
+  struct cf_exec *x = r->x;
+  if (r->finished || x->stopping) {
+    x->work.n = 0;
+    return;
+  }
+  while (x->work.n) {
+    struct xti *t = x->work.v[--x->work.n];
+    if (!is(t, ST_NONE)) continue;
+    enum decision d = decide(r, t);
+    if (d == WAIT) continue;
+    list_push(&x->changed, t);
+    if (d == READY) {
+      set_state(t, ST_QUEUED);
+      list_push(&x->fresh, t);
+      continue;
+    }
+    set_state(t, d == SKIP ? ST_SKIPPED : ST_UPFAILED);
+    set_reason(t, d == SKIP ? "upstream skipped" : "an upstream failed");
+    push_downstream(t);
+  }
+}
+
+/* Stores the rows settle() changed (inside the caller's transaction). */
+static int save_changed(struct cf_exec *x) {
+  for (size_t i = 0; i < x->changed.n; i++)
+    if (cf_store_ti_update(x->st, &x->changed.v[i]->row) < 0)
+      return CF_ESTORE;
+  return 0;
+}
+
+static int by_topo_pos(const void *a, const void *b) {
+  const struct xti *t = *(struct xti *const *)a, *u = *(struct xti *const *)b;
+  size_t p = t->run->topo_pos[t->idx], q = u->run->topo_pos[u->idx];
+  return p < q ? -1 : p > q;
+}
+
+/* After settle() and the store writes: queues the ready tasks in
+ * topological order (the order a pass over the whole run would give),
+ * ends the run if it is over and starts what the slots allow. */
+static void release(struct xrun *r) {
+  struct cf_exec *x = r->x;
+  if (x->fresh.n > 1)
+    qsort(x->fresh.v, x->fresh.n, sizeof *x->fresh.v, by_topo_pos);
+  for (size_t i = 0; i < x->fresh.n; i++) enqueue(x, x->fresh.v[i]);
+  x->fresh.n = x->changed.n = 0;    /* free for the calls made below */
+  if (r->finished) return;
+  maybe_finish_run(r);              /* may free r */
+  if (!x->stopping) dispatch(x);
+}
+
+/* settle(), one transaction for what it changed, release(). */
 static void evaluate(struct xrun *r) {
   struct cf_exec *x = r->x;
-  if (r->finished) return;
-  if (!x->stopping) {
-    for (size_t k = 0; k < r->dag->ntasks; k++) {
-      struct xti *t = &r->tis[r->dag->topo[k]];
-      if (!is(t, ST_NONE)) continue;
-      enum decision d = decide(r, t);
-      if (d == WAIT) continue;
-      if (d == READY) {
-        set_state(t, ST_QUEUED);
-        save_ti(t);
-        enqueue(x, t);
-        continue;
-      }
-      set_state(t, d == SKIP ? ST_SKIPPED : ST_UPFAILED);
-      set_reason(t, d == SKIP ? "upstream skipped" : "an upstream failed");
-      save_ti(t);
+  settle(r);
+  if (x->changed.n) {
+    int rc = cf_store_begin(x->st);
+    if (rc == 0) {
+      rc = save_changed(x);
+      if (rc == 0) rc = cf_store_commit(x->st);
+      if (rc < 0) cf_store_rollback(x->st);
     }
-    dispatch(x);
+    if (rc < 0) log_store_error(x, "update task instances");
   }
-  maybe_finish_run(r);
+  release(r);
 }
 
 static int pool_has_slot(struct cf_exec *x, const struct cf_task *task) {
@@ -861,8 +1008,10 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   r->params = merged_params(dag, r->run.conf);
   r->n = dag->ntasks;
   r->tis = cf_calloc(r->n, sizeof *r->tis);
+  r->topo_pos = cf_calloc(r->n, sizeof *r->topo_pos);
   ret = -ENOMEM;
-  if (!r->tis || !r->params) goto fail;
+  if (!r->tis || !r->topo_pos || !r->params) goto fail;
+  for (size_t k = 0; k < r->n; k++) r->topo_pos[dag->topo[k]] = k;
   if (dag->pools) {
     const char *name;
     json_t *v;
@@ -888,14 +1037,20 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
     r->tis[i].idx = i;
     r->tis[i].log_fd = -1;
     cf_buf_init(&r->tis[i].result, 4096);
-    for (size_t j = 0; j < nrows; j++)
+    /* rows were created in task order: row i is task i, unless the DAG
+     * was edited since */
+    for (size_t k = 0; k < nrows; k++) {
+      size_t j = (i + k) % nrows;
       if (rows[j].task_id && !strcmp(rows[j].task_id, dag->tasks[i].id)) {
         r->tis[i].row = rows[j];
         memset(&rows[j], 0, sizeof rows[j]);
         break;
       }
+    }
   }
   cf_ti_rows_free(rows, nrows);
+  for (size_t i = 0; i < r->n; i++)
+    count_state(&r->tis[i], r->tis[i].row.state, 1);
   r->next = x->runs;
   x->runs = r;
 
@@ -944,6 +1099,8 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   if (!strcmp(r->run.state, ST_SUCCESS) || !strcmp(r->run.state, ST_FAILED)) {
     cf_store_run_set_state(x->st, run_pk, ST_QUEUED);
   }
+  for (size_t k = r->n; k-- > 0;)   /* every task, once */
+    list_push(&x->work, &r->tis[dag->topo[k]]);
   evaluate(r);
   return 0;
 fail:
@@ -951,6 +1108,7 @@ fail:
     for (size_t i = 0; i < r->n; i++) cf_ti_row_release(&r->tis[i].row);
   }
   cf_free(r->tis);
+  cf_free(r->topo_pos);
   json_decref(r->params);
   cf_run_row_release(&r->run);
   cf_free(r);
