@@ -98,19 +98,15 @@ int cf_dec_parse(const char *s, size_t n, cf_dec *out) {
 static size_t u128_digits(u128 m, char *out) {
   char tmp[48];
   size_t n = 0;
-  if (m <= UINT64_MAX) {                /* no u128 division per digit */
-    uint64_t v = (uint64_t)m;
-    do {
-      tmp[n++] = (char)('0' + (int)(v % 10));
-      v /= 10;
-    } while (v);
-    for (size_t k = 0; k < n; k++) out[k] = tmp[n - 1 - k];
-    return n;
-  }
-  do {
+  while (m > UINT64_MAX) {              /* u128 division only while needed */
     tmp[n++] = (char)('0' + (int)(m % 10));
     m /= 10;
-  } while (m);
+  }
+  uint64_t v = (uint64_t)m;
+  do {
+    tmp[n++] = (char)('0' + (int)(v % 10));
+    v /= 10;
+  } while (v);
   for (size_t k = 0; k < n; k++) out[k] = tmp[n - 1 - k];
   return n;
 }
