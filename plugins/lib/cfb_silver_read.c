@@ -186,11 +186,11 @@ static int plan_file(const struct cfb_silver_read_in *in, size_t ci,
   if (nranges > threads) nranges = threads;
   int fd = open(e->path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
+  const int64_t data = start;           /* cuts at equal shares of this */
   for (int64_t k = 0; k < nranges && ret == 0; k++) {
-    int64_t end = k + 1 == nranges
-                      ? size
-                      : next_line_start(fd, start + (size - start) * (k + 1) /
-                                                        nranges, size);
+    int64_t cut = data + (size - data) * (k + 1) / nranges;
+    int64_t end = k + 1 == nranges ? size : next_line_start(fd, cut, size);
+    if (end < start) end = start;          /* a line longer than a share */
     struct reader *rd = plan_add(p, ci);
     if (!rd) {
       ret = -ENOMEM;
