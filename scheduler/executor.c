@@ -81,6 +81,7 @@ struct cf_exec {
   struct cf_store *st;
   struct cf_exec_opts o;
   char *plugin_env;            /* "COSTFLOW_PLUGIN_PATH=..." */
+  char *task_exe;              /* what a task attempt runs */
   struct xrun *runs;
   struct xti **ready;          /* FIFO of tasks waiting for a slot */
   size_t nready, aready;
@@ -207,6 +208,19 @@ int64_t cf_proc_start_time(int64_t pid) {
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* costflow-task beside the costflow binary if it is there (a fraction of
+ * costflow's start-up cost), else costflow itself: both take the same
+ * "task-run ..." arguments. NULL only when out of memory. */
+static char *task_executable(const char *exe) {
+  const char *slash = strrchr(exe, '/');
+  char *lean = slash ? cf_asprintf("%.*s/costflow-task", (int)(slash - exe),
+                                   exe)
+                     : NULL;
+  if (lean && access(lean, X_OK) == 0) return lean;
+  cf_free(lean);
+  return cf_strdup(exe);
+}
+
 int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
                 const struct cf_exec_opts *opts, struct cf_exec **out) {
   struct cf_exec *x = cf_calloc(1, sizeof *x);
@@ -220,6 +234,7 @@ int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
   if (x->o.min_free == 0) x->o.min_free = 8ll << 20;
   if (opts->plugin_path)
     x->plugin_env = cf_asprintf("COSTFLOW_PLUGIN_PATH=%s", opts->plugin_path);
+  x->task_exe = task_executable(x->o.exe);
   /* if it cannot (in-memory store), SQLite keeps checkpointing on commit */
   cf_wal_checkpointer_start(loop, cf_store_db(st), &x->checkpointer);
   *out = x;
@@ -254,6 +269,7 @@ void cf_exec_free(struct cf_exec *x) {
   cf_free(x->changed.v);
   cf_free(x->fresh.v);
   cf_free(x->plugin_env);
+  cf_free(x->task_exe);
   cf_free(x);
 }
 
@@ -735,7 +751,8 @@ static void launch(struct xti *t) {
   char attempt[32], grace[32];
   snprintf(attempt, sizeof attempt, "%lld", (long long)t->attempt_pk);
   snprintf(grace, sizeof grace, "%d", getpid());
-  char *args[] = {(char *)x->o.exe, "task-run", "--home", (char *)x->o.home,
+  const char *exe = x->task_exe ? x->task_exe : x->o.exe;
+  char *args[] = {(char *)exe, "task-run", "--home", (char *)x->o.home,
                   "--attempt", attempt, "--dag-dir", r->dag->dir,
                   "--parent", grace, NULL};
   /* environment: ours, plus the plugin search path */
@@ -767,7 +784,7 @@ static void launch(struct xti *t) {
   if (rc == 0) rc = uv_pipe_open(&t->res, rfd[2]);
   if (rc == 0) {
     rfd[0] = rfd[1] = rfd[2] = -1;        /* owned by the pipes now */
-    rc = spawn_child(x->o.exe, args, env, wfd, &t->pid);
+    rc = spawn_child(exe, args, env, wfd, &t->pid);
   } else {
     for (int i = 0; i < 3; i++)
       if (wfd[i] >= 0) close(wfd[i]);

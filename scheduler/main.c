@@ -1,6 +1,5 @@
 /* costflow entry point: global options, then dispatch to one subcommand. */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +26,6 @@ static const struct cf_cmd commands[] = {
   {"task-run", "(internal) run one task attempt in this process",
    cmd_task_run},
 };
-
-int cf_cli_error(int code, const char *fmt, ...) {
-  va_list ap;
-  fputs("costflow: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return code;
-}
 
 static void usage(FILE *out) {
   fprintf(out,

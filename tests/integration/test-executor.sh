@@ -161,6 +161,9 @@ for _ in $(seq 100); do   # running, and its pid recorded (set after spawn)
   sleep 0.1
 done
 child=$(sql "SELECT t.pid FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.logical_date='2025-01-02' AND task_id='second'")
+# the attempt runs costflow-task (beside costflow), not the whole CLI
+eq "task attempts run the lean costflow-task executable" \
+  "$(basename "$(readlink "/proc/$child/exe")")" "costflow-task"
 kill -9 $pid
 wait $pid 2>/dev/null
 alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
