@@ -29,6 +29,10 @@ struct cf_cmd {
   int (*fn)(int argc, char **argv, struct cf_cli *cli);
 };
 
+/* Fills exe (this binary's absolute path) and home, dags_dir and
+ * plugin_path from COSTFLOW_HOME, COSTFLOW_DAGS, COSTFLOW_PLUGIN_PATH. */
+void cf_cli_from_env(struct cf_cli *cli);
+
 /* Prints "costflow: MSG\n" on stderr and returns `code` (git's error()). */
 int cf_cli_error(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,9 +1,6 @@
 /* costflow entry point: global options, then dispatch to one subcommand. */
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "cli.h"
 
 static const struct cf_cmd commands[] = {
@@ -70,14 +67,8 @@ static int take_global_opts(int argc, char **argv, struct cf_cli *cli) {
 }
 
 int main(int argc, char **argv) {
-  static char exe[PATH_MAX];
   struct cf_cli cli = {0};
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  cli.exe = exe;
-  cli.home = getenv("COSTFLOW_HOME");
-  cli.dags_dir = getenv("COSTFLOW_DAGS");
-  cli.plugin_path = getenv("COSTFLOW_PLUGIN_PATH");
+  cf_cli_from_env(&cli);
   argc = take_global_opts(argc, argv, &cli);
   if (argc < 0) return CF_EXIT_USAGE;
   if (!cli.home || !*cli.home) cli.home = "./var";

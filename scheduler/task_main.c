@@ -4,19 +4,12 @@
  * libcostflow, it skips loading libcurl, GnuTLS and the web server's
  * libraries, which was most of a task's start-up cost (see
  * docs/performance.md). `costflow task-run` stays as the fallback. */
-#include <limits.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "cli.h"
 
 int main(int argc, char **argv) {
-  static char exe[PATH_MAX];
   struct cf_cli cli = {0};
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = '\0';
-  cli.exe = exe;
-  cli.plugin_path = getenv("COSTFLOW_PLUGIN_PATH");
+  cf_cli_from_env(&cli);
   if (cli.plugin_path && !*cli.plugin_path) cli.plugin_path = NULL;
   /* The executor passes "task-run --home H": take --home, keep the rest. */
   int out = 1;
@@ -25,7 +18,6 @@ int main(int argc, char **argv) {
     else argv[out++] = argv[i];
   }
   argv[out] = NULL;
-  if (!cli.home) cli.home = getenv("COSTFLOW_HOME");
   if (!cli.home || !*cli.home) cli.home = "./var";
   if (out < 2 || strcmp(argv[1], "task-run"))
     return cf_cli_error(CF_EXIT_USAGE,

@@ -1,0 +1,28 @@
+/* What both executables (costflow and costflow-task) share: the error
+ * line format and where the CLI settings come from. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "cli.h"
+
+void cf_cli_from_env(struct cf_cli *cli) {
+  static char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  cli->exe = exe;
+  cli->home = getenv("COSTFLOW_HOME");
+  cli->dags_dir = getenv("COSTFLOW_DAGS");
+  cli->plugin_path = getenv("COSTFLOW_PLUGIN_PATH");
+}
+
+int cf_cli_error(int code, const char *fmt, ...) {
+  va_list ap;
+  fputs("costflow: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return code;
+}
