@@ -237,36 +237,14 @@ static int utf8_valid(const unsigned char *s, size_t n) {
   return 1;
 }
 
-/* Appends n bytes to b: cf_buf_add without the call overhead on the hot
- * path (same invariants: NUL-terminated, growth stops at b->max). */
-static inline int buf_put(struct cf_buf *b, const char *p, size_t n) {
-  if (b->max && b->len + n > b->max) return CF_ETOOBIG;
-  if (b->len + n + 1 > b->alloc) {
-    int r = cf_buf_grow(b, n);
-    if (r < 0) return r;
-  }
-  memcpy(b->buf + b->len, p, n);
-  b->len += n;
-  b->buf[b->len] = '\0';
-  return 0;
-}
-
-static inline int buf_putc(struct cf_buf *b, char ch) {
-  if ((b->max && b->len + 1 > b->max) || b->len + 2 > b->alloc)
-    return cf_buf_addch(b, ch);
-  b->buf[b->len++] = ch;
-  b->buf[b->len] = '\0';
-  return 0;
-}
-
 /* Bytes that end a run of plain field text: unquoted fields stop at
  * ',', '\n', '\r'; quoted fields at '"' and '\n' (line counting). */
 static const unsigned char stop_unquoted[256] = {[','] = 1, ['\n'] = 1,
                                                  ['\r'] = 1};
 static const unsigned char stop_quoted[256] = {['"'] = 1, ['\n'] = 1};
 
-/* Fast path of cf_csv_next: copies the run of plain bytes at the current
- * chunk position into raw and val in one go. Returns 0 (possibly having
+/* Within the byte-at-a-time parser: copies the run of plain bytes at the
+ * current chunk position into raw and val in one go. Returns 0 (possibly having
  * copied nothing) or a negative error from val (too big / no memory). The
  * record cap is respected: the byte that would cross it is left to the
  * byte-at-a-time path, which reports it. */
@@ -280,10 +258,10 @@ static int copy_run(struct cf_csv *c, int quoted) {
   size_t k = 0;
   while (k < n && !stop[(unsigned char)p[k]]) k++;
   if (k == 0) return 0;
-  int r = buf_put(&c->raw, p, k);
+  int r = cf_buf_add(&c->raw, p, k);
   if (r < 0) return r;
   c->chunk_pos += k;
-  return buf_put(&c->val, p, k);
+  return cf_buf_add(&c->val, p, k);
 }
 
 static int add_field(struct cf_csv *c) {
@@ -307,7 +285,7 @@ static int add_field(struct cf_csv *c) {
 static int end_field(struct cf_csv *c) {
   size_t i = c->nfields - 1;
   c->lens[i] = c->val.len - c->offs[i];
-  return buf_putc(&c->val, '\0');
+  return cf_buf_addch(&c->val, '\0');
 }
 
 /* After an error inside a quoted field that ran past a line end (a stray
@@ -454,7 +432,7 @@ restart:
     if (b >= 0) {
       skip_byte(c);
       /* cf_buf may round its limit up; the cap is checked here. */
-      if (c->raw.len >= CSV_RECORD_MAX || buf_putc(&c->raw, (char)b) < 0) {
+      if (c->raw.len >= CSV_RECORD_MAX || cf_buf_addch(&c->raw, (char)b) < 0) {
         /* Over the cap: drop the record and find a line start. */
         int quoted = st == ST_QUOTED;
         if (quoted && memchr(c->raw.buf, '\n', c->raw.len)) {
@@ -474,7 +452,7 @@ restart:
       if (b == ',' || b == '\n' || b == -1) break;
       if (b == '\r' && peek_byte(c) == '\n') continue;   /* CRLF */
       st = ST_UNQUOTED;
-      if (buf_putc(&c->val, (char)b) < 0) goto toobig;
+      if (cf_buf_addch(&c->val, (char)b) < 0) goto toobig;
       if (copy_run(c, 0) < 0) goto toobig;
       continue;
     case ST_QUOTED:
@@ -484,20 +462,20 @@ restart:
         return CF_EDATA;
       }
       if (b == '"') { st = ST_QUOTE_IN_QUOTED; continue; }
-      if (buf_putc(&c->val, (char)b) < 0) goto toobig;
+      if (cf_buf_addch(&c->val, (char)b) < 0) goto toobig;
       if (copy_run(c, 1) < 0) goto toobig;
       continue;
     case ST_QUOTE_IN_QUOTED:
       if (b == '"') {                                  /* "" escape */
         st = ST_QUOTED;
-        if (buf_putc(&c->val, '"') < 0) goto toobig;
+        if (cf_buf_addch(&c->val, '"') < 0) goto toobig;
         continue;
       }
       if (b == '\r' && peek_byte(c) == '\n') continue;
       if (b == ',' || b == '\n' || b == -1) break;
       /* Text after a closing quote: keep it, as most readers do. */
       st = ST_UNQUOTED;
-      if (buf_putc(&c->val, (char)b) < 0) goto toobig;
+      if (cf_buf_addch(&c->val, (char)b) < 0) goto toobig;
       continue;
     }
     /* End of a field (b is ',', '\n' or end of input). */
