@@ -165,30 +165,22 @@ static void publish_job(void *ctx, size_t i) {
                                    j->inputs, &j->pub, &j->rows, &j->err);
 }
 
-/* Ranks' delivery and file ordinals for the sorted candidates. */
-static int rank_candidates(const struct cfb_entry *const *cand, size_t n,
-                           struct cfb_rank *out) {
-  size_t *by_file = cf_calloc(n + 1, sizeof *by_file);
-  if (!by_file) return -ENOMEM;
+/* Ranks' delivery and file ordinals for the candidates (sorted by day):
+ * delivery counts distinct days before, file counts the candidates
+ * ingested earlier (bronze hash breaking ties). A day has few files. */
+static void rank_candidates(const struct cfb_entry *const *cand, size_t n,
+                            struct cfb_rank *out) {
   for (size_t i = 0; i < n; i++) {
-    by_file[i] = i;
     out[i] = (struct cfb_rank){0};
-    out[i].delivery = i && strcmp(cand[i - 1]->day, cand[i]->day)
-                          ? out[i - 1].delivery + 1
-                          : (i ? out[i - 1].delivery : 0);
-  }
-  for (size_t i = 1; i < n; i++)
-    for (size_t j = i; j > 0; j--) {
-      const struct cfb_entry *a = cand[by_file[j - 1]], *b = cand[by_file[j]];
-      int c = strcmp(a->ingested_at, b->ingested_at);
-      if ((c ? c : strcmp(a->sha256, b->sha256)) <= 0) break;
-      size_t t = by_file[j];
-      by_file[j] = by_file[j - 1];
-      by_file[j - 1] = t;
+    if (i)
+      out[i].delivery = out[i - 1].delivery +
+                        (strcmp(cand[i - 1]->day, cand[i]->day) != 0);
+    for (size_t j = 0; j < n; j++) {
+      int c = strcmp(cand[j]->ingested_at, cand[i]->ingested_at);
+      if ((c ? c : strcmp(cand[j]->sha256, cand[i]->sha256)) < 0)
+        out[i].file++;
     }
-  for (size_t i = 0; i < n; i++) out[by_file[i]].file = (uint32_t)i;
-  cf_free(by_file);
-  return 0;
+  }
 }
 
 static int cmp_entry_ptr(const void *a, const void *b) {
@@ -237,7 +229,7 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
     cand[ncand++] = e;
   }
   qsort(cand, ncand, sizeof *cand, cmp_entry_ptr);
-  if ((ret = rank_candidates(cand, ncand, ranks)) < 0) goto done;
+  rank_candidates(cand, ncand, ranks);
   if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0) goto done;
   struct cfb_silver_read_in in = {o, cand, ranks, ncand, &snaps, &T};
   if ((ret = cfb_silver_read(&in, &spilled, &rejected, errmsg)) < 0)

@@ -26,6 +26,7 @@ struct reader {
   size_t cand;                   /* index into in->cand */
   struct cfb_aws_file *aws;      /* shared by a split file's ranges */
   int64_t start, line, end;      /* range; end < 0: whole file */
+  int64_t nlines;                /* line breaks in the range, or -1 */
   int64_t next;                  /* where reading stopped */
   /* per-reader state, touched by its own thread only */
   const struct cfb_silver_read_in *in;
@@ -198,15 +199,35 @@ static int plan_file(const struct cfb_silver_read_in *in, size_t ci,
     }
     rd->aws = f;
     rd->start = start;
-    rd->line = line;
+    rd->line = k ? -1 : line;            /* later ranges: number_ranges() */
     rd->end = end;
-    int64_t n = count_lines(fd, start, end);
-    if (n < 0) ret = -EIO;
-    line += n;
     start = end;
   }
   close(fd);
   return ret;
+}
+
+/* Line breaks of a range that another range of its file follows. */
+static void count_range(void *ctx, size_t i) {
+  struct plan *p = ctx;
+  struct reader *rd = &p->v[i];
+  rd->nlines = 0;
+  if (!rd->aws || i + 1 == p->n || p->v[i + 1].aws != rd->aws) return;
+  int fd = open(rd->in->cand[rd->cand]->path, O_RDONLY | O_CLOEXEC);
+  rd->nlines = fd < 0 ? -1 : count_lines(fd, rd->start, rd->end);
+  if (fd >= 0) close(fd);
+}
+
+/* The physical line where each range starts, from the line breaks of the
+ * ranges before it, counted on threads. */
+static int number_ranges(struct plan *p, int threads) {
+  cfb_parallel(threads, p->n, count_range, p);
+  for (size_t i = 0; i + 1 < p->n; i++) {
+    if (!p->v[i].aws || p->v[i + 1].aws != p->v[i].aws) continue;
+    if (p->v[i].nlines < 0) return -EIO;
+    p->v[i + 1].line = p->v[i].line + p->v[i].nlines;
+  }
+  return 0;
 }
 
 /* Gives reader i its spill files and rejects file. */
@@ -246,27 +267,27 @@ static int merge_rejects(struct reader *rd, struct cfb_rejects *out) {
   return 0;
 }
 
-/* A split file whose ranges did not meet: drop their output and read the
- * file whole on this thread. */
-static void reread_whole(struct reader *rd, size_t first, size_t last) {
-  char tag[32];
-  snprintf(tag, sizeof tag, "w%zu", first);
-  for (size_t k = first; k <= last; k++) {
-    cfb_spills_release(rd[k - first].spills);
-    if (rd[k - first].rejects) {
-      fclose(rd[k - first].rejects);
-      rd[k - first].rejects = NULL;
-      unlink(rd[k - first].rejects_path);
+/* A split file whose ranges did not meet: drop the output of its n
+ * readers and read the file whole with the first one. */
+static void reread_whole(struct reader *rd, size_t n, size_t index) {
+  for (size_t k = 0; k < n; k++) {
+    cfb_spills_release(rd[k].spills);
+    if (rd[k].rejects) {
+      fclose(rd[k].rejects);
+      rd[k].rejects = NULL;
+      unlink(rd[k].rejects_path);
     }
-    rd[k - first].rejected = 0;
-    cf_free(rd[k - first].err);
-    rd[k - first].err = NULL;
+    rd[k].rejected = 0;
+    rd[k].ret = 0;
+    cf_free(rd[k].err);
+    rd[k].err = NULL;
   }
+  char tag[32];
+  snprintf(tag, sizeof tag, "w%zu", index);
   rd->aws = NULL;
   rd->ret = cfb_spills_init(rd->spills, rd->in->o->scratch, tag,
                             rd->in->dates->v, rd->in->dates->n);
   if (rd->ret == 0) run_reader(rd, 0);
-  for (size_t k = first + 1; k <= last; k++) rd[k - first].ret = 0;
 }
 
 int cfb_silver_read(const struct cfb_silver_read_in *in,
@@ -284,6 +305,7 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
     out->n++;
     ret = reader_init(in, &p.v[i], i, &out->readers[i]);
   }
+  if (ret == 0) ret = number_ranges(&p, threads);
   if (ret == 0) cfb_parallel(threads, p.n, run_reader, p.v);
   /* Check each split file's ranges met; report in reader order. */
   for (size_t i = 0; i < p.n && ret == 0;) {
@@ -301,7 +323,7 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
         if (m) in->o->log(in->o->log_ud, 1, m);
         cf_free(m);
       }
-      reread_whole(&p.v[i], i, j);
+      reread_whole(&p.v[i], j - i + 1, i);
     }
     for (size_t k = i; k <= j && ret == 0; k++) {
       if (p.v[k].ret < 0) {
