@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
-#include "cfb_silver_int.h"
+#include "cfb_parallel.h"
 
 struct pool {
   void (*fn)(void *ctx, size_t i);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cfb_lake.h"
+#include "cfb_parallel.h"
 
 /* Newest CUR manifest delivery of one billing period. */
 struct snap { const char *period, *day, *assembly; int top; };
@@ -29,12 +30,6 @@ struct cfb_rank {
   int64_t line;                  /* x_SourceLine */
 };
 int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b);
-
-/* Fork-join over njobs on `threads` threads (cfb_parallel.c). */
-#define CFB_MAX_THREADS 8
-int  cfb_threads(int wanted);       /* wanted, or the CPUs; 1..MAX */
-void cfb_parallel(int threads, size_t njobs,
-                  void (*fn)(void *ctx, size_t i), void *ctx);
 
 /* Spill files: one per target usage date under the scratch folder, each a
  * run of framed records (rank, dedupe key, silver CSV row) in read order.

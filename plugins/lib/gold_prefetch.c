@@ -5,8 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "costflow/common.h"
+#include "cfb_parallel.h"
 #include "gold_prefetch.h"
 
 /* The one SQLite writer is the bottleneck past two readers; more would
@@ -37,8 +37,7 @@ struct cfb_prefetch {
 };
 
 size_t cfb_prefetch_default_workers(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) return 1;
+  int n = cfb_threads(0);
   return n > MAX_WORKERS ? MAX_WORKERS : (size_t)n;
 }
 
