@@ -37,7 +37,7 @@ int cf_mkdir_p(const char *path, int mode) {
   return ret;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+int cf_write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len) {
     ssize_t n = write(fd, p, len);
@@ -58,7 +58,7 @@ int cf_write_file_atomic(const char *path, const void *data, size_t len) {
   if (!tmp || !dir) goto done;
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) { ret = -errno; goto done; }
-  if ((ret = write_all(fd, data, len)) < 0) goto done;
+  if ((ret = cf_write_all(fd, data, len)) < 0) goto done;
   if (fsync(fd) < 0) { ret = -errno; goto done; }
   if (close(fd) < 0) { fd = -1; ret = -errno; goto done; }
   fd = -1;

@@ -61,6 +61,8 @@ char *cf_buf_detach(struct cf_buf *b, size_t *len);      /* caller frees */
 /* Reads a whole file; CF_ETOOBIG if it is larger than b->max. */
 int   cf_buf_read_file(struct cf_buf *b, const char *path);
 
+/* Writes all len bytes (retrying short writes and EINTR); 0 or -errno. */
+int cf_write_all(int fd, const void *data, size_t len);
 /* Files. cf_write_file_atomic writes to PATH.tmp.<pid>, fsyncs, renames over
  * path and fsyncs the directory: readers see the old or the new bytes. */
 int cf_write_file_atomic(const char *path, const void *data, size_t len);

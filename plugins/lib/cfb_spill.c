@@ -44,17 +44,6 @@ int cfb_spills_init(struct cfb_spills *s, const char *scratch,
   return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return -errno;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static int flush_date(struct cfb_spills *s, size_t i) {
   struct cf_buf *b = &s->pending[i];
   if (!b->len) return 0;
@@ -63,7 +52,7 @@ static int flush_date(struct cfb_spills *s, size_t i) {
                     0600);
     if (s->fd[i] < 0) return -errno;
   }
-  int r = write_all(s->fd[i], b->buf, b->len);
+  int r = cf_write_all(s->fd[i], b->buf, b->len);
   cf_buf_reset(b);
   return r;
 }
