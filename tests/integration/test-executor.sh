@@ -201,4 +201,22 @@ contains "plugins list shows shell's command param" "$out" "command"
 contains "plugins list reports the bad ABI" "$out" "was built for ABI 99, this costflow has ABI 1"
 "$COSTFLOW" plugins list --json 2>/dev/null >"$TMP/plugins.json"
 eq "plugins --json lists sleep's seconds param" "$(jq -r '.[] | select(.name=="sleep") | .params[0].name' "$TMP/plugins.json")" "seconds"
+
+# without costflow-task beside it, costflow runs each attempt itself
+# (`costflow task-run`): the shell's parent is then costflow
+mkdir -p "$TMP/alone"
+cp "$COSTFLOW" "$TMP/alone/costflow"
+cat >"$D/whoami.yaml" <<'YAML'
+dag: whoami
+tasks:
+  t: {plugin: shell, params: {command: "basename $(readlink /proc/$PPID/exe)"}}
+YAML
+expect_exit 0 "a run works without costflow-task (task-run fallback)" \
+  "$TMP/alone/costflow" --dags "$D" run whoami --date 2025-01-01
+eq "the fallback attempt ran in costflow itself" \
+  "$("$COSTFLOW" --dags "$D" logs whoami --date 2025-01-01 --task t | grep -cx costflow)" "1"
+expect_exit 0 "the same DAG with costflow-task beside costflow" \
+  "$COSTFLOW" --dags "$D" run whoami --date 2025-01-02
+eq "that attempt ran in costflow-task" \
+  "$("$COSTFLOW" --dags "$D" logs whoami --date 2025-01-02 --task t | grep -cx costflow-task)" "1"
 finish
