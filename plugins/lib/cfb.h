@@ -37,6 +37,7 @@ struct cfb_cost {
   cf_date usage_date;            /* UTC day of ChargePeriodStart */
   const char *billing_period;    /* AWS: YYYY-MM-DD of period start, or "" */
   int finalized;                 /* AWS: bill/InvoiceId set */
+  int64_t line;                  /* x_SourceLine, as a number */
 };
 
 /* Category lookup: product code / service name -> FOCUS ServiceCategory.

@@ -391,6 +391,7 @@ static int map_row(struct aws_ctx *x, const char **f, size_t n,
   out->billed = billed;
   out->usage_date = (cf_date)(t0 >= 0 ? t0 / 86400 : (t0 - 86399) / 86400);
   out->finalized = *get(h, f, A_INVOICE_ID) != '\0';
+  out->line = line;
   /* Billing period: bill/BillingPeriodStartDate, else the usage month. */
   char *bp = x->bp;
   int64_t tb;

@@ -179,6 +179,7 @@ static int map_rec(struct gcp_ctx *x, const struct rec *r, int64_t line,
   out.usage_date = (cf_date)(t0 >= 0 ? t0 / 86400 : (t0 - 86399) / 86400);
   out.billing_period = rget(r, "invoice.month");
   out.finalized = 0;
+  out.line = line;
   if ((ret = x->emit(x->ud, &out)) < 0) goto done;
   json_array_foreach(credits, i, cr) {
     const char *a = json_string_value(json_object_get(cr, "amount"));

@@ -52,7 +52,7 @@ static int emit_row(void *ud, const struct cfb_cost *c) {
   }
   struct cfb_rank rank = rd->in->ranks[rd->cand];
   rank.finalized = c->finalized != 0;
-  rank.line = atoll(c->col[CFB_x_SourceLine]);
+  rank.line = c->line;
   cf_buf_reset(&rd->key);
   cf_buf_reset(&rd->row);
   if (cf_buf_adds(&rd->key, cfb_provider_name(e->provider)) < 0 ||
