@@ -93,20 +93,10 @@ static int same_as_live(const char *dir, int64_t live, const char *sum,
 }
 
 int cfb_partition_publish(const char *dir, const char *dataset,
-                          const char *partition, const void *data,
-                          size_t len, int64_t rows, const char *inputs_json,
+                          const char *partition, const struct iovec *iov,
+                          size_t niov, int64_t rows, const char *inputs_json,
                           int keep, struct cfb_published *out,
                           char **errmsg) {
-  struct iovec one = {(void *)data, len};
-  return cfb_partition_publish_iov(dir, dataset, partition, &one, 1, rows,
-                                   inputs_json, keep, out, errmsg);
-}
-
-int cfb_partition_publish_iov(const char *dir, const char *dataset,
-                              const char *partition, const struct iovec *iov,
-                              size_t niov, int64_t rows,
-                              const char *inputs_json, int keep,
-                              struct cfb_published *out, char **errmsg) {
   char *vdir = NULL, *path = NULL, *tmp_link = NULL, *link = NULL;
   char *manifest = NULL, vname[32];
   const char *what = "mkdir";

@@ -13,27 +13,20 @@ struct cfb_published {
   int changed;               /* 0: identical to the live version, kept */
 };
 
-/* Publishes `data` (the whole data.csv) as the next version of the
- * partition folder `dir` (created if missing). `dataset` and `partition`
- * go into _manifest.json with `rows` and `inputs_json` (a JSON array of
- * sorted bronze hashes). If the live version has the same checksum and
- * inputs nothing is written. Files and folders are fsynced before the
- * swap; versions older than the newest `keep` are removed afterwards.
- * Returns 0 or negative with a malloc'd *errmsg. */
+/* Publishes data.csv, given as the concatenation of `niov` pieces (hashed
+ * and written without joining them), as the next version of the partition
+ * folder `dir` (created if missing). `dataset` and `partition` go into
+ * _manifest.json with `rows` and `inputs_json` (a JSON array of sorted
+ * bronze hashes). If the live version has the same checksum and inputs
+ * nothing is written. Files and folders are fsynced before the swap;
+ * versions older than the newest `keep` are removed afterwards. Returns 0
+ * or negative with a malloc'd *errmsg. */
+struct iovec;
 int cfb_partition_publish(const char *dir, const char *dataset,
-                          const char *partition, const void *data,
-                          size_t len, int64_t rows, const char *inputs_json,
+                          const char *partition, const struct iovec *iov,
+                          size_t niov, int64_t rows, const char *inputs_json,
                           int keep, struct cfb_published *out,
                           char **errmsg);
-
-/* The same, with data.csv given as the concatenation of `niov` pieces
- * (hashed and written without joining them). */
-struct iovec;
-int cfb_partition_publish_iov(const char *dir, const char *dataset,
-                              const char *partition, const struct iovec *iov,
-                              size_t niov, int64_t rows,
-                              const char *inputs_json, int keep,
-                              struct cfb_published *out, char **errmsg);
 
 /* Live version number of `dir` (0 if none). */
 int64_t cfb_partition_current(const char *dir);

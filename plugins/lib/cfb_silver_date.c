@@ -124,10 +124,10 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
     goto done;
   }
   *rows = (int64_t)t.n;
-  ret = cfb_partition_publish_iov(dir, "silver.cost", part, iov, t.n + 1,
-                                  (int64_t)t.n, inputs_json,
-                                  o->keep_versions > 0 ? o->keep_versions : 3,
-                                  pub, errmsg);
+  ret = cfb_partition_publish(dir, "silver.cost", part, iov, t.n + 1,
+                              (int64_t)t.n, inputs_json,
+                              o->keep_versions > 0 ? o->keep_versions : 3,
+                              pub, errmsg);
 done:
   cf_buf_release(&bytes);
   cf_free(t.v);

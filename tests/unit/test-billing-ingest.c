@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include "cf_test.h"
 #include "cfb.h"
 #include "cfb_lake.h"
@@ -341,20 +342,21 @@ CF_TEST(category_map_csv_overrides) {
 CF_TEST(partition_atomic_swap_and_versions) {
   char *dir = mktmp(), part[256], link[300], buf[64];
   snprintf(part, sizeof part, "%s/usage_date=2025-01-01", dir);
+  struct iovec a = {"a\n", 2}, b = {"b\n", 2};   /* data.csv bytes */
   struct cfb_published p;
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", "a\n", 2, 1,
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &a, 1, 1,
                                         "[]", 2, &p, NULL));
   CF_ASSERT_EQ(1, p.version);
   CF_ASSERT_EQ(1, p.changed);
   /* Same bytes and inputs: nothing new. */
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", "a\n", 2, 1,
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &a, 1, 1,
                                         "[]", 2, &p, NULL));
   CF_ASSERT_EQ(1, p.version);
   CF_ASSERT_EQ(0, p.changed);
   /* A crashed attempt's folder is never made live, and is skipped. */
   snprintf(link, sizeof link, "%s/v000002", part);
   mkdir(link, 0755);
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", "b\n", 2, 1,
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &b, 1, 1,
                                         "[\"x\"]", 2, &p, NULL));
   CF_ASSERT_EQ(3, p.version);
   snprintf(link, sizeof link, "%s/current", part);
