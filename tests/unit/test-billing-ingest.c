@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/uio.h>
 #include "cf_test.h"
 #include "cfb.h"
 #include "cfb_lake.h"
