@@ -8,8 +8,8 @@ PKGS=(build-essential cmake pkg-config libuv1-dev libyaml-dev libsqlite3-dev
       zlib1g-dev libhttp-parser-dev sqlite3 jq tzdata curl python3
       clang libclang-rt-14-dev    # clang + libFuzzer: tests/fuzz/run.sh
       chromium)                   # headless browser: tests/integration/test-web-ui.sh
-# Node.js + npm drive the browser test (playwright-core) and the DuckDB
-# benchmark peer; Debian's packages only when no Node is installed, so a
+# Node.js + npm drive the browser test (playwright-core), the DAG schema
+# test (ajv, yaml) and the DuckDB benchmark peer; Debian's packages only when no Node is installed, so a
 # vendor Node (e.g. NodeSource) is never replaced.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
