@@ -232,8 +232,10 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
   rank_candidates(cand, ncand, ranks);
   if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0) goto done;
   struct cfb_silver_read_in in = {o, cand, ranks, ncand, &snaps, &T};
+  int64_t t0 = cf_mono_ms();
   if ((ret = cfb_silver_read(&in, &spilled, &rejected, errmsg)) < 0)
     goto done;
+  int64_t t1 = cf_mono_ms();
   for (size_t i = 0; i < T.n; i++) {
     jobs[i].date = T.v[i];
     jobs[i].spills = cf_calloc(spilled.n + 1, sizeof *jobs[i].spills);
@@ -248,6 +250,14 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
   }
   struct publish_ctx pc = {o, jobs};
   cfb_parallel(cfb_threads(o->threads), T.n, publish_job, &pc);
+  if (o->log) {              /* where the time went, for operators */
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "silver: read %zu file(s) in %.3f s, %zu date(s) published "
+             "in %.3f s", ncand, (double)(t1 - t0) / 1e3, T.n,
+             (double)(cf_mono_ms() - t1) / 1e3);
+    o->log(o->log_ud, 1, msg);
+  }
   /* Report in date order; what was published is recorded even when a
    * later date failed, so the store matches the lake. */
   ret = cf_buf_addch(published, '[');
