@@ -1,11 +1,13 @@
-/* One silver usage date: load its spill file, keep the best-ranked copy of
+/* One silver usage date: map its spill files, keep the best-ranked copy of
  * each line item, sort the rows bytewise (so the bytes are reproducible)
  * and publish them as the partition's next version. Memory: this date's
- * spill bytes plus 48 bytes per row; rows are never copied. */
+ * spill bytes (mapped page cache) plus ~90 bytes per row; rows are never
+ * copied. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include "cfb_rowsort.h"
 #include "cfb_silver_int.h"
 
 struct kept {
@@ -78,12 +80,24 @@ static int table_put(struct table *t, const struct cfb_spill_rec *r) {
   return 0;
 }
 
-static int cmp_rows(const void *a, const void *b) {
-  const struct kept *x = a, *y = b;
-  size_t n = x->row_len < y->row_len ? x->row_len : y->row_len;
-  int c = memcmp(x->row, y->row, n);
-  if (c) return c;
-  return x->row_len < y->row_len ? -1 : x->row_len > y->row_len;
+/* The kept rows in bytewise order, as the partition's iovec list after
+ * the header line. */
+static struct iovec *sorted_iov(const struct table *t) {
+  struct cfb_sortrow *v = cf_calloc(t->n + 1, sizeof *v);
+  struct iovec *iov = cf_calloc(t->n + 1, sizeof *iov);
+  if (!v || !iov) {
+    cf_free(v);
+    cf_free(iov);
+    return NULL;
+  }
+  for (size_t i = 0; i < t->n; i++)
+    v[i] = (struct cfb_sortrow){0, t->v[i].row, t->v[i].row_len};
+  cfb_rowsort(v, t->n);
+  iov[0] = (struct iovec){(void *)cfb_header_line, strlen(cfb_header_line)};
+  for (size_t i = 0; i < t->n; i++)
+    iov[i + 1] = (struct iovec){(void *)v[i].p, v[i].len};
+  cf_free(v);
+  return iov;
 }
 
 int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
@@ -91,32 +105,33 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
                             const char *inputs_json,
                             struct cfb_published *pub, int64_t *rows,
                             char **errmsg) {
-  struct cf_buf bytes = CF_BUF_INIT(0);
+  struct cfb_spill_map *maps = cf_calloc(nspills + 1, sizeof *maps);
   struct table t = {0};
   struct iovec *iov = NULL;
   char ds[11], *dir = NULL, *part = NULL;
   cf_date_format(d, ds);
-  int ret = 0;
-  for (size_t i = 0; i < nspills && ret == 0; i++)
-    if ((ret = cfb_spill_load(spills[i], &bytes)) < 0 && errmsg)
-      *errmsg = cf_asprintf("%s: %s", spills[i], cf_strerror(ret));
-  size_t pos = 0;
-  struct cfb_spill_rec r;
-  while (ret == 0 && (ret = cfb_spill_next(&bytes, &pos, &r)) == 1)
-    ret = table_put(&t, &r);
-  if (ret == CF_EDATA && errmsg && !*errmsg)
-    *errmsg = cf_asprintf("usage date %s: corrupt spill data", ds);
+  int ret = maps ? 0 : -ENOMEM;
+  for (size_t i = 0; i < nspills && ret == 0; i++) {
+    if ((ret = cfb_spill_map(spills[i], &maps[i])) < 0) {
+      if (errmsg) *errmsg = cf_asprintf("%s: %s", spills[i], cf_strerror(ret));
+      break;
+    }
+    size_t pos = 0;
+    struct cfb_spill_rec r;
+    while ((ret = cfb_spill_next(&maps[i], &pos, &r)) == 1 &&
+           (ret = table_put(&t, &r)) == 0) {
+    }
+    if (ret == CF_EDATA && errmsg)
+      *errmsg = cf_asprintf("usage date %s: corrupt spill data in %s", ds,
+                            spills[i]);
+  }
   if (ret < 0) goto done;
   cf_free(t.slot);                       /* the sort needs no index */
   t.slot = NULL;
-  if (t.n) qsort(t.v, t.n, sizeof *t.v, cmp_rows);
-  if (!(iov = cf_calloc(t.n + 1, sizeof *iov))) {
+  if (!(iov = sorted_iov(&t))) {
     ret = -ENOMEM;
     goto done;
   }
-  iov[0] = (struct iovec){(void *)cfb_header_line, strlen(cfb_header_line)};
-  for (size_t i = 0; i < t.n; i++)
-    iov[i + 1] = (struct iovec){(void *)t.v[i].row, t.v[i].row_len};
   dir = cfb_silver_dir(o->home, ds);
   part = cf_asprintf("usage_date=%s", ds);
   if (!dir || !part) {
@@ -129,7 +144,8 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
                               o->keep_versions > 0 ? o->keep_versions : 3,
                               pub, errmsg);
 done:
-  cf_buf_release(&bytes);
+  for (size_t i = 0; maps && i < nspills; i++) cfb_spill_unmap(&maps[i]);
+  cf_free(maps);
   cf_free(t.v);
   cf_free(t.slot);
   cf_free(iov);

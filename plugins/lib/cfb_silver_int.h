@@ -57,11 +57,13 @@ struct cfb_spill_rec {
   const char *key, *row;
   uint32_t key_len, row_len;
 };
-/* Appends a whole spill file to *buf (a missing file is empty). */
-int cfb_spill_load(const char *path, struct cf_buf *buf);
+/* A spill file mapped read-only (a missing or empty file is empty). */
+struct cfb_spill_map { const char *p; size_t len; };
+int  cfb_spill_map(const char *path, struct cfb_spill_map *m);
+void cfb_spill_unmap(struct cfb_spill_map *m);
 /* Next record at *pos: 1 with *r set, 0 at the end, CF_EDATA if the
  * file is truncated or corrupt. */
-int cfb_spill_next(const struct cf_buf *buf, size_t *pos,
+int cfb_spill_next(const struct cfb_spill_map *m, size_t *pos,
                    struct cfb_spill_rec *r);
 
 /* The read phase (cfb_silver_read.c): every candidate bronze file is read
