@@ -14,10 +14,14 @@ struct kept {
   const char *key, *row;
   uint32_t key_len, row_len;
   struct cfb_rank rank;
+  uint64_t hash;                 /* of key: growth never rehashes bytes */
 };
 
-/* Open addressing over indexes into v; slots hold index + 1 (0 = empty). */
-struct table { struct kept *v; size_t n, cap; uint32_t *slot; size_t mask; };
+/* Open addressing; a slot holds index + 1 into v (0 = empty) and the top
+ * half of the key's hash, so a probe rarely touches v or the key bytes
+ * (both far apart in memory) unless the key is the one sought. */
+struct slot { uint32_t idx, tag; };
+struct table { struct kept *v; size_t n, cap; struct slot *slot; size_t mask; };
 
 /* 64-bit multiply-mix over 8-byte words: keys are ~70 bytes of ids. */
 static uint64_t key_hash(const char *p, size_t n) {
@@ -36,28 +40,47 @@ static uint64_t key_hash(const char *p, size_t n) {
   return h ^ (h >> 29);
 }
 
-static int table_grow(struct table *t) {
-  size_t ns = t->mask ? (t->mask + 1) * 2 : 4096;
-  uint32_t *slot = cf_calloc(ns, sizeof *slot);
+/* Grows the index to at least `slots` (a power of two), keeping load
+ * under one half. */
+static int table_resize(struct table *t, size_t slots) {
+  struct slot *slot = cf_calloc(slots, sizeof *slot);
   if (!slot) return -ENOMEM;
   for (size_t i = 0; i < t->n; i++) {
-    size_t h = key_hash(t->v[i].key, t->v[i].key_len) & (ns - 1);
-    while (slot[h]) h = (h + 1) & (ns - 1);
-    slot[h] = (uint32_t)i + 1;
+    size_t h = t->v[i].hash & (slots - 1);
+    while (slot[h].idx) h = (h + 1) & (slots - 1);
+    slot[h] = (struct slot){(uint32_t)i + 1, (uint32_t)(t->v[i].hash >> 32)};
   }
   cf_free(t->slot);
   t->slot = slot;
-  t->mask = ns - 1;
+  t->mask = slots - 1;
   return 0;
+}
+
+/* Sizes the table for about `rows` keys up front (spill bytes tell). */
+static int table_reserve(struct table *t, size_t rows) {
+  size_t slots = 4096;
+  while (slots < rows * 2 && slots < ((size_t)1 << 31)) slots *= 2;
+  if (rows > t->cap) {
+    struct kept *v = cf_realloc(t->v, rows * sizeof *v);
+    if (!v) return -ENOMEM;
+    t->v = v;
+    t->cap = rows;
+  }
+  return slots > t->mask + 1 ? table_resize(t, slots) : 0;
 }
 
 /* Keeps r if its key is new or its rank is higher. */
 static int table_put(struct table *t, const struct cfb_spill_rec *r) {
-  if ((t->n + 1) * 2 > t->mask + 1 && table_grow(t) < 0) return -ENOMEM;
+  if ((t->n + 1) * 2 > t->mask + 1 &&
+      table_resize(t, t->mask ? (t->mask + 1) * 2 : 4096) < 0)
+    return -ENOMEM;
   if (t->n >= UINT32_MAX - 1) return CF_ETOOBIG;
-  size_t h = key_hash(r->key, r->key_len) & t->mask;
-  for (; t->slot[h]; h = (h + 1) & t->mask) {
-    struct kept *k = &t->v[t->slot[h] - 1];
+  uint64_t hash = key_hash(r->key, r->key_len);
+  uint32_t tag = (uint32_t)(hash >> 32);
+  size_t h = hash & t->mask;
+  for (; t->slot[h].idx; h = (h + 1) & t->mask) {
+    if (t->slot[h].tag != tag) continue;
+    struct kept *k = &t->v[t->slot[h].idx - 1];
     if (k->key_len != r->key_len || memcmp(k->key, r->key, r->key_len))
       continue;
     if (cfb_rank_cmp(&r->rank, &k->rank) > 0) {
@@ -75,8 +98,8 @@ static int table_put(struct table *t, const struct cfb_spill_rec *r) {
     t->cap = nc;
   }
   t->v[t->n] = (struct kept){r->key, r->row, r->key_len, r->row_len,
-                             r->rank};
-  t->slot[h] = (uint32_t)++t->n;
+                             r->rank, hash};
+  t->slot[h] = (struct slot){(uint32_t)++t->n, tag};
   return 0;
 }
 
@@ -111,11 +134,16 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
   char ds[11], *dir = NULL, *part = NULL;
   cf_date_format(d, ds);
   int ret = maps ? 0 : -ENOMEM;
+  size_t bytes = 0;
   for (size_t i = 0; i < nspills && ret == 0; i++) {
-    if ((ret = cfb_spill_map(spills[i], &maps[i])) < 0) {
-      if (errmsg) *errmsg = cf_asprintf("%s: %s", spills[i], cf_strerror(ret));
-      break;
-    }
+    if ((ret = cfb_spill_map(spills[i], &maps[i])) < 0 && errmsg)
+      *errmsg = cf_asprintf("%s: %s", spills[i], cf_strerror(ret));
+    bytes += maps[i].len;
+  }
+  /* A spilled silver row is ~450 bytes; an overestimate costs only a
+   * few untouched pages. */
+  if (ret == 0) ret = table_reserve(&t, bytes / 256 + 1);
+  for (size_t i = 0; i < nspills && ret == 0; i++) {
     size_t pos = 0;
     struct cfb_spill_rec r;
     while ((ret = cfb_spill_next(&maps[i], &pos, &r)) == 1 &&
