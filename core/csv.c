@@ -52,11 +52,50 @@ static int ends_with(const char *s, const char *suf) {
   return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
 
-/* Positions the archive on the member to read: the first *.csv member of a
- * zip (else its first regular file); the single raw stream of a .gz. */
+/* A zip must hold exactly one .csv member: reading only the first of
+ * several would silently drop the others' costs. Counted from the
+ * central directory (the seekable reader), so no member is decompressed. */
+static int zip_csv_members(const char *path, char **errmsg) {
+  struct archive *a = archive_read_new();
+  struct archive_entry *ent;
+  char first[256] = "";
+  int n = 0, r;
+  if (!a) return -ENOMEM;
+  archive_read_support_format_zip_seekable(a);
+  if (archive_read_open_filename(a, path, CSV_CHUNK) != ARCHIVE_OK) {
+    set_err(errmsg, "%s: %s", path, archive_error_string(a)
+                                    ? archive_error_string(a)
+                                    : "cannot read archive");
+    archive_read_free(a);
+    return CF_EDATA;
+  }
+  while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK ||
+         r == ARCHIVE_WARN) {
+    const char *name = archive_entry_pathname(ent);
+    if (archive_entry_filetype(ent) != AE_IFREG || !name ||
+        !ends_with(name, ".csv"))
+      continue;
+    if (++n == 1) snprintf(first, sizeof first, "%s", name);
+    else {
+      set_err(errmsg, "%s: zip holds more than one csv member (%s, %s): "
+              "deliver one billing file per zip", path, first, name);
+      archive_read_free(a);
+      return CF_EDATA;
+    }
+  }
+  archive_read_free(a);
+  return n;
+}
+
+/* Positions the archive on the member to read: the one *.csv member of a
+ * zip; the single raw stream of a .gz. */
 static int open_archive(struct cf_csv *c, const char *path, int zip,
                         char **errmsg) {
   struct archive_entry *ent;
+  if (zip) {
+    int n = zip_csv_members(path, errmsg);
+    if (n < 0) return n;
+  }
   c->ar = archive_read_new();
   if (!c->ar) return -ENOMEM;
   archive_read_support_filter_all(c->ar);
@@ -68,8 +107,7 @@ static int open_archive(struct cf_csv *c, const char *path, int zip,
     if (archive_read_next_header(c->ar, &ent) != ARCHIVE_OK) goto fail;
     return 0;
   }
-  /* libarchive streams zip members forward only: take the first .csv, or
-   * the first regular file if none is named .csv before it. */
+  /* libarchive streams zip members forward only: skip to the .csv. */
   for (;;) {
     int r = archive_read_next_header(c->ar, &ent);
     if (r == ARCHIVE_EOF) {

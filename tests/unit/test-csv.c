@@ -217,7 +217,9 @@ CF_TEST(real_cur_gzip) {
   cf_csv_close(c);
 }
 
-static void write_zip(const char *path, const char *member, const char *data) {
+/* A zip of README.txt, then member (data), then member2 (data) if set. */
+static void write_zip2(const char *path, const char *member, const char *data,
+                       const char *member2) {
   struct archive *a = archive_write_new();
   archive_write_set_format_zip(a);
   CF_ASSERT_EQ(ARCHIVE_OK, archive_write_open_filename(a, path));
@@ -235,9 +237,18 @@ static void write_zip(const char *path, const char *member, const char *data) {
   archive_entry_set_size(e, (la_int64_t)strlen(data));
   archive_write_header(a, e);
   archive_write_data(a, data, strlen(data));
+  if (member2) {
+    archive_entry_set_pathname(e, member2);
+    archive_write_header(a, e);
+    archive_write_data(a, data, strlen(data));
+  }
   archive_entry_free(e);
   archive_write_close(a);
   archive_write_free(a);
+}
+
+static void write_zip(const char *path, const char *member, const char *data) {
+  write_zip2(path, member, data, NULL);
 }
 
 CF_TEST(zip_member) {
@@ -248,6 +259,19 @@ CF_TEST(zip_member) {
   char *got = dump(path);
   CF_ASSERT_STR(got, "1:a|b\n2:x\ny|2\n");
   free(got);
+}
+
+CF_TEST(zip_with_two_csv_members_is_refused_not_half_read) {
+  char path[600];
+  write_tmp("dummy", "", 0);
+  snprintf(path, sizeof path, "%s/two.zip", tmpdir);
+  write_zip2(path, "part-1.csv", "a,b\n1,2\n", "part-2.csv");
+  struct cf_csv *c = NULL;
+  char *err = NULL;
+  CF_ASSERT_EQ(CF_EDATA, cf_csv_open(path, &c, &err));
+  CF_ASSERT(c == NULL);
+  CF_ASSERT_CONTAINS(err, "more than one csv member (part-1.csv, part-2.csv)");
+  free(err);
 }
 
 CF_TEST(gzip_written_here) {
