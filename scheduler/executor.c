@@ -55,6 +55,8 @@ struct xrun {
   struct xti *tis;
   size_t n;
   size_t *topo_pos;            /* task index -> position in dag->topo */
+  size_t edges;                /* sum of the tasks' downstream counts */
+  int counted;                 /* in x->live_tis / live_edges */
   /* kept by set_state()/set_active() so that the end of a run is seen
    * without looking at every task */
   size_t nterminal, nfailed, nactive;
@@ -85,6 +87,7 @@ struct cf_exec {
   struct xrun *runs;
   struct xti **ready;          /* FIFO of tasks waiting for a slot */
   size_t nready, aready;
+  size_t live_tis, live_edges; /* over the runs in x->runs */
   /* scratch of settle(): tasks to decide, tasks it changed, tasks it
    * found ready (empty between calls) */
   struct xti_list work, changed, fresh;
@@ -242,6 +245,10 @@ int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
 }
 
 static void free_run(struct xrun *r) {
+  if (r->counted) {
+    r->x->live_tis -= r->n;
+    r->x->live_edges -= r->edges;
+  }
   for (size_t i = 0; i < r->n; i++) {
     cf_ti_row_release(&r->tis[i].row);
     cf_buf_release(&r->tis[i].result);
@@ -1012,6 +1019,39 @@ static json_t *merged_params(struct cf_dag *dag, const char *conf) {
   return p;
 }
 
+static int reserve_list(struct xti_list *l, size_t need) {
+  if (l->alloc >= need) return 0;
+  struct xti **v = cf_realloc(l->v, need * sizeof *v);
+  if (!v) return -ENOMEM;
+  l->v = v;
+  l->alloc = need;
+  return 0;
+}
+
+/* Sizes the ready queue and settle()'s lists for every task of every
+ * live run plus r (the work list for every edge too: a task is pushed
+ * once per upstream that ends), so no push can fail later and leave a
+ * task queued or undecided forever. */
+static int reserve_for_run(struct cf_exec *x, struct xrun *r) {
+  const struct cf_dag *dag = r->dag;
+  r->edges = 0;
+  for (size_t i = 0; i < dag->ntasks; i++) r->edges += dag->tasks[i].ndown;
+  size_t tis = x->live_tis + r->n, work = tis + x->live_edges + r->edges;
+  if (x->aready < tis) {
+    struct xti **v = cf_realloc(x->ready, tis * sizeof *v);
+    if (!v) return -ENOMEM;
+    x->ready = v;
+    x->aready = tis;
+  }
+  if (reserve_list(&x->changed, tis) < 0 ||
+      reserve_list(&x->fresh, tis) < 0 || reserve_list(&x->work, work) < 0)
+    return -ENOMEM;
+  x->live_tis = tis;
+  x->live_edges += r->edges;
+  r->counted = 1;
+  return 0;
+}
+
 int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
                       cf_run_done_cb on_done, void *data) {
   struct xrun *r = cf_calloc(1, sizeof *r);
@@ -1029,6 +1069,7 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   ret = -ENOMEM;
   if (!r->tis || !r->topo_pos || !r->params) goto fail;
   for (size_t k = 0; k < r->n; k++) r->topo_pos[dag->topo[k]] = k;
+  if ((ret = reserve_for_run(x, r)) < 0) goto fail;
   if (dag->pools) {
     const char *name;
     json_t *v;
@@ -1121,6 +1162,10 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   evaluate(r);
   return 0;
 fail:
+  if (r->counted) {
+    x->live_tis -= r->n;
+    x->live_edges -= r->edges;
+  }
   if (r->tis) {
     for (size_t i = 0; i < r->n; i++) cf_ti_row_release(&r->tis[i].row);
   }
