@@ -172,6 +172,31 @@ CF_TEST(fast_path_matches_byte_parser) {
   }
 }
 
+CF_TEST(nul_bytes_flagged_per_record) {
+  /* Both parsers flag the record whose field holds a NUL (lens[] then
+   * counts past the C string), and only that record. */
+  static const char text[] = "a,b\nc\0d,e\n\"f\0\ng\",h\ni,j\n";
+  const char *p = write_tmp("nul.csv", text, sizeof text - 1);
+  for (int fast = 0; fast < 2; fast++) {
+    struct cf_csv *c;
+    const char **f;
+    const size_t *l;
+    size_t n;
+    int64_t line;
+    CF_ASSERT_EQ(0, cf_csv_open(p, &c, NULL));
+    cf_csv_set_fast_path(c, fast);
+    static const int want_nul[] = {0, 1, 1, 0};
+    static const size_t want_len[] = {1, 3, 4, 1};
+    for (int i = 0; i < 4; i++) {
+      CF_ASSERT_EQ(1, cf_csv_next(c, &f, &l, &n, &line, NULL));
+      CF_ASSERT_EQ(want_nul[i], cf_csv_record_has_nul(c));
+      CF_ASSERT_EQ(want_len[i], l[0]);
+    }
+    CF_ASSERT_EQ(0, cf_csv_next(c, &f, &l, &n, &line, NULL));
+    cf_csv_close(c);
+  }
+}
+
 CF_TEST(open_errors) {
   struct cf_csv *c = NULL;
   char *err = NULL;
