@@ -2,6 +2,7 @@
  * timestamps, number-safe JSON, CSV/JSON writing and the rejects file. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,6 +241,84 @@ int cfb_row_csv(struct cf_buf *b, const char *const col[CFB_NCOLS]) {
   return r ? r : cf_buf_addch(b, '\n');
 }
 
+/* Whether the 8 bytes in w hold ',', '"', '\r' or '\n'. A byte equal to
+ * c gives (w ^ c) a zero byte, and ((x - 0x01..) & ~x & 0x80..) is
+ * non-zero iff x has one; all four are below 0x2d, which most text bytes
+ * are not, so that is tested first. */
+static int word_needs_quotes(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+  if (!((w - ones * 0x2d) & ~w & high)) return 0;
+  uint64_t a = w ^ (ones * ','), q = w ^ (ones * '"');
+  uint64_t r = w ^ (ones * '\r'), l = w ^ (ones * '\n');
+  return ((((a - ones) & ~a) | ((q - ones) & ~q) | ((r - ones) & ~r) |
+           ((l - ones) & ~l)) & high) != 0;
+}
+
+static uint64_t load8(const char *s) {
+  uint64_t w;
+  memcpy(&w, s, 8);
+  return w;
+}
+
+/* Whether a CSV field of n bytes needs quotes, a word at a time; the
+ * last word overlaps the one before rather than reading past the end. */
+static int csv_needs_quotes(const char *s, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8)
+      if (word_needs_quotes(load8(s + i))) return 1;
+    return word_needs_quotes(load8(s + n - 8));
+  }
+  if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    return word_needs_quotes((uint64_t)a << 32 | b);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') return 1;
+  return 0;
+}
+
+/* Writes s[0..n) quoted, '"' doubled, at out; returns the end. Room for
+ * 2n + 2 bytes is the caller's. */
+static char *put_quoted(char *out, const char *s, size_t n) {
+  const char *end = s + n;
+  *out++ = '"';
+  for (const char *q; (q = memchr(s, '"', (size_t)(end - s))); s = q + 1) {
+    memcpy(out, s, (size_t)(q - s));
+    out += q - s;
+    *out++ = '"';
+    *out++ = '"';
+  }
+  memcpy(out, s, (size_t)(end - s));
+  out += end - s;
+  *out++ = '"';
+  return out;
+}
+
+int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
+                    const size_t len[CFB_NCOLS]) {
+  size_t worst = CFB_NCOLS;                  /* commas and '\n' */
+  for (int i = 0; i < CFB_NCOLS; i++) worst += 2 * len[i] + 2;
+  /* A capped buffer may hold the row though not the worst case. */
+  if (b->max && b->len + worst > b->max) return cfb_row_csv(b, col);
+  int g = cf_buf_grow(b, worst);
+  if (g < 0) return g;
+  char *out = b->buf + b->len;
+  for (int i = 0; i < CFB_NCOLS; i++) {
+    if (!csv_needs_quotes(col[i], len[i])) {
+      memcpy(out, col[i], len[i]);
+      out += len[i];
+    } else {
+      out = put_quoted(out, col[i], len[i]);
+    }
+    *out++ = i + 1 < CFB_NCOLS ? ',' : '\n';
+  }
+  b->len = (size_t)(out - b->buf);
+  *out = '\0';
+  return 0;
+}
+
 int cfb_json_str(struct cf_buf *b, const char *s) {
   int r = cf_buf_addch(b, '"');
   for (; s && *s && r == 0; s++) {
@@ -293,23 +372,38 @@ void cfb_rowbuf_reset(struct cfb_rowbuf *rb) {
   cf_buf_reset(&rb->arena);
   cf_buf_addch(&rb->arena, '\0');
   memset(rb->off, 0, sizeof rb->off);
+  memset(rb->len, 0, sizeof rb->len);
+}
+
+int cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                    size_t n) {
+  struct cf_buf *a = &rb->arena;
+  if (!n) {
+    rb->off[c] = rb->len[c] = 0;
+    return 0;
+  }
+  /* The arena is reused row after row: growing is rare, so it is done
+   * here rather than through cf_buf_add per value. */
+  if (a->len + n + 2 > a->alloc) {
+    int r = cf_buf_grow(a, n + 1);
+    if (r < 0) return r;
+  }
+  memcpy(a->buf + a->len, s, n);
+  a->buf[a->len + n] = '\0';
+  rb->off[c] = a->len;
+  rb->len[c] = n;
+  a->len += n + 1;
+  a->buf[a->len] = '\0';               /* cf_buf's invariant */
+  return 0;
 }
 
 int cfb_rowbuf_set(struct cfb_rowbuf *rb, enum cfb_col c, const char *s) {
-  if (!s || !*s) {
-    rb->off[c] = 0;
-    return 0;
-  }
-  size_t off = rb->arena.len;
-  int r = cf_buf_add(&rb->arena, s, strlen(s) + 1);
-  if (r == 0) rb->off[c] = off;
-  return r;
+  return cfb_rowbuf_setn(rb, c, s ? s : "", s ? strlen(s) : 0);
 }
 
 int cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d) {
   char t[CF_DEC_MAXSTR];
-  cf_dec_format(d, t);
-  return cfb_rowbuf_set(rb, c, t);
+  return cfb_rowbuf_setn(rb, c, t, cf_dec_format(d, t));
 }
 
 static void put2(char *p, int v) {
@@ -342,11 +436,14 @@ int cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t) {
     s[20] = '\0';
   } else {
     cf_format_iso_s(t, s);
+    return cfb_rowbuf_set(rb, c, s);
   }
-  return cfb_rowbuf_set(rb, c, s);
+  return cfb_rowbuf_setn(rb, c, s, 20);
 }
 
 void cfb_rowbuf_finish(struct cfb_rowbuf *rb, struct cfb_cost *out) {
-  for (int i = 0; i < CFB_NCOLS; i++)
+  for (int i = 0; i < CFB_NCOLS; i++) {
     out->col[i] = rb->arena.buf + rb->off[i];
+    out->len[i] = rb->len[i];
+  }
 }

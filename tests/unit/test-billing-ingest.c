@@ -78,6 +78,61 @@ CF_TEST(header_matches_columns) {
   cf_buf_release(&b);
 }
 
+CF_TEST(row_csv_one_pass_matches_field_by_field) {
+  /* Random fields over the bytes that decide quoting, of lengths around
+   * the 8-byte scan steps, through a rowbuf: the one-pass writer must
+   * give what cfb_csv_field gives field by field. */
+  static const char *const atoms[] = {"a", "bcdefgh", ",", "\"", "\"\"",
+                                      "\n", "\r\n", "\r", "\xc3\xa9", " ",
+                                      "{\"k\":\"v\"}", "0123456789"};
+  unsigned seed = 777;
+  struct cfb_rowbuf rb;
+  struct cf_buf one = CF_BUF_INIT(0), gen = CF_BUF_INIT(0);
+  struct cf_buf capped = CF_BUF_INIT(700), capped_gen = CF_BUF_INIT(700);
+  struct cf_buf v = CF_BUF_INIT(0);
+  cfb_rowbuf_init(&rb);
+  for (int round = 0; round < 3000; round++) {
+    cfb_rowbuf_reset(&rb);
+    for (int c = 0; c < CFB_NCOLS; c++) {
+      cf_buf_reset(&v);
+      seed = seed * 1103515245u + 12345u;
+      int natoms = (int)((seed >> 16) % 9);
+      for (int i = 0; i < natoms; i++) {
+        seed = seed * 1103515245u + 12345u;
+        cf_buf_adds(&v, atoms[(seed >> 16) % (sizeof atoms / sizeof *atoms)]);
+      }
+      CF_ASSERT_EQ(0, c % 2 ? cfb_rowbuf_setn(&rb, c, v.buf, v.len)
+                            : cfb_rowbuf_set(&rb, c, v.buf));
+    }
+    struct cfb_cost row;
+    cfb_rowbuf_finish(&rb, &row);
+    for (int c = 0; c < CFB_NCOLS; c++)
+      CF_ASSERT_EQ(strlen(row.col[c]), row.len[c]);
+    CF_ASSERT_EQ(0, cfb_row_csv(&gen, row.col));
+    CF_ASSERT_EQ(0, cfb_row_csv_len(&one, row.col, row.len));
+    CF_ASSERT_EQ(gen.len, one.len);
+    CF_ASSERT(memcmp(gen.buf, one.buf, gen.len) == 0);
+    /* Near its cap a buffer takes the general path: same bytes, and
+     * CF_ETOOBIG only when the row itself does not fit. */
+    cf_buf_reset(&capped);
+    cf_buf_reset(&capped_gen);
+    CF_ASSERT_EQ(cfb_row_csv(&capped_gen, row.col),
+                 cfb_row_csv_len(&capped, row.col, row.len));
+    CF_ASSERT_STR(capped.buf, capped_gen.buf);
+    if (round % 100 == 0) {    /* rows appended to a non-empty buffer */
+      cf_buf_reset(&gen);
+      cf_buf_reset(&one);
+    }
+  }
+  CF_ASSERT_STR(one.buf, gen.buf);
+  cf_buf_release(&one);
+  cf_buf_release(&gen);
+  cf_buf_release(&capped);
+  cf_buf_release(&capped_gen);
+  cf_buf_release(&v);
+  cfb_rowbuf_release(&rb);
+}
+
 static const char *rounded(const char *s) {
   static char out[CF_DEC_MAXSTR];
   cf_dec d;
@@ -172,6 +227,47 @@ CF_TEST(aws_legacy_mapping) {
     "2023-11-01T00:00:00Z|0.7|0.7||{}|false\n");
   cf_buf_release(&s.out);
   cf_buf_release(&s.rej);
+  free(dir);
+}
+
+/* Silver rows as the read phase writes them, checking len[] on the way. */
+static int on_row_csv(void *ud, const struct cfb_cost *c) {
+  for (int i = 0; i < CFB_NCOLS; i++)
+    if (strlen(c->col[i]) != c->len[i]) return -1;
+  return cfb_row_csv_len(ud, c->col, c->len);
+}
+
+static int reject_none(void *ud, const char *path, int64_t line,
+                       const char *reason) {
+  (void)ud, (void)path, (void)line, (void)reason;
+  return -1;
+}
+
+CF_TEST(aws_nul_bytes_cut_values_as_c_strings) {
+  /* A NUL byte inside a field ends that value (fields are C strings): the
+   * lengths the CSV reader hands over must not carry what follows it. */
+  static const char text[] =
+      "identity/LineItemId,identity/TimeInterval,lineItem/UsageAccountId,"
+      "lineItem/LineItemType,lineItem/UsageStartDate,lineItem/ProductCode,"
+      "lineItem/ResourceId,lineItem/UnblendedCost,product/ProductName\n"
+      "id1\0tail,T,S,Usage,2024-01-01T00:00:00Z,AmazonS3,i-1\0x,1,"
+      "\"Simple\0Storage\"\n"
+      "id2,T,S\0,Usage,2024-01-01T00:00:00Z,AmazonS3,i-2,2,S3\n";
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/nul.csv", dir);
+  FILE *fp = fopen(path, "wb");
+  CF_ASSERT(fp != NULL);
+  fwrite(text, 1, sizeof text - 1, fp);
+  fclose(fp);
+  struct cf_buf out = CF_BUF_INIT(0);
+  struct cfb_src src = {path, "h", "t", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_csv, reject_none, &out));
+  CF_ASSERT_STR(out.buf,
+    ",S,AWS,Simple,Storage,,i-1,Usage,2024-01-01T00:00:00Z,"
+    "2024-01-01T01:00:00Z,1,1,1,USD,,,,{},false,id1|T,h,2,t\n"
+    ",S,AWS,S3,Storage,,i-2,Usage,2024-01-01T00:00:00Z,"
+    "2024-01-01T01:00:00Z,2,2,2,USD,,,,{},false,id2|T,h,3,t\n");
+  cf_buf_release(&out);
   free(dir);
 }
 
