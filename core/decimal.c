@@ -115,21 +115,55 @@ static u128 magnitude(cf_dec d) {
   return d.v < 0 ? (u128)0 - (u128)d.v : (u128)d.v;
 }
 
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Exactly nine digits of v (< 10^9), two at a time from a table. */
+static void put9(char *p, uint32_t v) {
+  p[0] = (char)('0' + v / 100000000);
+  v %= 100000000;
+  for (int k = 7; k > 0; k -= 2, v /= 100)
+    memcpy(p + k, digit_pairs + 2 * (v % 100), 2);
+}
+
+/* m / 10^9 and m % 10^9, 32 bits at a time: each step divides a value
+ * below 10^9 * 2^32 by a constant, which compilers multiply out, where
+ * u128 division is a libgcc call. */
+static u128 div_1e9(u128 m, uint32_t *rem) {
+  uint64_t hi = (uint64_t)(m >> 64), lo = (uint64_t)m;
+  uint64_t limb[4] = {hi >> 32, hi & 0xffffffffu, lo >> 32, lo & 0xffffffffu};
+  uint64_t q[4], r = 0;
+  for (int i = 0; i < 4; i++) {
+    uint64_t cur = r << 32 | limb[i];
+    q[i] = cur / 1000000000u;
+    r = cur % 1000000000u;
+  }
+  *rem = (uint32_t)r;
+  return (u128)(q[0] << 32 | q[1]) << 64 | (q[2] << 32 | q[3]);
+}
+
 size_t cf_dec_format(cf_dec d, char *out) {
-  u128 m = magnitude(d), unit = pow10_u128(CF_DEC_SCALE);
-  u128 ip = m / unit;
-  uint64_t fp = (uint64_t)(m - ip * unit);       /* < 10^18 */
+  u128 m = magnitude(d), ip;
+  uint32_t f_hi, f_lo;                  /* fraction = f_hi * 10^9 + f_lo */
+  if (m <= UINT64_MAX) {                /* |d| < 18.4: 64-bit only */
+    uint64_t v = (uint64_t)m, fp = v % 1000000000000000000u;
+    ip = v / 1000000000000000000u;
+    f_hi = (uint32_t)(fp / 1000000000u);
+    f_lo = (uint32_t)(fp % 1000000000u);
+  } else {
+    ip = div_1e9(div_1e9(m, &f_lo), &f_hi);
+  }
   size_t n = 0;
   if (d.v < 0) out[n++] = '-';
   n += u128_digits(ip, out + n);
-  if (fp) {
+  if (f_hi | f_lo) {
     char frac[CF_DEC_SCALE];
-    for (int k = CF_DEC_SCALE - 1; k >= 0; k--) {
-      frac[k] = (char)('0' + (int)(fp % 10));
-      fp /= 10;
-    }
-    int len = CF_DEC_SCALE;
-    while (len > 0 && frac[len - 1] == '0') len--;
+    put9(frac, f_hi);
+    put9(frac + 9, f_lo);
+    int len = f_lo ? CF_DEC_SCALE : 9;
+    while (frac[len - 1] == '0') len--;
     out[n++] = '.';
     memcpy(out + n, frac, (size_t)len);
     n += (size_t)len;

@@ -1,4 +1,5 @@
 /* Unit tests for the exact decimal type (core/decimal.c). */
+#include <stdint.h>
 #include <string.h>
 #include "cf_test.h"
 #include "costflow/common.h"
@@ -99,6 +100,64 @@ CF_TEST(format_fixed_rounding) {
   CF_ASSERT_STR(fixed("0.5", 4), "0.5000");
   CF_ASSERT_STR(fixed("0.000000000000000001", 18), "0.000000000000000001");
   CF_ASSERT_STR(fixed("9.999", 2), "10.00");
+}
+
+/* cf_dec_format as first written (u128 division, one digit at a time):
+ * the reference for the faster one. */
+static void format_ref(cf_dec d, char *out) {
+  typedef unsigned __int128 u128;
+  u128 m = d.v < 0 ? (u128)0 - (u128)d.v : (u128)d.v, unit = 1;
+  for (int k = 0; k < CF_DEC_SCALE; k++) unit *= 10;
+  u128 ip = m / unit, fp = m % unit;
+  char tmp[48];
+  size_t n = 0, t = 0;
+  if (d.v < 0) out[n++] = '-';
+  do tmp[t++] = (char)('0' + (int)(ip % 10)); while ((ip /= 10) > 0);
+  while (t) out[n++] = tmp[--t];
+  if (fp) {
+    char frac[CF_DEC_SCALE];
+    for (int k = CF_DEC_SCALE - 1; k >= 0; k--, fp /= 10)
+      frac[k] = (char)('0' + (int)(fp % 10));
+    int len = CF_DEC_SCALE;
+    while (frac[len - 1] == '0') len--;
+    out[n++] = '.';
+    memcpy(out + n, frac, (size_t)len);
+    n += (size_t)len;
+  }
+  out[n] = '\0';
+}
+
+CF_TEST(format_matches_reference) {
+  /* Random magnitudes of every size (both sides of 2^64 units, where the
+   * 64-bit path ends), random zero runs, and the edges. */
+  typedef unsigned __int128 u128;
+  const __int128 max = (__int128)(((u128)1 << 127) - 1);
+  const __int128 edges[] = {0, 1, -1, 10, 999999999, 1000000000,
+                            1000000000000000000LL, (__int128)UINT64_MAX,
+                            (__int128)UINT64_MAX + 1, -(__int128)UINT64_MAX,
+                            max, -max};
+  char got[CF_DEC_MAXSTR], want[CF_DEC_MAXSTR];
+  for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+    cf_dec d = {edges[i]};
+    cf_dec_format(d, got);
+    format_ref(d, want);
+    CF_ASSERT_STR(got, want);
+  }
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 300000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    u128 v = ((u128)x << 64) | (x * 0x9E3779B97F4A7C15ULL);
+    v >>= x % 127 + 1;                      /* any magnitude below 2^127 */
+    if (x & 2) {                            /* zero runs: round to 10^k */
+      u128 p = 1;
+      for (unsigned k = (unsigned)(x >> 8) % 30; k; k--) p *= 10;
+      v -= v % p;
+    }
+    cf_dec d = {(x & 1) ? -(__int128)v : (__int128)v};
+    cf_dec_format(d, got);
+    format_ref(d, want);
+    CF_ASSERT_STR(got, want);
+  }
 }
 
 CF_TEST(roundtrip_canonical) {
