@@ -260,58 +260,77 @@ static uint64_t load8(const char *s) {
   return w;
 }
 
-/* Whether a CSV field of n bytes needs quotes, a word at a time; the
- * last word overlaps the one before rather than reading past the end. */
-static int csv_needs_quotes(const char *s, size_t n) {
+static void store8(char *out, uint64_t w) { memcpy(out, &w, 8); }
+
+/* Copies a field of n bytes to out a word at a time, unless a word holds
+ * a byte that needs quotes: returns 0 copied, 1 needs quotes (out then
+ * holds a partial copy). The last word overlaps the one before rather
+ * than reading past the field. */
+static int copy_unquoted(char *out, const char *s, size_t n) {
   if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8)
-      if (word_needs_quotes(load8(s + i))) return 1;
-    return word_needs_quotes(load8(s + n - 8));
+    uint64_t w;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (word_needs_quotes(w = load8(s + i))) return 1;
+      store8(out + i, w);
+    }
+    if (word_needs_quotes(w = load8(s + n - 8))) return 1;
+    store8(out + n - 8, w);
+    return 0;
   }
   if (n >= 4) {
     uint32_t a, b;
     memcpy(&a, s, 4);
     memcpy(&b, s + n - 4, 4);
-    return word_needs_quotes((uint64_t)a << 32 | b);
+    if (word_needs_quotes((uint64_t)a << 32 | b)) return 1;
+    memcpy(out, &a, 4);
+    memcpy(out + n - 4, &b, 4);
+    return 0;
   }
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') return 1;
+    out[i] = s[i];
+  }
   return 0;
 }
 
-/* Writes s[0..n) quoted, '"' doubled, at out; returns the end. Room for
- * 2n + 2 bytes is the caller's. */
+/* Writes s[0..n) quoted, '"' doubled, at out; returns the end. Words
+ * without a '"' are copied whole. Room for 2n + 2 bytes is the caller's
+ * (a whole-word store at field offset i lands below 2i + 9 <= 2n + 2). */
 static char *put_quoted(char *out, const char *s, size_t n) {
-  const char *end = s + n;
+  const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+  size_t i = 0;
   *out++ = '"';
-  for (const char *q; (q = memchr(s, '"', (size_t)(end - s))); s = q + 1) {
-    memcpy(out, s, (size_t)(q - s));
-    out += q - s;
-    *out++ = '"';
-    *out++ = '"';
+  while (i + 8 <= n) {
+    uint64_t w = load8(s + i), x = w ^ (ones * '"');
+    if (!((x - ones) & ~x & high)) {
+      store8(out, w);
+      out += 8;
+      i += 8;
+      continue;
+    }
+    for (size_t end = i + 8; i < end; i++)
+      if ((*out++ = s[i]) == '"') *out++ = '"';
   }
-  memcpy(out, s, (size_t)(end - s));
-  out += end - s;
+  for (; i < n; i++)
+    if ((*out++ = s[i]) == '"') *out++ = '"';
   *out++ = '"';
   return out;
 }
 
 int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
                     const size_t len[CFB_NCOLS]) {
-  size_t worst = CFB_NCOLS;                  /* commas and '\n' */
-  for (int i = 0; i < CFB_NCOLS; i++) worst += 2 * len[i] + 2;
+  size_t worst = 3 * CFB_NCOLS;         /* quotes, commas and '\n' */
+  for (int i = 0; i < CFB_NCOLS; i++) worst += 2 * len[i];
   /* A capped buffer may hold the row though not the worst case. */
   if (b->max && b->len + worst > b->max) return cfb_row_csv(b, col);
-  int g = cf_buf_grow(b, worst);
-  if (g < 0) return g;
+  if (b->len + worst + 1 > b->alloc) {
+    int g = cf_buf_grow(b, worst);
+    if (g < 0) return g;
+  }
   char *out = b->buf + b->len;
   for (int i = 0; i < CFB_NCOLS; i++) {
-    if (!csv_needs_quotes(col[i], len[i])) {
-      memcpy(out, col[i], len[i]);
-      out += len[i];
-    } else {
-      out = put_quoted(out, col[i], len[i]);
-    }
+    if (!copy_unquoted(out, col[i], len[i])) out += len[i];
+    else out = put_quoted(out, col[i], len[i]);
     *out++ = i + 1 < CFB_NCOLS ? ',' : '\n';
   }
   b->len = (size_t)(out - b->buf);
