@@ -147,6 +147,7 @@ static cf_dec opt_dec(const char *s, cf_dec fallback) {
 /* EffectiveCost per the amortization rules of BILLING_FORMATS.md 2.4. */
 static cf_dec effective_cost(const struct aws_hdr *h, const char **f,
                              const char *type, cf_dec unblended) {
+  if (!strcmp(type, "Usage")) return unblended;    /* most rows */
   if (!strcmp(type, "SavingsPlanCoveredUsage"))
     return opt_dec(get(h, f, A_SP_EFFECTIVE), unblended);
   if (!strcmp(type, "DiscountedUsage"))
@@ -290,6 +291,11 @@ static size_t fmt_line(char out[32], int64_t v) {
   return (size_t)n;
 }
 
+/* ServiceCategory by product code, remembered: a file's codes are a few
+ * dozen, and cfb_category walks its tables with strcmp. */
+#define CAT_SLOTS 32
+struct cat_slot { char code[48]; size_t len; const char *cat; };
+
 struct aws_ctx {
   const struct cfb_src *src;
   const struct aws_hdr *h;
@@ -300,7 +306,21 @@ struct aws_ctx {
   struct cf_buf tags;            /* Tags JSON of the current row */
   size_t *cut;                   /* C-string lengths of a row with a NUL */
   size_t ncut;
+  struct cat_slot cat[CAT_SLOTS];
 };
+
+static const char *category(struct aws_ctx *x, const char *code, size_t n) {
+  if (!n || n >= sizeof x->cat[0].code)
+    return cfb_category(x->src->maps, CFB_AWS, code);
+  unsigned h = ((unsigned)n * 131 + (unsigned char)code[0] * 31 +
+                (unsigned char)code[n - 1]) % CAT_SLOTS;
+  struct cat_slot *s = &x->cat[h];
+  if (s->cat && s->len == n && !memcmp(s->code, code, n)) return s->cat;
+  s->cat = cfb_category(x->src->maps, CFB_AWS, code);
+  memcpy(s->code, code, n);
+  s->len = n;
+  return s->cat;
+}
 
 /* The field lengths map_row may use: the reader's, unless a field holds a
  * NUL byte -- values are C strings, cut at the first NUL, as always. */
@@ -386,7 +406,7 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   r |= cfb_rowbuf_setn(rb, CFB_ProviderName, "AWS", 3);
   r |= FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
   r |= cfb_rowbuf_set(rb, CFB_ServiceCategory,
-                      cfb_category(x->src->maps, CFB_AWS, code));
+                      category(x, code, get_len(h, l, A_PRODUCT_CODE)));
   r |= cfb_rowbuf_set(rb, CFB_RegionId, region);
   r |= FIELD(CFB_ResourceId, A_RESOURCE);
   r |= cfb_rowbuf_set(rb, CFB_ChargeCategory, cat);

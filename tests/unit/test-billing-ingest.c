@@ -435,6 +435,49 @@ CF_TEST(category_map_csv_overrides) {
   free(dir);
 }
 
+struct cat_check { const struct cfb_maps *m; int rows, bad; };
+
+static int on_row_category(void *ud, const struct cfb_cost *c) {
+  struct cat_check *k = ud;
+  const char *want = cfb_category(k->m, CFB_AWS, c->col[CFB_ServiceName]);
+  k->rows++;
+  k->bad += strcmp(c->col[CFB_ServiceCategory], want) != 0;
+  return 0;
+}
+
+CF_TEST(aws_category_per_row_matches_lookup) {
+  /* The reader remembers categories by product code: codes that share a
+   * cache slot, a mapped override, unknown and over-long codes must all
+   * come out as cfb_category says, in any order. */
+  static const char *const codes[] = {
+      "AmazonEC2", "AmazonECR", "AmazonS3", "AmazonX3", "AmazonEC2",
+      "NewThing", "awskms", "awswaf", "Unknown", "AmazonS3",
+      "AVeryLongProductCodeThatDoesNotFitTheCacheSlotAtAll", "AWSELB",
+      "AmazonRDS", "AmazonRDT", "NewThing", "AmazonX3"};
+  char *dir = mktmp(), path[256], map[256];
+  snprintf(map, sizeof map, "%s/map.csv", dir);
+  put(map, "product_code,ServiceCategory\nAmazonEC2,Other\nNewThing,Web\n");
+  snprintf(path, sizeof path, "%s/cur.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0);
+  cf_buf_adds(&b, "lineItem/UsageAccountId,lineItem/LineItemType,"
+                  "lineItem/UsageStartDate,lineItem/ProductCode,"
+                  "lineItem/UnblendedCost\n");
+  for (int i = 0; i < 200; i++)
+    cf_buf_addf(&b, "S,Usage,2024-01-01T00:00:00Z,%s,1\n",
+                codes[(i * 7) % (sizeof codes / sizeof *codes)]);
+  put(path, b.buf);
+  cf_buf_release(&b);
+  struct cfb_maps *m = cfb_maps_new();
+  CF_ASSERT_EQ(0, cfb_maps_load(m, CFB_AWS, map, NULL));
+  struct cat_check k = {m, 0, 0};
+  struct cfb_src src = {path, "h", "", m};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_category, reject_none, &k));
+  CF_ASSERT_EQ(200, k.rows);
+  CF_ASSERT_EQ(0, k.bad);
+  cfb_maps_free(m);
+  free(dir);
+}
+
 CF_TEST(partition_atomic_swap_and_versions) {
   char *dir = mktmp(), part[256], link[300], buf[64];
   snprintf(part, sizeof part, "%s/usage_date=2025-01-01", dir);
