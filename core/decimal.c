@@ -30,10 +30,39 @@ static int mul10_add(u128 *acc, unsigned d) {
   return 0;
 }
 
+/* The common shape, [+-]digits[.digits] with at most 19 digits, at most
+ * 18 of them after the point: one pass into a u64 (below 10^19), one
+ * multiply. Returns 1 parsed, 0 for anything else (the general parser
+ * decides). */
+static int parse_plain(const char *s, size_t n, cf_dec *out) {
+  size_t i = 0, point = n;                /* point: index of '.', or n */
+  int neg = 0;
+  if (s[0] == '+' || s[0] == '-') neg = s[i++] == '-';
+  if (n - i > 20) return 0;               /* 19 digits and a '.' at most */
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    unsigned d = (unsigned)(s[i] - '0');
+    if (d < 10) {
+      v = v * 10 + d;
+    } else if (s[i] == '.' && point == n) {
+      point = i;
+    } else {
+      return 0;
+    }
+  }
+  size_t digits = n - (size_t)neg - (s[0] == '+') - (point < n);
+  size_t frac = point < n ? n - point - 1 : 0;
+  if (digits == 0 || digits > 19 || frac > CF_DEC_SCALE) return 0;
+  u128 m = (u128)v * pow10_u64[CF_DEC_SCALE - frac];
+  out->v = neg ? -(__int128)m : (__int128)m;
+  return 1;
+}
+
 int cf_dec_parse(const char *s, size_t n, cf_dec *out) {
   size_t i = 0;
   int neg = 0;
   if (!s || n == 0) return CF_EINVALID;
+  if (parse_plain(s, n, out)) return 0;
   if (s[i] == '+' || s[i] == '-') neg = s[i++] == '-';
   /* Significand digits: [first, last) with '.' possibly inside. */
   size_t int_start = i;

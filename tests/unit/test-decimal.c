@@ -160,6 +160,39 @@ CF_TEST(format_matches_reference) {
   }
 }
 
+CF_TEST(plain_shape_matches_general_parser) {
+  /* "[+-]I.F" takes a one-pass path when it has at most 19 digits and at
+   * most 18 after the point; "[+-]IFe-len(F)" is the same number through
+   * the general parser (an exponent never takes the short path). Both
+   * must agree, on acceptance and on value, on either side of the limits. */
+  uint64_t x = 0x2545F4914F6CDD1DULL;
+  for (int i = 0; i < 200000; i++) {
+    char plain[64], sci[80];
+    size_t p = 0, q = 0;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int sign = (int)(x % 3), il = (int)((x >> 8) % 22);
+    int fl = (int)((x >> 16) % 22);
+    int dot = (x >> 24) % 4 != 0;
+    if (sign) plain[p++] = sci[q++] = sign == 1 ? '-' : '+';
+    for (int k = 0; k < il; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      plain[p++] = sci[q++] = (char)('0' + (x % 4 ? x % 10 : 0));
+    }
+    if (dot) plain[p++] = '.';
+    for (int k = 0; k < (dot ? fl : 0); k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      plain[p++] = sci[q++] = (char)('0' + (x % 4 ? x % 10 : 0));
+    }
+    q += (size_t)snprintf(sci + q, sizeof sci - q, "e-%d", dot ? fl : 0);
+    cf_dec a = {7}, b = {7};
+    int ra = cf_dec_parse(plain, p, &a), rb = cf_dec_parse(sci, q, &b);
+    if (il + (dot ? fl : 0) == 0) rb = CF_EINVALID;   /* "e-0" alone */
+    plain[p] = '\0';
+    if (ra != rb || (ra == 0 && a.v != b.v))
+      CF_FAIL_("%s: %d vs %s: %d", plain, ra, sci, rb);
+  }
+}
+
 CF_TEST(roundtrip_canonical) {
   const char *v[] = {"0", "1", "-1", "0.5", "-12.34", "123456789.000000001",
                      "0.000000000000000001", "99999999999999999999.99"};
