@@ -292,8 +292,9 @@ static size_t fmt_line(char out[32], int64_t v) {
 }
 
 /* ServiceCategory by product code, remembered: a file's codes are a few
- * dozen, and cfb_category walks its tables with strcmp. */
-#define CAT_SLOTS 32
+ * dozen, and cfb_category walks its tables with strcmp. Open addressing,
+ * filled to half at most; codes past that are looked up every time. */
+#define CAT_SLOTS 64
 struct cat_slot { char code[48]; size_t len; const char *cat; };
 
 struct aws_ctx {
@@ -307,19 +308,27 @@ struct aws_ctx {
   size_t *cut;                   /* C-string lengths of a row with a NUL */
   size_t ncut;
   struct cat_slot cat[CAT_SLOTS];
+  unsigned ncat;
 };
 
 static const char *category(struct aws_ctx *x, const char *code, size_t n) {
   if (!n || n >= sizeof x->cat[0].code)
     return cfb_category(x->src->maps, CFB_AWS, code);
-  unsigned h = ((unsigned)n * 131 + (unsigned char)code[0] * 31 +
-                (unsigned char)code[n - 1]) % CAT_SLOTS;
-  struct cat_slot *s = &x->cat[h];
-  if (s->cat && s->len == n && !memcmp(s->code, code, n)) return s->cat;
-  s->cat = cfb_category(x->src->maps, CFB_AWS, code);
-  memcpy(s->code, code, n);
-  s->len = n;
-  return s->cat;
+  uint32_t h = 2166136261u;                   /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)code[i]) * 16777619u;
+  struct cat_slot *s = &x->cat[h % CAT_SLOTS];
+  while (s->cat) {
+    if (s->len == n && !memcmp(s->code, code, n)) return s->cat;
+    s = s + 1 < x->cat + CAT_SLOTS ? s + 1 : x->cat;
+  }
+  const char *cat = cfb_category(x->src->maps, CFB_AWS, code);
+  if (x->ncat < CAT_SLOTS / 2) {
+    x->ncat++;
+    memcpy(s->code, code, n);
+    s->len = n;
+    s->cat = cat;
+  }
+  return cat;
 }
 
 /* The field lengths map_row may use: the reader's, unless a field holds a

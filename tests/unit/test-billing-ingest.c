@@ -446,9 +446,9 @@ static int on_row_category(void *ud, const struct cfb_cost *c) {
 }
 
 CF_TEST(aws_category_per_row_matches_lookup) {
-  /* The reader remembers categories by product code: codes that share a
-   * cache slot, a mapped override, unknown and over-long codes must all
-   * come out as cfb_category says, in any order. */
+  /* The reader remembers categories by product code: similar codes, a
+   * mapped override, unknown and over-long codes, and more codes than it
+   * keeps must all come out as cfb_category says, in any order. */
   static const char *const codes[] = {
       "AmazonEC2", "AmazonECR", "AmazonS3", "AmazonX3", "AmazonEC2",
       "NewThing", "awskms", "awswaf", "Unknown", "AmazonS3",
@@ -456,15 +456,19 @@ CF_TEST(aws_category_per_row_matches_lookup) {
       "AmazonRDS", "AmazonRDT", "NewThing", "AmazonX3"};
   char *dir = mktmp(), path[256], map[256];
   snprintf(map, sizeof map, "%s/map.csv", dir);
-  put(map, "product_code,ServiceCategory\nAmazonEC2,Other\nNewThing,Web\n");
+  put(map, "product_code,ServiceCategory\nAmazonEC2,Other\nNewThing,Web\n"
+           "Gen65,Web\n");
   snprintf(path, sizeof path, "%s/cur.csv", dir);
   struct cf_buf b = CF_BUF_INIT(0);
   cf_buf_adds(&b, "lineItem/UsageAccountId,lineItem/LineItemType,"
                   "lineItem/UsageStartDate,lineItem/ProductCode,"
                   "lineItem/UnblendedCost\n");
-  for (int i = 0; i < 200; i++)
-    cf_buf_addf(&b, "S,Usage,2024-01-01T00:00:00Z,%s,1\n",
-                codes[(i * 7) % (sizeof codes / sizeof *codes)]);
+  for (int i = 0; i < 200; i++) {      /* odd rows: more codes than fit */
+    if (i % 2) cf_buf_addf(&b, "S,Usage,2024-01-01T00:00:00Z,Gen%d,1\n",
+                           i % 70);
+    else cf_buf_addf(&b, "S,Usage,2024-01-01T00:00:00Z,%s,1\n",
+                     codes[(i * 7) % (sizeof codes / sizeof *codes)]);
+  }
   put(path, b.buf);
   cf_buf_release(&b);
   struct cfb_maps *m = cfb_maps_new();
