@@ -136,6 +136,10 @@ int  cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
                      size_t n);
 int  cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d);
 int  cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t);
+/* The same text, given the n bytes s that cfb_time_parse turned into t:
+ * s itself when it already is that text (the usual export form). */
+int  cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,
+                          const char *s, size_t n, int64_t t);
 /* Points out->col[] into the arena (valid until the next set/reset). */
 void cfb_rowbuf_finish(struct cfb_rowbuf *rb, struct cfb_cost *out);
 

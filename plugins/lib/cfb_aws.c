@@ -165,70 +165,89 @@ static cf_dec effective_cost(const struct aws_hdr *h, const char **f,
   return unblended;
 }
 
+/* cf_buf_addch without a call when there is room (per tag, per row). */
+static int addch(struct cf_buf *b, char c) {
+  if (b->len + 2 > b->alloc) return cf_buf_addch(b, c);
+  b->buf[b->len++] = c;
+  b->buf[b->len] = '\0';
+  return 0;
+}
+
 /* jansson's escaping of a string (json_dumps): \" \\ \b \f \n \r \t,
- * other controls as \u00XX, everything else (UTF-8, '/') as is. */
-static int json_escaped(struct cf_buf *b, const char *s) {
+ * other controls as \u00XX, everything else (UTF-8, '/') as is. The n
+ * bytes of s are written straight into b, grown once for the worst case
+ * (six bytes each, plus the quotes). */
+static int json_escaped(struct cf_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
-  int r = cf_buf_addch(b, '"');
-  while (!r && *s) {
-    size_t n = 0;
-    while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
-      n++;
-    r = cf_buf_add(b, s, n);
-    s += n;
-    if (r || !*s) break;
-    unsigned char c = (unsigned char)*s++;
-    const char *esc = c == '"'    ? "\\\""
-                      : c == '\\' ? "\\\\"
-                      : c == '\b'  ? "\\b"
-                      : c == '\f'  ? "\\f"
-                      : c == '\n'  ? "\\n"
-                      : c == '\r'  ? "\\r"
-                      : c == '\t'  ? "\\t"
-                                   : NULL;
-    if (esc) {
-      r = cf_buf_adds(b, esc);
-    } else {
-      char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-      r = cf_buf_adds(b, u);
+  if (b->len + 6 * n + 3 > b->alloc) {
+    int r = cf_buf_grow(b, 6 * n + 2);
+    if (r < 0) return r;
+  }
+  char *o = b->buf + b->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *o++ = (char)c;
+      continue;
+    }
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\f': *o++ = 'f'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    default:
+      memcpy(o, "u00", 3);
+      o[3] = hex[c >> 4];
+      o[4] = hex[c & 15];
+      o += 5;
     }
   }
-  return r ? r : cf_buf_addch(b, '"');
+  *o++ = '"';
+  *o = '\0';
+  b->len = (size_t)(o - b->buf);
+  return 0;
 }
 
 /* Tags from resourceTags/ columns alone, byte for byte what the jansson
  * path below prints (keys sorted; of columns sharing a key the last
  * non-empty one wins), without building a JSON tree per row. */
 static int column_tags_json(const struct aws_hdr *h, const char **f,
-                            struct cf_buf *out) {
-  int r = cf_buf_addch(out, '{');
+                            const size_t *l, struct cf_buf *out) {
+  int r = addch(out, '{');
   size_t emitted = 0;
   for (size_t i = 0; i < h->ntags && !r;) {
     size_t j = i + 1;
     const char *key = h->tag_keys[h->tag_order[i]];
     while (j < h->ntags && !strcmp(h->tag_keys[h->tag_order[j]], key)) j++;
-    const char *v = "";
-    for (size_t k = j; k > i && !*v; k--)
-      v = f[h->tag_cols[h->tag_order[k - 1]]];
-    if (*v) {
-      if (emitted++) r = cf_buf_addch(out, ',');
-      if (!r) r = json_escaped(out, key);
-      if (!r) r = cf_buf_addch(out, ':');
-      if (!r) r = json_escaped(out, v);
+    size_t v = 0;                      /* column of the value, if any */
+    for (size_t k = j; k > i && !v; k--) {
+      size_t col = (size_t)h->tag_cols[h->tag_order[k - 1]];
+      if (l[col]) v = col + 1;
+    }
+    if (v--) {
+      if (emitted++) r = addch(out, ',');
+      if (!r) r = json_escaped(out, key, strlen(key));
+      if (!r) r = addch(out, ':');
+      if (!r) r = json_escaped(out, f[v], l[v]);
     }
     i = j;
   }
-  return r ? r : cf_buf_addch(out, '}');
+  return r ? r : addch(out, '}');
 }
 
 /* Tags as compact JSON with sorted keys, into out (reset first; reused
  * row after row, so the common path allocates nothing). */
 static int tags_json(const struct aws_hdr *h, const char **f,
-                     struct cf_buf *out) {
+                     const size_t *l, struct cf_buf *out) {
   const char *map = get(h, f, A_TAGS_MAP);
   cf_buf_reset(out);
   if (*map != '{')                     /* no CUR 2.0 tag map on this row */
-    return column_tags_json(h, f, out);
+    return column_tags_json(h, f, l, out);
   json_t *o = json_object();
   if (!o) return -ENOMEM;
   for (size_t i = 0; i < h->ntags; i++) {
@@ -383,7 +402,7 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   region_of(h, f, region, sizeof region);
   const char *svc = get(h, f, A_PRODUCT_NAME);
   const char *code = get(h, f, A_PRODUCT_CODE);
-  if (tags_json(h, f, &x->tags) < 0) return -ENOMEM;
+  if (tags_json(h, f, l, &x->tags) < 0) return -ENOMEM;
   /* Identity: LineItemId|TimeInterval (the CUR dedupe key). */
   const char *lid = get(h, f, A_LINE_ITEM_ID);
   size_t key_len = 64;                     /* the sha256 below */
@@ -419,8 +438,10 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   r |= cfb_rowbuf_set(rb, CFB_RegionId, region);
   r |= FIELD(CFB_ResourceId, A_RESOURCE);
   r |= cfb_rowbuf_set(rb, CFB_ChargeCategory, cat);
-  r |= cfb_rowbuf_time(rb, CFB_ChargePeriodStart, t0);
-  r |= cfb_rowbuf_time(rb, CFB_ChargePeriodEnd, t1);
+  r |= cfb_rowbuf_time_text(rb, CFB_ChargePeriodStart, s0,
+                            get_len(h, l, A_START), t0);
+  r |= cfb_rowbuf_time_text(rb, CFB_ChargePeriodEnd, s1,
+                            get_len(h, l, A_END), t1);
   r |= cfb_rowbuf_dec(rb, CFB_BilledCost, billed);
   r |= cfb_rowbuf_dec(rb, CFB_EffectiveCost, eff);
   r |= cfb_rowbuf_dec(rb, CFB_ListCost, list);

@@ -460,6 +460,16 @@ int cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t) {
   return cfb_rowbuf_setn(rb, c, s, 20);
 }
 
+int cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,
+                         const char *s, size_t n, int64_t t) {
+  /* Of the forms cfb_time_parse takes, only "YYYY-MM-DDTHH:MM:SSZ" has
+   * 20 bytes, a 'T' and a final 'Z'; a second of 60 parses as the next
+   * minute, so that one is formatted. */
+  if (n == 20 && s[10] == 'T' && s[19] == 'Z' && s[17] < '6')
+    return cfb_rowbuf_setn(rb, c, s, n);
+  return cfb_rowbuf_time(rb, c, t);
+}
+
 void cfb_rowbuf_finish(struct cfb_rowbuf *rb, struct cfb_cost *out) {
   for (int i = 0; i < CFB_NCOLS; i++) {
     out->col[i] = rb->arena.buf + rb->off[i];

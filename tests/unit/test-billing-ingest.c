@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "cf_test.h"
 #include "cfb.h"
 #include "cfb_lake.h"
@@ -172,6 +173,47 @@ CF_TEST(timestamps) {
   CF_ASSERT(cfb_time_parse("", &t) < 0);
 }
 
+CF_TEST(time_text_kept_only_when_canonical) {
+  /* cfb_rowbuf_time_text keeps the source text when it is what
+   * cfb_rowbuf_time prints: every form cfb_time_parse takes, with random
+   * fields, must come out as the formatted text. */
+  static const char *const tails[] = {"Z", ".000Z", " UTC", "+00:00",
+                                      "-05:30", "+0200", "", " Z", "Z "};
+  struct cfb_rowbuf rb;
+  cfb_rowbuf_init(&rb);
+  unsigned seed = 99;
+  for (int i = 0; i < 100000; i++) {
+    char t[64];
+    seed = seed * 1103515245u + 12345u;
+    unsigned r = seed >> 8;
+    int y = (int)(r % 3 ? 2025 : (r / 3) % 10000);
+    seed = seed * 1103515245u + 12345u;
+    r = seed >> 8;
+    int n = snprintf(t, sizeof t, "%04d-%02u-%02u%c%02u:%02u", y,
+                     1 + r % 12, 1 + (r / 12) % 31, r % 7 ? 'T' : ' ',
+                     (r / 400) % 25, (r / 10000) % 60);
+    seed = seed * 1103515245u + 12345u;
+    r = seed >> 8;
+    if (r % 5) n += snprintf(t + n, sizeof t - (size_t)n, ":%02u",
+                             r % 11 ? (r / 5) % 60 : 60);
+    if (r % 23 == 0) n = 10;                     /* date only */
+    snprintf(t + n, sizeof t - (size_t)n, "%s",
+             tails[(r / 300) % (sizeof tails / sizeof *tails)]);
+    int64_t v;
+    if (cfb_time_parse(t, &v) < 0) continue;
+    cfb_rowbuf_reset(&rb);
+    CF_ASSERT_EQ(0, cfb_rowbuf_time(&rb, CFB_ChargePeriodStart, v));
+    CF_ASSERT_EQ(0, cfb_rowbuf_time_text(&rb, CFB_ChargePeriodEnd, t,
+                                         strlen(t), v));
+    struct cfb_cost c;
+    cfb_rowbuf_finish(&rb, &c);
+    if (strcmp(c.col[CFB_ChargePeriodStart], c.col[CFB_ChargePeriodEnd]))
+      CF_FAIL_("%s: %s vs %s", t, c.col[CFB_ChargePeriodStart],
+               c.col[CFB_ChargePeriodEnd]);
+  }
+  cfb_rowbuf_release(&rb);
+}
+
 CF_TEST(python_repr_to_json) {
   char *j = cfb_json_quote_numbers(
       "[{'name': 'It\\'s', 'amount': -5e-06, 'full_name': None, "
@@ -305,6 +347,52 @@ CF_TEST(aws_column_tags_match_jansson_output) {
   cf_buf_release(&tags);
   cf_buf_release(&s.out);
   cf_buf_release(&s.rej);
+  free(dir);
+}
+
+struct tag_check { struct cf_buf got; };
+
+static int on_row_tags(void *ud, const struct cfb_cost *c) {
+  struct tag_check *k = ud;
+  cf_buf_add(&k->got, c->col[CFB_Tags], c->len[CFB_Tags]);
+  return cf_buf_addch(&k->got, '\n');
+}
+
+CF_TEST(aws_column_tags_escape_every_byte_as_jansson) {
+  /* Tags written straight from the columns must be what json_dumps
+   * prints, for every byte a CSV field can carry (0x01..0x7f) and UTF-8. */
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/bytes.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0), want = CF_BUF_INIT(0);
+  cf_buf_adds(&b, "lineItem/UsageAccountId,lineItem/LineItemType,"
+                  "lineItem/UsageStartDate,lineItem/ProductCode,"
+                  "lineItem/UnblendedCost,resourceTags/user:k\"\\\x02\n");
+  for (int c = 1; c < 129; c++) {
+    char v[8];
+    int n = c < 128 ? snprintf(v, sizeof v, "a%cb", c)
+                    : snprintf(v, sizeof v, "\xc3\xa9/\xe2\x82\xac");
+    cf_buf_adds(&b, "S,Usage,2024-01-01T00:00:00Z,AmazonS3,1,\"");
+    for (int i = 0; i < n; i++) {
+      if (v[i] == '"') cf_buf_addch(&b, '"');
+      cf_buf_addch(&b, v[i]);
+    }
+    cf_buf_adds(&b, "\"\n");
+    json_t *o = json_object();
+    json_object_set_new(o, "k\"\\\x02", json_string(v));
+    char *d = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    cf_buf_adds(&want, d);
+    cf_buf_addch(&want, '\n');
+    free(d);
+    json_decref(o);
+  }
+  put(path, b.buf);
+  struct tag_check k = {CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_tags, reject_none, &k));
+  CF_ASSERT_STR(k.got.buf, want.buf);
+  cf_buf_release(&k.got);
+  cf_buf_release(&want);
+  cf_buf_release(&b);
   free(dir);
 }
 
