@@ -122,10 +122,12 @@ int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
 /* Appends s as a JSON string literal. */
 int cfb_json_str(struct cf_buf *b, const char *s);
 
-/* Builds one cfb_cost: column values are copied into an arena. */
+/* Builds one cfb_cost: column values are copied into an arena, or
+ * referenced where they already live long enough. */
 struct cfb_rowbuf {
   struct cf_buf arena;
   size_t off[CFB_NCOLS], len[CFB_NCOLS];   /* per column, into arena */
+  const char *ref[CFB_NCOLS];              /* or the referenced value */
 };
 void cfb_rowbuf_init(struct cfb_rowbuf *rb);
 void cfb_rowbuf_release(struct cfb_rowbuf *rb);
@@ -134,6 +136,10 @@ int  cfb_rowbuf_set(struct cfb_rowbuf *rb, enum cfb_col c, const char *s);
 /* Like cfb_rowbuf_set for the n bytes at s (no NUL in them). */
 int  cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
                      size_t n);
+/* Points column c at s without copying: s[n] must be NUL and s must stay
+ * as it is until the finished row has been handed over. */
+void cfb_rowbuf_ref(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                    size_t n);
 int  cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d);
 int  cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t);
 /* The same text, given the n bytes s that cfb_time_parse turned into t:

@@ -427,16 +427,18 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   }
   cfb_rowbuf_reset(rb);
   int r = 0;
+  /* The reader's fields, the file's strings and the tags buffer outlive
+   * the emit call: referenced, not copied. */
 #define FIELD(col, which) \
-  cfb_rowbuf_setn(rb, col, get(h, f, which), get_len(h, l, which))
-  r |= FIELD(CFB_BillingAccountId, A_PAYER);
-  r |= FIELD(CFB_SubAccountId, A_USAGE_ACCOUNT);
-  r |= cfb_rowbuf_setn(rb, CFB_ProviderName, "AWS", 3);
-  r |= FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
-  r |= cfb_rowbuf_set(rb, CFB_ServiceCategory,
-                      category(x, code, get_len(h, l, A_PRODUCT_CODE)));
+  cfb_rowbuf_ref(rb, col, get(h, f, which), get_len(h, l, which))
+  FIELD(CFB_BillingAccountId, A_PAYER);
+  FIELD(CFB_SubAccountId, A_USAGE_ACCOUNT);
+  cfb_rowbuf_ref(rb, CFB_ProviderName, "AWS", 3);
+  FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
+  const char *sc = category(x, code, get_len(h, l, A_PRODUCT_CODE));
+  cfb_rowbuf_ref(rb, CFB_ServiceCategory, sc, strlen(sc));  /* table's */
   r |= cfb_rowbuf_set(rb, CFB_RegionId, region);
-  r |= FIELD(CFB_ResourceId, A_RESOURCE);
+  FIELD(CFB_ResourceId, A_RESOURCE);
   r |= cfb_rowbuf_set(rb, CFB_ChargeCategory, cat);
   r |= cfb_rowbuf_time_text(rb, CFB_ChargePeriodStart, s0,
                             get_len(h, l, A_START), t0);
@@ -445,27 +447,26 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   r |= cfb_rowbuf_dec(rb, CFB_BilledCost, billed);
   r |= cfb_rowbuf_dec(rb, CFB_EffectiveCost, eff);
   r |= cfb_rowbuf_dec(rb, CFB_ListCost, list);
-  r |= h->idx[A_CURRENCY] >= 0 ? FIELD(CFB_BillingCurrency, A_CURRENCY)
-                                : cfb_rowbuf_setn(rb, CFB_BillingCurrency,
-                                                  "USD", 3);
+  if (h->idx[A_CURRENCY] >= 0) FIELD(CFB_BillingCurrency, A_CURRENCY);
+  else cfb_rowbuf_ref(rb, CFB_BillingCurrency, "USD", 3);
   if (!strcmp(cat, "Usage")) {
     /* FOCUS: ConsumedQuantity only on Usage rows. */
     cf_dec q;
     const char *qs = get(h, f, A_USAGE_AMOUNT);
     if (*qs && cfb_dec_parse_round(qs, &q) == 0)
       r |= cfb_rowbuf_dec(rb, CFB_ConsumedQuantity, q);
-    r |= FIELD(CFB_ConsumedUnit, A_PRICING_UNIT);
+    FIELD(CFB_ConsumedUnit, A_PRICING_UNIT);
   }
-  r |= FIELD(CFB_SkuId, A_SKU);
+  FIELD(CFB_SkuId, A_SKU);
 #undef FIELD
-  r |= cfb_rowbuf_setn(rb, CFB_Tags, x->tags.buf, x->tags.len);
-  r |= is_credit ? cfb_rowbuf_setn(rb, CFB_x_IsCredit, "true", 4)
-                 : cfb_rowbuf_setn(rb, CFB_x_IsCredit, "false", 5);
+  cfb_rowbuf_ref(rb, CFB_Tags, x->tags.buf, x->tags.len);
+  cfb_rowbuf_ref(rb, CFB_x_IsCredit, is_credit ? "true" : "false",
+                 is_credit ? 4 : 5);
   r |= cfb_rowbuf_setn(rb, CFB_x_LineItemId, key, key_len);
-  r |= cfb_rowbuf_setn(rb, CFB_x_SourceFileHash, x->src->sha256, x->sha_len);
+  cfb_rowbuf_ref(rb, CFB_x_SourceFileHash, x->src->sha256, x->sha_len);
   r |= cfb_rowbuf_setn(rb, CFB_x_SourceLine, num, fmt_line(num, line));
-  r |= cfb_rowbuf_setn(rb, CFB_x_IngestedAt, x->src->ingested_at,
-                       x->ingested_len);
+  cfb_rowbuf_ref(rb, CFB_x_IngestedAt, x->src->ingested_at,
+                 x->ingested_len);
   if (r) return -ENOMEM;
   cfb_rowbuf_finish(rb, out);
   out->billed = billed;

@@ -392,11 +392,13 @@ void cfb_rowbuf_reset(struct cfb_rowbuf *rb) {
   cf_buf_addch(&rb->arena, '\0');
   memset(rb->off, 0, sizeof rb->off);
   memset(rb->len, 0, sizeof rb->len);
+  memset(rb->ref, 0, sizeof rb->ref);
 }
 
 int cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
                     size_t n) {
   struct cf_buf *a = &rb->arena;
+  rb->ref[c] = NULL;
   if (!n) {
     rb->off[c] = rb->len[c] = 0;
     return 0;
@@ -414,6 +416,13 @@ int cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
   a->len += n + 1;
   a->buf[a->len] = '\0';               /* cf_buf's invariant */
   return 0;
+}
+
+void cfb_rowbuf_ref(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                    size_t n) {
+  rb->ref[c] = n ? s : NULL;
+  rb->off[c] = 0;
+  rb->len[c] = n;
 }
 
 int cfb_rowbuf_set(struct cfb_rowbuf *rb, enum cfb_col c, const char *s) {
@@ -472,7 +481,7 @@ int cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,
 
 void cfb_rowbuf_finish(struct cfb_rowbuf *rb, struct cfb_cost *out) {
   for (int i = 0; i < CFB_NCOLS; i++) {
-    out->col[i] = rb->arena.buf + rb->off[i];
+    out->col[i] = rb->ref[i] ? rb->ref[i] : rb->arena.buf + rb->off[i];
     out->len[i] = rb->len[i];
   }
 }
