@@ -32,6 +32,7 @@ struct cf_csv {
   int64_t line;                  /* physical line of the next byte */
   int started;                   /* BOM check done */
   int slow_only;                 /* fast path off (differential tests) */
+  int nul;                       /* the last record holds a NUL byte */
   int64_t base, nread;           /* plain file: start offset, bytes read */
 };
 
@@ -191,6 +192,8 @@ int64_t cf_csv_tell(const struct cf_csv *c, int64_t *line) {
 
 void cf_csv_set_fast_path(struct cf_csv *c, int on) { c->slow_only = !on; }
 
+int cf_csv_record_has_nul(const struct cf_csv *c) { return c->nul; }
+
 void cf_csv_close(struct cf_csv *c) {
   if (!c) return;
   if (c->fd >= 0) close(c->fd);
@@ -246,17 +249,26 @@ static void skip_byte(struct cf_csv *c) {
   }
 }
 
-/* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t n) {
+/* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). Sets
+ * *nul if a byte is NUL (valid UTF-8, but it cuts a C string short). */
+static int utf8_valid(const unsigned char *s, size_t n, int *nul) {
+  const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
   size_t i = 0;
+  *nul = 0;
   while (i < n) {
-    /* ASCII eight bytes at a time: no byte has its top bit set. */
+    /* ASCII eight bytes at a time: no byte has its top bit set, and none
+     * is zero ((w - 0x01..) & ~w has a top bit set iff one is). */
     uint64_t w;
-    while (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ULL)))
+    while (i + 8 <= n &&
+           (memcpy(&w, s + i, 8), !((w | ((w - ones) & ~w)) & high)))
       i += 8;
     if (i == n) break;
     unsigned char b = s[i];
-    if (b < 0x80) { i++; continue; }
+    if (b < 0x80) {
+      *nul |= b == 0;
+      i++;
+      continue;
+    }
     size_t k;
     unsigned cp;
     if (b >= 0xC2 && b <= 0xDF) { k = 1; cp = b & 0x1F; }
@@ -358,6 +370,30 @@ static int skip_line(struct cf_csv *c) {
   }
 }
 
+/* Copies the unquoted text at q to out up to the first ',' or '\r' (or
+ * nl, the record's '\n'); returns its length. Eight bytes at a time while
+ * a whole word lies before nl: a byte equal to c gives (w ^ c) a zero
+ * byte, and the lowest set bit of (x - 0x01..) & ~x & 0x80.. marks the
+ * first one exactly. Stores whole words: out must have 7 bytes of room
+ * past what is copied. */
+static size_t copy_plain(char *out, const char *q, const char *nl) {
+  const char *s = q;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+  while (nl - s >= 8) {
+    uint64_t w, a, r;
+    memcpy(&w, s, 8);
+    memcpy(out + (s - q), &w, 8);
+    a = w ^ (ones * ','), r = w ^ (ones * '\r');
+    uint64_t hit = (((a - ones) & ~a) | ((r - ones) & ~r)) & high;
+    if (hit) return (size_t)(s - q) + (size_t)__builtin_ctzll(hit) / 8;
+    s += 8;
+  }
+#endif
+  for (; s < nl && *s != ',' && *s != '\r'; s++) out[s - q] = *s;
+  return (size_t)(s - q);
+}
+
 /* Fast path of cf_csv_next for the common record: it lies wholly in the
  * current chunk and ends at a '\n' outside quotes. One tight loop, same
  * rules as the byte-at-a-time parser below (RFC 4180 quotes, "" escapes,
@@ -397,21 +433,23 @@ static int fast_record(struct cf_csv *c) {
         q++;
       }
     }
-    for (;; q++) {                        /* plain text, or after a quote */
-      char ch = *q;
-      if (ch == ',' || ch == '\n') break;
-      if (ch == '\r' && q[1] == '\n') {
+    for (;;) {                            /* plain text, or after a quote */
+      size_t k = copy_plain(out + o, q, nl);
+      o += k;
+      q += k;
+      if (*q != '\r') break;               /* ',' or the '\n' */
+      if (q[1] == '\n') {
         q++;
         break;
       }
-      out[o++] = ch;
+      out[o++] = *q++;                      /* a lone '\r' is text */
     }
     c->lens[c->nfields - 1] = o - c->offs[c->nfields - 1];
     out[o++] = '\0';
     if (*q == '\n') break;
     q++;                                  /* the ',' */
   }
-  if (!utf8_valid((const unsigned char *)p, n)) return 0;
+  if (!utf8_valid((const unsigned char *)p, n, &c->nul)) return 0;
   c->val.len = o - 1;                     /* the last NUL ends the buffer */
   c->chunk_pos += n;
   c->line++;
@@ -529,7 +567,7 @@ restart:
   if (c->nfields == 1 && c->lens[0] == 0 && c->raw.len &&
       c->raw.buf[0] != '"')
     goto restart;
-  if (!utf8_valid((const unsigned char *)c->raw.buf, c->raw.len)) {
+  if (!utf8_valid((const unsigned char *)c->raw.buf, c->raw.len, &c->nul)) {
     set_err(errmsg, "invalid UTF-8");
     return CF_EDATA;
   }

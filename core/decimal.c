@@ -30,10 +30,39 @@ static int mul10_add(u128 *acc, unsigned d) {
   return 0;
 }
 
+/* The common shape, [+-]digits[.digits] with at most 19 digits, at most
+ * 18 of them after the point: one pass into a u64 (below 10^19), one
+ * multiply. Returns 1 parsed, 0 for anything else (the general parser
+ * decides). */
+static int parse_plain(const char *s, size_t n, cf_dec *out) {
+  size_t i = 0, point = n;                /* point: index of '.', or n */
+  int neg = 0;
+  if (s[0] == '+' || s[0] == '-') neg = s[i++] == '-';
+  if (n - i > 20) return 0;               /* 19 digits and a '.' at most */
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    unsigned d = (unsigned)(s[i] - '0');
+    if (d < 10) {
+      v = v * 10 + d;
+    } else if (s[i] == '.' && point == n) {
+      point = i;
+    } else {
+      return 0;
+    }
+  }
+  size_t digits = n - (size_t)neg - (s[0] == '+') - (point < n);
+  size_t frac = point < n ? n - point - 1 : 0;
+  if (digits == 0 || digits > 19 || frac > CF_DEC_SCALE) return 0;
+  u128 m = (u128)v * pow10_u64[CF_DEC_SCALE - frac];
+  out->v = neg ? -(__int128)m : (__int128)m;
+  return 1;
+}
+
 int cf_dec_parse(const char *s, size_t n, cf_dec *out) {
   size_t i = 0;
   int neg = 0;
   if (!s || n == 0) return CF_EINVALID;
+  if (parse_plain(s, n, out)) return 0;
   if (s[i] == '+' || s[i] == '-') neg = s[i++] == '-';
   /* Significand digits: [first, last) with '.' possibly inside. */
   size_t int_start = i;
@@ -115,21 +144,55 @@ static u128 magnitude(cf_dec d) {
   return d.v < 0 ? (u128)0 - (u128)d.v : (u128)d.v;
 }
 
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Exactly nine digits of v (< 10^9), two at a time from a table. */
+static void put9(char *p, uint32_t v) {
+  p[0] = (char)('0' + v / 100000000);
+  v %= 100000000;
+  for (int k = 7; k > 0; k -= 2, v /= 100)
+    memcpy(p + k, digit_pairs + 2 * (v % 100), 2);
+}
+
+/* m / 10^9 and m % 10^9, 32 bits at a time: each step divides a value
+ * below 10^9 * 2^32 by a constant, which compilers multiply out, where
+ * u128 division is a libgcc call. */
+static u128 div_1e9(u128 m, uint32_t *rem) {
+  uint64_t hi = (uint64_t)(m >> 64), lo = (uint64_t)m;
+  uint64_t limb[4] = {hi >> 32, hi & 0xffffffffu, lo >> 32, lo & 0xffffffffu};
+  uint64_t q[4], r = 0;
+  for (int i = 0; i < 4; i++) {
+    uint64_t cur = r << 32 | limb[i];
+    q[i] = cur / 1000000000u;
+    r = cur % 1000000000u;
+  }
+  *rem = (uint32_t)r;
+  return (u128)(q[0] << 32 | q[1]) << 64 | (q[2] << 32 | q[3]);
+}
+
 size_t cf_dec_format(cf_dec d, char *out) {
-  u128 m = magnitude(d), unit = pow10_u128(CF_DEC_SCALE);
-  u128 ip = m / unit;
-  uint64_t fp = (uint64_t)(m - ip * unit);       /* < 10^18 */
+  u128 m = magnitude(d), ip;
+  uint32_t f_hi, f_lo;                  /* fraction = f_hi * 10^9 + f_lo */
+  if (m <= UINT64_MAX) {                /* |d| < 18.4: 64-bit only */
+    uint64_t v = (uint64_t)m, fp = v % 1000000000000000000u;
+    ip = v / 1000000000000000000u;
+    f_hi = (uint32_t)(fp / 1000000000u);
+    f_lo = (uint32_t)(fp % 1000000000u);
+  } else {
+    ip = div_1e9(div_1e9(m, &f_lo), &f_hi);
+  }
   size_t n = 0;
   if (d.v < 0) out[n++] = '-';
   n += u128_digits(ip, out + n);
-  if (fp) {
+  if (f_hi | f_lo) {
     char frac[CF_DEC_SCALE];
-    for (int k = CF_DEC_SCALE - 1; k >= 0; k--) {
-      frac[k] = (char)('0' + (int)(fp % 10));
-      fp /= 10;
-    }
-    int len = CF_DEC_SCALE;
-    while (len > 0 && frac[len - 1] == '0') len--;
+    put9(frac, f_hi);
+    put9(frac + 9, f_lo);
+    int len = f_lo ? CF_DEC_SCALE : 9;
+    while (frac[len - 1] == '0') len--;
     out[n++] = '.';
     memcpy(out + n, frac, (size_t)len);
     n += (size_t)len;

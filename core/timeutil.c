@@ -65,6 +65,20 @@ int cf_date_parse(const char *s, cf_date *out) {
 void cf_date_format(cf_date d, char out[11]) {
   int y, m, dd;
   cf_date_to_ymd(d, &y, &m, &dd);
+  if (y >= 0 && y <= 9999) {       /* per-row callers: no printf */
+    out[0] = (char)('0' + y / 1000);
+    out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + m / 10);
+    out[6] = (char)('0' + m % 10);
+    out[7] = '-';
+    out[8] = (char)('0' + dd / 10);
+    out[9] = (char)('0' + dd % 10);
+    out[10] = '\0';
+    return;
+  }
   char tmp[48];
   snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", y % 10000, m % 100, dd % 100);
   memcpy(out, tmp, 11);

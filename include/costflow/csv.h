@@ -24,6 +24,11 @@ void cf_csv_close(struct cf_csv *c);
 int cf_csv_next(struct cf_csv *c, const char ***fields, const size_t **lens,
                 size_t *nfields, int64_t *line, char **errmsg);
 
+/* Whether a field of the record cf_csv_next last returned holds a NUL
+ * byte: then lens[i] may exceed strlen(fields[i]), and a caller that
+ * treats fields as C strings must not take lens[] for their lengths. */
+int cf_csv_record_has_nul(const struct cf_csv *c);
+
 /* Plain (uncompressed) files only: opens `path` at byte `offset`, which
  * the caller knows to be a record start on physical line `line`, so byte
  * ranges of one file can be read in parallel. */

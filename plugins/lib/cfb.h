@@ -33,6 +33,7 @@ const char *cfb_provider_name(enum cfb_provider p);       /* "aws"/"gcp" */
  * only during the callback. */
 struct cfb_cost {
   const char *col[CFB_NCOLS];
+  size_t len[CFB_NCOLS];         /* strlen(col[i]), known without a scan */
   cf_dec billed;                 /* BilledCost, parsed */
   cf_date usage_date;            /* UTC day of ChargePeriodStart */
   const char *billing_period;    /* AWS: YYYY-MM-DD of period start, or "" */
@@ -114,17 +115,37 @@ char *cfb_json_quote_numbers(const char *s);
 int cfb_csv_field(struct cf_buf *b, const char *s);
 /* Appends a whole row (CFB_NCOLS fields) plus "\n". */
 int cfb_row_csv(struct cf_buf *b, const char *const col[CFB_NCOLS]);
+/* The same bytes as cfb_row_csv, from fields whose lengths are known: one
+ * pass, quoting only the fields that need it (the per-row silver path). */
+int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
+                    const size_t len[CFB_NCOLS]);
 /* Appends s as a JSON string literal. */
 int cfb_json_str(struct cf_buf *b, const char *s);
 
-/* Builds one cfb_cost: column values are copied into an arena. */
-struct cfb_rowbuf { struct cf_buf arena; size_t off[CFB_NCOLS]; };
+/* Builds one cfb_cost: column values are copied into an arena, or
+ * referenced where they already live long enough. */
+struct cfb_rowbuf {
+  struct cf_buf arena;
+  size_t off[CFB_NCOLS], len[CFB_NCOLS];   /* per column, into arena */
+  const char *ref[CFB_NCOLS];              /* or the referenced value */
+};
 void cfb_rowbuf_init(struct cfb_rowbuf *rb);
 void cfb_rowbuf_release(struct cfb_rowbuf *rb);
 void cfb_rowbuf_reset(struct cfb_rowbuf *rb);          /* all columns "" */
 int  cfb_rowbuf_set(struct cfb_rowbuf *rb, enum cfb_col c, const char *s);
+/* Like cfb_rowbuf_set for the n bytes at s (no NUL in them). */
+int  cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                     size_t n);
+/* Points column c at s without copying: s[n] must be NUL and s must stay
+ * as it is until the finished row has been handed over. */
+void cfb_rowbuf_ref(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                    size_t n);
 int  cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d);
 int  cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t);
+/* The same text, given the n bytes s that cfb_time_parse turned into t:
+ * s itself when it already is that text (the usual export form). */
+int  cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,
+                          const char *s, size_t n, int64_t t);
 /* Points out->col[] into the arena (valid until the next set/reset). */
 void cfb_rowbuf_finish(struct cfb_rowbuf *rb, struct cfb_cost *out);
 

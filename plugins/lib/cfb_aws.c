@@ -114,6 +114,11 @@ static const char *get(const struct aws_hdr *h, const char **f, int which) {
   return h->idx[which] >= 0 ? f[h->idx[which]] : "";
 }
 
+/* Length of get()'s value, from the reader's field lengths. */
+static size_t get_len(const struct aws_hdr *h, const size_t *l, int which) {
+  return h->idx[which] >= 0 ? l[h->idx[which]] : 0;
+}
+
 /* ChargeCategory and x_IsCredit from lineItem/LineItemType. */
 static const char *charge_category(const char *t, int *is_credit) {
   *is_credit = 0;
@@ -142,6 +147,7 @@ static cf_dec opt_dec(const char *s, cf_dec fallback) {
 /* EffectiveCost per the amortization rules of BILLING_FORMATS.md 2.4. */
 static cf_dec effective_cost(const struct aws_hdr *h, const char **f,
                              const char *type, cf_dec unblended) {
+  if (!strcmp(type, "Usage")) return unblended;    /* most rows */
   if (!strcmp(type, "SavingsPlanCoveredUsage"))
     return opt_dec(get(h, f, A_SP_EFFECTIVE), unblended);
   if (!strcmp(type, "DiscountedUsage"))
@@ -159,75 +165,91 @@ static cf_dec effective_cost(const struct aws_hdr *h, const char **f,
   return unblended;
 }
 
+/* cf_buf_addch without a call when there is room (per tag, per row). */
+static int addch(struct cf_buf *b, char c) {
+  if (b->len + 2 > b->alloc) return cf_buf_addch(b, c);
+  b->buf[b->len++] = c;
+  b->buf[b->len] = '\0';
+  return 0;
+}
+
 /* jansson's escaping of a string (json_dumps): \" \\ \b \f \n \r \t,
- * other controls as \u00XX, everything else (UTF-8, '/') as is. */
-static int json_escaped(struct cf_buf *b, const char *s) {
+ * other controls as \u00XX, everything else (UTF-8, '/') as is. The n
+ * bytes of s are written straight into b, grown once for the worst case
+ * (six bytes each, plus the quotes). */
+static int json_escaped(struct cf_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
-  int r = cf_buf_addch(b, '"');
-  while (!r && *s) {
-    size_t n = 0;
-    while (s[n] && (unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
-      n++;
-    r = cf_buf_add(b, s, n);
-    s += n;
-    if (r || !*s) break;
-    unsigned char c = (unsigned char)*s++;
-    const char *esc = c == '"'    ? "\\\""
-                      : c == '\\' ? "\\\\"
-                      : c == '\b'  ? "\\b"
-                      : c == '\f'  ? "\\f"
-                      : c == '\n'  ? "\\n"
-                      : c == '\r'  ? "\\r"
-                      : c == '\t'  ? "\\t"
-                                   : NULL;
-    if (esc) {
-      r = cf_buf_adds(b, esc);
-    } else {
-      char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-      r = cf_buf_adds(b, u);
+  if (b->len + 6 * n + 3 > b->alloc) {
+    int r = cf_buf_grow(b, 6 * n + 2);
+    if (r < 0) return r;
+  }
+  char *o = b->buf + b->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *o++ = (char)c;
+      continue;
+    }
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\f': *o++ = 'f'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    default:
+      memcpy(o, "u00", 3);
+      o[3] = hex[c >> 4];
+      o[4] = hex[c & 15];
+      o += 5;
     }
   }
-  return r ? r : cf_buf_addch(b, '"');
+  *o++ = '"';
+  *o = '\0';
+  b->len = (size_t)(o - b->buf);
+  return 0;
 }
 
 /* Tags from resourceTags/ columns alone, byte for byte what the jansson
  * path below prints (keys sorted; of columns sharing a key the last
  * non-empty one wins), without building a JSON tree per row. */
 static int column_tags_json(const struct aws_hdr *h, const char **f,
-                            struct cf_buf *out) {
-  int r = cf_buf_addch(out, '{');
+                            const size_t *l, struct cf_buf *out) {
+  int r = addch(out, '{');
   size_t emitted = 0;
   for (size_t i = 0; i < h->ntags && !r;) {
     size_t j = i + 1;
     const char *key = h->tag_keys[h->tag_order[i]];
     while (j < h->ntags && !strcmp(h->tag_keys[h->tag_order[j]], key)) j++;
-    const char *v = "";
-    for (size_t k = j; k > i && !*v; k--)
-      v = f[h->tag_cols[h->tag_order[k - 1]]];
-    if (*v) {
-      if (emitted++) r = cf_buf_addch(out, ',');
-      if (!r) r = json_escaped(out, key);
-      if (!r) r = cf_buf_addch(out, ':');
-      if (!r) r = json_escaped(out, v);
+    size_t v = 0;                      /* column of the value, if any */
+    for (size_t k = j; k > i && !v; k--) {
+      size_t col = (size_t)h->tag_cols[h->tag_order[k - 1]];
+      if (l[col]) v = col + 1;
+    }
+    if (v--) {
+      if (emitted++) r = addch(out, ',');
+      if (!r) r = json_escaped(out, key, strlen(key));
+      if (!r) r = addch(out, ':');
+      if (!r) r = json_escaped(out, f[v], l[v]);
     }
     i = j;
   }
-  return r ? r : cf_buf_addch(out, '}');
+  return r ? r : addch(out, '}');
 }
 
-/* Tags as compact JSON with sorted keys; caller frees. */
-static char *tags_json(const struct aws_hdr *h, const char **f) {
+/* Tags as compact JSON with sorted keys, into out (reset first; reused
+ * row after row, so the common path allocates nothing). */
+static int tags_json(const struct aws_hdr *h, const char **f,
+                     const size_t *l, struct cf_buf *out) {
   const char *map = get(h, f, A_TAGS_MAP);
-  if (*map != '{') {                   /* no CUR 2.0 tag map on this row */
-    struct cf_buf b = CF_BUF_INIT(0);
-    if (column_tags_json(h, f, &b) < 0) {
-      cf_buf_release(&b);
-      return NULL;
-    }
-    return cf_buf_detach(&b, NULL);
-  }
+  cf_buf_reset(out);
+  if (*map != '{')                     /* no CUR 2.0 tag map on this row */
+    return column_tags_json(h, f, l, out);
   json_t *o = json_object();
-  if (!o) return NULL;
+  if (!o) return -ENOMEM;
   for (size_t i = 0; i < h->ntags; i++) {
     const char *v = f[h->tag_cols[i]];
     if (*v) json_object_set_new(o, h->tag_keys[i], json_string(v));
@@ -247,7 +269,9 @@ static char *tags_json(const struct aws_hdr *h, const char **f) {
   }
   char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(o);
-  return s;
+  int r = s ? cf_buf_adds(out, s) : -ENOMEM;
+  free(s);                             /* jansson's malloc */
+  return r;
 }
 
 /* Copies n bytes of s into out as a string, cut to cap - 1 bytes (what
@@ -275,27 +299,76 @@ static void region_of(const struct aws_hdr *h, const char **f, char *out,
   copy_trunc(out, cap, r, n);
 }
 
-/* "%lld" of a line number (never negative) without printf. */
-static void fmt_line(char out[32], int64_t v) {
+/* "%lld" of a line number (never negative) without printf; returns
+ * the length. */
+static size_t fmt_line(char out[32], int64_t v) {
   char t[24];
   int n = 0;
   do t[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
   for (int i = 0; i < n; i++) out[i] = t[n - 1 - i];
   out[n] = '\0';
+  return (size_t)n;
 }
+
+/* ServiceCategory by product code, remembered: a file's codes are a few
+ * dozen, and cfb_category walks its tables with strcmp. Open addressing,
+ * filled to half at most; codes past that are looked up every time. */
+#define CAT_SLOTS 64
+struct cat_slot { char code[48]; size_t len; const char *cat; };
 
 struct aws_ctx {
   const struct cfb_src *src;
   const struct aws_hdr *h;
+  size_t sha_len, ingested_len;  /* of src's per-file strings */
   struct cfb_rowbuf rb;
   char reason[300];
   char bp[11];                   /* billing period of the current row */
+  struct cf_buf tags;            /* Tags JSON of the current row */
+  size_t *cut;                   /* C-string lengths of a row with a NUL */
+  size_t ncut;
+  struct cat_slot cat[CAT_SLOTS];
+  unsigned ncat;
 };
+
+static const char *category(struct aws_ctx *x, const char *code, size_t n) {
+  if (!n || n >= sizeof x->cat[0].code)
+    return cfb_category(x->src->maps, CFB_AWS, code);
+  uint32_t h = 2166136261u;                   /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)code[i]) * 16777619u;
+  struct cat_slot *s = &x->cat[h % CAT_SLOTS];
+  while (s->cat) {
+    if (s->len == n && !memcmp(s->code, code, n)) return s->cat;
+    s = s + 1 < x->cat + CAT_SLOTS ? s + 1 : x->cat;
+  }
+  const char *cat = cfb_category(x->src->maps, CFB_AWS, code);
+  if (x->ncat < CAT_SLOTS / 2) {
+    x->ncat++;
+    memcpy(s->code, code, n);
+    s->len = n;
+    s->cat = cat;
+  }
+  return cat;
+}
+
+/* The field lengths map_row may use: the reader's, unless a field holds a
+ * NUL byte -- values are C strings, cut at the first NUL, as always. */
+static const size_t *string_lens(struct aws_ctx *x, const struct cf_csv *c,
+                                 const char **f, const size_t *l, size_t n) {
+  if (!cf_csv_record_has_nul(c)) return l;
+  if (n > x->ncut) {
+    size_t *v = cf_realloc(x->cut, n * sizeof *v);
+    if (!v) return NULL;
+    x->cut = v;
+    x->ncut = n;
+  }
+  for (size_t i = 0; i < n; i++) x->cut[i] = strlen(f[i]);
+  return x->cut;
+}
 
 /* Maps one data record. Returns 1 emitted-ready, 0 rejected (reason set),
  * negative on allocation failure. */
-static int map_row(struct aws_ctx *x, const char **f, size_t n,
-                   int64_t line, struct cfb_cost *out) {
+static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
+                   size_t n, int64_t line, struct cfb_cost *out) {
   const struct aws_hdr *h = x->h;
   struct cfb_rowbuf *rb = &x->rb;
   if (n != h->ncols) {
@@ -329,18 +402,20 @@ static int map_row(struct aws_ctx *x, const char **f, size_t n,
   region_of(h, f, region, sizeof region);
   const char *svc = get(h, f, A_PRODUCT_NAME);
   const char *code = get(h, f, A_PRODUCT_CODE);
-  char *tags = tags_json(h, f);
-  if (!tags) return -ENOMEM;
+  if (tags_json(h, f, l, &x->tags) < 0) return -ENOMEM;
   /* Identity: LineItemId|TimeInterval (the CUR dedupe key). */
   const char *lid = get(h, f, A_LINE_ITEM_ID);
+  size_t key_len = 64;                     /* the sha256 below */
   if (*lid) {                    /* "%s|%s", cut to the key's size */
     const char *ti = get(h, f, A_TIME_INTERVAL);
-    size_t ln = strlen(lid);
+    size_t ln = get_len(h, l, A_LINE_ITEM_ID);
     copy_trunc(key, sizeof key, lid, ln);
     if (ln < sizeof key - 1) {
       key[ln] = '|';
-      copy_trunc(key + ln + 1, sizeof key - ln - 1, ti, strlen(ti));
+      copy_trunc(key + ln + 1, sizeof key - ln - 1, ti,
+                 get_len(h, l, A_TIME_INTERVAL));
     }
+    key_len = strnlen(key, sizeof key);
   } else {
     struct cf_buf raw = CF_BUF_INIT(0);
     for (size_t i = 0; i < n; i++) {
@@ -352,40 +427,46 @@ static int map_row(struct aws_ctx *x, const char **f, size_t n,
   }
   cfb_rowbuf_reset(rb);
   int r = 0;
-  r |= cfb_rowbuf_set(rb, CFB_BillingAccountId, get(h, f, A_PAYER));
-  r |= cfb_rowbuf_set(rb, CFB_SubAccountId, get(h, f, A_USAGE_ACCOUNT));
-  r |= cfb_rowbuf_set(rb, CFB_ProviderName, "AWS");
-  r |= cfb_rowbuf_set(rb, CFB_ServiceName, *svc ? svc : code);
-  r |= cfb_rowbuf_set(rb, CFB_ServiceCategory,
-                      cfb_category(x->src->maps, CFB_AWS, code));
+  /* The reader's fields, the file's strings and the tags buffer outlive
+   * the emit call: referenced, not copied. */
+#define FIELD(col, which) \
+  cfb_rowbuf_ref(rb, col, get(h, f, which), get_len(h, l, which))
+  FIELD(CFB_BillingAccountId, A_PAYER);
+  FIELD(CFB_SubAccountId, A_USAGE_ACCOUNT);
+  cfb_rowbuf_ref(rb, CFB_ProviderName, "AWS", 3);
+  FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
+  const char *sc = category(x, code, get_len(h, l, A_PRODUCT_CODE));
+  cfb_rowbuf_ref(rb, CFB_ServiceCategory, sc, strlen(sc));  /* table's */
   r |= cfb_rowbuf_set(rb, CFB_RegionId, region);
-  r |= cfb_rowbuf_set(rb, CFB_ResourceId, get(h, f, A_RESOURCE));
+  FIELD(CFB_ResourceId, A_RESOURCE);
   r |= cfb_rowbuf_set(rb, CFB_ChargeCategory, cat);
-  r |= cfb_rowbuf_time(rb, CFB_ChargePeriodStart, t0);
-  r |= cfb_rowbuf_time(rb, CFB_ChargePeriodEnd, t1);
+  r |= cfb_rowbuf_time_text(rb, CFB_ChargePeriodStart, s0,
+                            get_len(h, l, A_START), t0);
+  r |= cfb_rowbuf_time_text(rb, CFB_ChargePeriodEnd, s1,
+                            get_len(h, l, A_END), t1);
   r |= cfb_rowbuf_dec(rb, CFB_BilledCost, billed);
   r |= cfb_rowbuf_dec(rb, CFB_EffectiveCost, eff);
   r |= cfb_rowbuf_dec(rb, CFB_ListCost, list);
-  r |= cfb_rowbuf_set(rb, CFB_BillingCurrency,
-                      h->idx[A_CURRENCY] >= 0 ? get(h, f, A_CURRENCY)
-                                              : "USD");
+  if (h->idx[A_CURRENCY] >= 0) FIELD(CFB_BillingCurrency, A_CURRENCY);
+  else cfb_rowbuf_ref(rb, CFB_BillingCurrency, "USD", 3);
   if (!strcmp(cat, "Usage")) {
     /* FOCUS: ConsumedQuantity only on Usage rows. */
     cf_dec q;
     const char *qs = get(h, f, A_USAGE_AMOUNT);
     if (*qs && cfb_dec_parse_round(qs, &q) == 0)
       r |= cfb_rowbuf_dec(rb, CFB_ConsumedQuantity, q);
-    r |= cfb_rowbuf_set(rb, CFB_ConsumedUnit, get(h, f, A_PRICING_UNIT));
+    FIELD(CFB_ConsumedUnit, A_PRICING_UNIT);
   }
-  r |= cfb_rowbuf_set(rb, CFB_SkuId, get(h, f, A_SKU));
-  r |= cfb_rowbuf_set(rb, CFB_Tags, tags);
-  r |= cfb_rowbuf_set(rb, CFB_x_IsCredit, is_credit ? "true" : "false");
-  r |= cfb_rowbuf_set(rb, CFB_x_LineItemId, key);
-  r |= cfb_rowbuf_set(rb, CFB_x_SourceFileHash, x->src->sha256);
-  fmt_line(num, line);
-  r |= cfb_rowbuf_set(rb, CFB_x_SourceLine, num);
-  r |= cfb_rowbuf_set(rb, CFB_x_IngestedAt, x->src->ingested_at);
-  free(tags);                         /* jansson or cf_buf: both malloc */
+  FIELD(CFB_SkuId, A_SKU);
+#undef FIELD
+  cfb_rowbuf_ref(rb, CFB_Tags, x->tags.buf, x->tags.len);
+  cfb_rowbuf_ref(rb, CFB_x_IsCredit, is_credit ? "true" : "false",
+                 is_credit ? 4 : 5);
+  r |= cfb_rowbuf_setn(rb, CFB_x_LineItemId, key, key_len);
+  cfb_rowbuf_ref(rb, CFB_x_SourceFileHash, x->src->sha256, x->sha_len);
+  r |= cfb_rowbuf_setn(rb, CFB_x_SourceLine, num, fmt_line(num, line));
+  cfb_rowbuf_ref(rb, CFB_x_IngestedAt, x->src->ingested_at,
+                 x->ingested_len);
   if (r) return -ENOMEM;
   cfb_rowbuf_finish(rb, out);
   out->billed = billed;
@@ -473,7 +554,9 @@ int64_t cfb_aws_data_offset(const struct cfb_aws_file *f, int64_t *line) {
 static int read_records(const struct cfb_aws_file *f, struct cf_csv *c,
                         int64_t end, cfb_emit_fn emit, cfb_reject_fn reject,
                         void *ud) {
-  struct aws_ctx x = {.src = &f->src, .h = &f->h};
+  struct aws_ctx x = {.src = &f->src, .h = &f->h,
+                      .sha_len = strlen(f->src.sha256),
+                      .ingested_len = strlen(f->src.ingested_at)};
   char *err = NULL;
   int ret = 0, r;
   const char **fl;
@@ -481,6 +564,7 @@ static int read_records(const struct cfb_aws_file *f, struct cf_csv *c,
   size_t n;
   int64_t line;
   cfb_rowbuf_init(&x.rb);
+  cf_buf_init(&x.tags, 0);
   while ((end < 0 || cf_csv_tell(c, NULL) < end) &&
          (r = cf_csv_next(c, &fl, &l, &n, &line, &err)) != 0) {
     if (r < 0) {
@@ -491,13 +575,16 @@ static int read_records(const struct cfb_aws_file *f, struct cf_csv *c,
       continue;
     }
     struct cfb_cost row;
-    r = map_row(&x, fl, n, line, &row);
+    const size_t *sl = string_lens(&x, c, fl, l, n);
+    r = sl ? map_row(&x, fl, sl, n, line, &row) : -ENOMEM;
     if (r < 0) { ret = r; break; }
     ret = r ? emit(ud, &row) : reject(ud, f->src.path, line, x.reason);
     if (ret < 0) break;
   }
   cf_free(err);
   cfb_rowbuf_release(&x.rb);
+  cf_buf_release(&x.tags);
+  cf_free(x.cut);
   return ret;
 }
 

@@ -147,7 +147,7 @@ struct ex_ctx {
 static int ex_emit(void *ud, const struct cfb_cost *c) {
   struct ex_ctx *x = ud;
   cf_buf_reset(&x->row);
-  if (cfb_row_csv(&x->row, c->col) < 0) return -ENOMEM;
+  if (cfb_row_csv_len(&x->row, c->col, c->len) < 0) return -ENOMEM;
   if (fwrite(x->row.buf, 1, x->row.len, x->staging) != x->row.len)
     return -EIO;
   x->rows++;

@@ -57,8 +57,9 @@ static int emit_row(void *ud, const struct cfb_cost *c) {
   cf_buf_reset(&rd->row);
   if (cf_buf_adds(&rd->key, cfb_provider_name(e->provider)) < 0 ||
       cf_buf_addch(&rd->key, ':') < 0 ||
-      cf_buf_adds(&rd->key, c->col[CFB_x_LineItemId]) < 0 ||
-      cfb_row_csv(&rd->row, c->col) < 0)
+      cf_buf_add(&rd->key, c->col[CFB_x_LineItemId],
+                 c->len[CFB_x_LineItemId]) < 0 ||
+      cfb_row_csv_len(&rd->row, c->col, c->len) < 0)
     return -ENOMEM;
   return cfb_spills_add(rd->spills, (size_t)di, &rank, rd->key.buf,
                         rd->key.len, rd->row.buf, rd->row.len);

@@ -2,6 +2,7 @@
  * timestamps, number-safe JSON, CSV/JSON writing and the rejects file. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -240,6 +241,103 @@ int cfb_row_csv(struct cf_buf *b, const char *const col[CFB_NCOLS]) {
   return r ? r : cf_buf_addch(b, '\n');
 }
 
+/* Whether the 8 bytes in w hold ',', '"', '\r' or '\n'. A byte equal to
+ * c gives (w ^ c) a zero byte, and ((x - 0x01..) & ~x & 0x80..) is
+ * non-zero iff x has one; all four are below 0x2d, which most text bytes
+ * are not, so that is tested first. */
+static int word_needs_quotes(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+  if (!((w - ones * 0x2d) & ~w & high)) return 0;
+  uint64_t a = w ^ (ones * ','), q = w ^ (ones * '"');
+  uint64_t r = w ^ (ones * '\r'), l = w ^ (ones * '\n');
+  return ((((a - ones) & ~a) | ((q - ones) & ~q) | ((r - ones) & ~r) |
+           ((l - ones) & ~l)) & high) != 0;
+}
+
+static uint64_t load8(const char *s) {
+  uint64_t w;
+  memcpy(&w, s, 8);
+  return w;
+}
+
+static void store8(char *out, uint64_t w) { memcpy(out, &w, 8); }
+
+/* Copies a field of n bytes to out a word at a time, unless a word holds
+ * a byte that needs quotes: returns 0 copied, 1 needs quotes (out then
+ * holds a partial copy). The last word overlaps the one before rather
+ * than reading past the field. */
+static int copy_unquoted(char *out, const char *s, size_t n) {
+  if (n >= 8) {
+    uint64_t w;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (word_needs_quotes(w = load8(s + i))) return 1;
+      store8(out + i, w);
+    }
+    if (word_needs_quotes(w = load8(s + n - 8))) return 1;
+    store8(out + n - 8, w);
+    return 0;
+  }
+  if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    if (word_needs_quotes((uint64_t)a << 32 | b)) return 1;
+    memcpy(out, &a, 4);
+    memcpy(out + n - 4, &b, 4);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') return 1;
+    out[i] = s[i];
+  }
+  return 0;
+}
+
+/* Writes s[0..n) quoted, '"' doubled, at out; returns the end. Words
+ * without a '"' are copied whole. Room for 2n + 2 bytes is the caller's
+ * (a whole-word store at field offset i lands below 2i + 9 <= 2n + 2). */
+static char *put_quoted(char *out, const char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+  size_t i = 0;
+  *out++ = '"';
+  while (i + 8 <= n) {
+    uint64_t w = load8(s + i), x = w ^ (ones * '"');
+    if (!((x - ones) & ~x & high)) {
+      store8(out, w);
+      out += 8;
+      i += 8;
+      continue;
+    }
+    for (size_t end = i + 8; i < end; i++)
+      if ((*out++ = s[i]) == '"') *out++ = '"';
+  }
+  for (; i < n; i++)
+    if ((*out++ = s[i]) == '"') *out++ = '"';
+  *out++ = '"';
+  return out;
+}
+
+int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
+                    const size_t len[CFB_NCOLS]) {
+  size_t worst = 3 * CFB_NCOLS;         /* quotes, commas and '\n' */
+  for (int i = 0; i < CFB_NCOLS; i++) worst += 2 * len[i];
+  /* A capped buffer may hold the row though not the worst case. */
+  if (b->max && b->len + worst > b->max) return cfb_row_csv(b, col);
+  if (b->len + worst + 1 > b->alloc) {
+    int g = cf_buf_grow(b, worst);
+    if (g < 0) return g;
+  }
+  char *out = b->buf + b->len;
+  for (int i = 0; i < CFB_NCOLS; i++) {
+    if (!copy_unquoted(out, col[i], len[i])) out += len[i];
+    else out = put_quoted(out, col[i], len[i]);
+    *out++ = i + 1 < CFB_NCOLS ? ',' : '\n';
+  }
+  b->len = (size_t)(out - b->buf);
+  *out = '\0';
+  return 0;
+}
+
 int cfb_json_str(struct cf_buf *b, const char *s) {
   int r = cf_buf_addch(b, '"');
   for (; s && *s && r == 0; s++) {
@@ -293,23 +391,47 @@ void cfb_rowbuf_reset(struct cfb_rowbuf *rb) {
   cf_buf_reset(&rb->arena);
   cf_buf_addch(&rb->arena, '\0');
   memset(rb->off, 0, sizeof rb->off);
+  memset(rb->len, 0, sizeof rb->len);
+  memset(rb->ref, 0, sizeof rb->ref);
+}
+
+int cfb_rowbuf_setn(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                    size_t n) {
+  struct cf_buf *a = &rb->arena;
+  rb->ref[c] = NULL;
+  if (!n) {
+    rb->off[c] = rb->len[c] = 0;
+    return 0;
+  }
+  /* The arena is reused row after row: growing is rare, so it is done
+   * here rather than through cf_buf_add per value. */
+  if (a->len + n + 2 > a->alloc) {
+    int r = cf_buf_grow(a, n + 1);
+    if (r < 0) return r;
+  }
+  memcpy(a->buf + a->len, s, n);
+  a->buf[a->len + n] = '\0';
+  rb->off[c] = a->len;
+  rb->len[c] = n;
+  a->len += n + 1;
+  a->buf[a->len] = '\0';               /* cf_buf's invariant */
+  return 0;
+}
+
+void cfb_rowbuf_ref(struct cfb_rowbuf *rb, enum cfb_col c, const char *s,
+                    size_t n) {
+  rb->ref[c] = n ? s : NULL;
+  rb->off[c] = 0;
+  rb->len[c] = n;
 }
 
 int cfb_rowbuf_set(struct cfb_rowbuf *rb, enum cfb_col c, const char *s) {
-  if (!s || !*s) {
-    rb->off[c] = 0;
-    return 0;
-  }
-  size_t off = rb->arena.len;
-  int r = cf_buf_add(&rb->arena, s, strlen(s) + 1);
-  if (r == 0) rb->off[c] = off;
-  return r;
+  return cfb_rowbuf_setn(rb, c, s ? s : "", s ? strlen(s) : 0);
 }
 
 int cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d) {
   char t[CF_DEC_MAXSTR];
-  cf_dec_format(d, t);
-  return cfb_rowbuf_set(rb, c, t);
+  return cfb_rowbuf_setn(rb, c, t, cf_dec_format(d, t));
 }
 
 static void put2(char *p, int v) {
@@ -342,11 +464,24 @@ int cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t) {
     s[20] = '\0';
   } else {
     cf_format_iso_s(t, s);
+    return cfb_rowbuf_set(rb, c, s);
   }
-  return cfb_rowbuf_set(rb, c, s);
+  return cfb_rowbuf_setn(rb, c, s, 20);
+}
+
+int cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,
+                         const char *s, size_t n, int64_t t) {
+  /* Of the forms cfb_time_parse takes, only "YYYY-MM-DDTHH:MM:SSZ" has
+   * 20 bytes, a 'T' and a final 'Z'; a second of 60 parses as the next
+   * minute, so that one is formatted. */
+  if (n == 20 && s[10] == 'T' && s[19] == 'Z' && s[17] < '6')
+    return cfb_rowbuf_setn(rb, c, s, n);
+  return cfb_rowbuf_time(rb, c, t);
 }
 
 void cfb_rowbuf_finish(struct cfb_rowbuf *rb, struct cfb_cost *out) {
-  for (int i = 0; i < CFB_NCOLS; i++)
-    out->col[i] = rb->arena.buf + rb->off[i];
+  for (int i = 0; i < CFB_NCOLS; i++) {
+    out->col[i] = rb->ref[i] ? rb->ref[i] : rb->arena.buf + rb->off[i];
+    out->len[i] = rb->len[i];
+  }
 }

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "cf_test.h"
 #include "cfb.h"
 #include "cfb_lake.h"
@@ -78,6 +79,61 @@ CF_TEST(header_matches_columns) {
   cf_buf_release(&b);
 }
 
+CF_TEST(row_csv_one_pass_matches_field_by_field) {
+  /* Random fields over the bytes that decide quoting, of lengths around
+   * the 8-byte scan steps, through a rowbuf: the one-pass writer must
+   * give what cfb_csv_field gives field by field. */
+  static const char *const atoms[] = {"a", "bcdefgh", ",", "\"", "\"\"",
+                                      "\n", "\r\n", "\r", "\xc3\xa9", " ",
+                                      "{\"k\":\"v\"}", "0123456789"};
+  unsigned seed = 777;
+  struct cfb_rowbuf rb;
+  struct cf_buf one = CF_BUF_INIT(0), gen = CF_BUF_INIT(0);
+  struct cf_buf capped = CF_BUF_INIT(700), capped_gen = CF_BUF_INIT(700);
+  struct cf_buf v = CF_BUF_INIT(0);
+  cfb_rowbuf_init(&rb);
+  for (int round = 0; round < 3000; round++) {
+    cfb_rowbuf_reset(&rb);
+    for (int c = 0; c < CFB_NCOLS; c++) {
+      cf_buf_reset(&v);
+      seed = seed * 1103515245u + 12345u;
+      int natoms = (int)((seed >> 16) % 9);
+      for (int i = 0; i < natoms; i++) {
+        seed = seed * 1103515245u + 12345u;
+        cf_buf_adds(&v, atoms[(seed >> 16) % (sizeof atoms / sizeof *atoms)]);
+      }
+      CF_ASSERT_EQ(0, c % 2 ? cfb_rowbuf_setn(&rb, c, v.buf, v.len)
+                            : cfb_rowbuf_set(&rb, c, v.buf));
+    }
+    struct cfb_cost row;
+    cfb_rowbuf_finish(&rb, &row);
+    for (int c = 0; c < CFB_NCOLS; c++)
+      CF_ASSERT_EQ(strlen(row.col[c]), row.len[c]);
+    CF_ASSERT_EQ(0, cfb_row_csv(&gen, row.col));
+    CF_ASSERT_EQ(0, cfb_row_csv_len(&one, row.col, row.len));
+    CF_ASSERT_EQ(gen.len, one.len);
+    CF_ASSERT(memcmp(gen.buf, one.buf, gen.len) == 0);
+    /* Near its cap a buffer takes the general path: same bytes, and
+     * CF_ETOOBIG only when the row itself does not fit. */
+    cf_buf_reset(&capped);
+    cf_buf_reset(&capped_gen);
+    CF_ASSERT_EQ(cfb_row_csv(&capped_gen, row.col),
+                 cfb_row_csv_len(&capped, row.col, row.len));
+    CF_ASSERT_STR(capped.buf, capped_gen.buf);
+    if (round % 100 == 0) {    /* rows appended to a non-empty buffer */
+      cf_buf_reset(&gen);
+      cf_buf_reset(&one);
+    }
+  }
+  CF_ASSERT_STR(one.buf, gen.buf);
+  cf_buf_release(&one);
+  cf_buf_release(&gen);
+  cf_buf_release(&capped);
+  cf_buf_release(&capped_gen);
+  cf_buf_release(&v);
+  cfb_rowbuf_release(&rb);
+}
+
 static const char *rounded(const char *s) {
   static char out[CF_DEC_MAXSTR];
   cf_dec d;
@@ -115,6 +171,47 @@ CF_TEST(timestamps) {
   CF_ASSERT(cfb_time_parse("2025-01-01T25:00:00Z", &t) < 0);
   CF_ASSERT(cfb_time_parse("yesterday", &t) < 0);
   CF_ASSERT(cfb_time_parse("", &t) < 0);
+}
+
+CF_TEST(time_text_kept_only_when_canonical) {
+  /* cfb_rowbuf_time_text keeps the source text when it is what
+   * cfb_rowbuf_time prints: every form cfb_time_parse takes, with random
+   * fields, must come out as the formatted text. */
+  static const char *const tails[] = {"Z", ".000Z", " UTC", "+00:00",
+                                      "-05:30", "+0200", "", " Z", "Z "};
+  struct cfb_rowbuf rb;
+  cfb_rowbuf_init(&rb);
+  unsigned seed = 99;
+  for (int i = 0; i < 100000; i++) {
+    char t[64];
+    seed = seed * 1103515245u + 12345u;
+    unsigned r = seed >> 8;
+    int y = (int)(r % 3 ? 2025 : (r / 3) % 10000);
+    seed = seed * 1103515245u + 12345u;
+    r = seed >> 8;
+    int n = snprintf(t, sizeof t, "%04d-%02u-%02u%c%02u:%02u", y,
+                     1 + r % 12, 1 + (r / 12) % 31, r % 7 ? 'T' : ' ',
+                     (r / 400) % 25, (r / 10000) % 60);
+    seed = seed * 1103515245u + 12345u;
+    r = seed >> 8;
+    if (r % 5) n += snprintf(t + n, sizeof t - (size_t)n, ":%02u",
+                             r % 11 ? (r / 5) % 60 : 60);
+    if (r % 23 == 0) n = 10;                     /* date only */
+    snprintf(t + n, sizeof t - (size_t)n, "%s",
+             tails[(r / 300) % (sizeof tails / sizeof *tails)]);
+    int64_t v;
+    if (cfb_time_parse(t, &v) < 0) continue;
+    cfb_rowbuf_reset(&rb);
+    CF_ASSERT_EQ(0, cfb_rowbuf_time(&rb, CFB_ChargePeriodStart, v));
+    CF_ASSERT_EQ(0, cfb_rowbuf_time_text(&rb, CFB_ChargePeriodEnd, t,
+                                         strlen(t), v));
+    struct cfb_cost c;
+    cfb_rowbuf_finish(&rb, &c);
+    if (strcmp(c.col[CFB_ChargePeriodStart], c.col[CFB_ChargePeriodEnd]))
+      CF_FAIL_("%s: %s vs %s", t, c.col[CFB_ChargePeriodStart],
+               c.col[CFB_ChargePeriodEnd]);
+  }
+  cfb_rowbuf_release(&rb);
 }
 
 CF_TEST(python_repr_to_json) {
@@ -175,6 +272,47 @@ CF_TEST(aws_legacy_mapping) {
   free(dir);
 }
 
+/* Silver rows as the read phase writes them, checking len[] on the way. */
+static int on_row_csv(void *ud, const struct cfb_cost *c) {
+  for (int i = 0; i < CFB_NCOLS; i++)
+    if (strlen(c->col[i]) != c->len[i]) return -1;
+  return cfb_row_csv_len(ud, c->col, c->len);
+}
+
+static int reject_none(void *ud, const char *path, int64_t line,
+                       const char *reason) {
+  (void)ud, (void)path, (void)line, (void)reason;
+  return -1;
+}
+
+CF_TEST(aws_nul_bytes_cut_values_as_c_strings) {
+  /* A NUL byte inside a field ends that value (fields are C strings): the
+   * lengths the CSV reader hands over must not carry what follows it. */
+  static const char text[] =
+      "identity/LineItemId,identity/TimeInterval,lineItem/UsageAccountId,"
+      "lineItem/LineItemType,lineItem/UsageStartDate,lineItem/ProductCode,"
+      "lineItem/ResourceId,lineItem/UnblendedCost,product/ProductName\n"
+      "id1\0tail,T,S,Usage,2024-01-01T00:00:00Z,AmazonS3,i-1\0x,1,"
+      "\"Simple\0Storage\"\n"
+      "id2,T,S\0,Usage,2024-01-01T00:00:00Z,AmazonS3,i-2,2,S3\n";
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/nul.csv", dir);
+  FILE *fp = fopen(path, "wb");
+  CF_ASSERT(fp != NULL);
+  fwrite(text, 1, sizeof text - 1, fp);
+  fclose(fp);
+  struct cf_buf out = CF_BUF_INIT(0);
+  struct cfb_src src = {path, "h", "t", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_csv, reject_none, &out));
+  CF_ASSERT_STR(out.buf,
+    ",S,AWS,Simple,Storage,,i-1,Usage,2024-01-01T00:00:00Z,"
+    "2024-01-01T01:00:00Z,1,1,1,USD,,,,{},false,id1|T,h,2,t\n"
+    ",S,AWS,S3,Storage,,i-2,Usage,2024-01-01T00:00:00Z,"
+    "2024-01-01T01:00:00Z,2,2,2,USD,,,,{},false,id2|T,h,3,t\n");
+  cf_buf_release(&out);
+  free(dir);
+}
+
 CF_TEST(aws_column_tags_match_jansson_output) {
   /* Two columns share the key "team" (the later non-empty one wins), keys
    * sort bytewise ("Z" < "a"), escapes follow json_dumps: \b \t \n, other
@@ -209,6 +347,52 @@ CF_TEST(aws_column_tags_match_jansson_output) {
   cf_buf_release(&tags);
   cf_buf_release(&s.out);
   cf_buf_release(&s.rej);
+  free(dir);
+}
+
+struct tag_check { struct cf_buf got; };
+
+static int on_row_tags(void *ud, const struct cfb_cost *c) {
+  struct tag_check *k = ud;
+  cf_buf_add(&k->got, c->col[CFB_Tags], c->len[CFB_Tags]);
+  return cf_buf_addch(&k->got, '\n');
+}
+
+CF_TEST(aws_column_tags_escape_every_byte_as_jansson) {
+  /* Tags written straight from the columns must be what json_dumps
+   * prints, for every byte a CSV field can carry (0x01..0x7f) and UTF-8. */
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/bytes.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0), want = CF_BUF_INIT(0);
+  cf_buf_adds(&b, "lineItem/UsageAccountId,lineItem/LineItemType,"
+                  "lineItem/UsageStartDate,lineItem/ProductCode,"
+                  "lineItem/UnblendedCost,resourceTags/user:k\"\\\x02\n");
+  for (int c = 1; c < 129; c++) {
+    char v[8];
+    int n = c < 128 ? snprintf(v, sizeof v, "a%cb", c)
+                    : snprintf(v, sizeof v, "\xc3\xa9/\xe2\x82\xac");
+    cf_buf_adds(&b, "S,Usage,2024-01-01T00:00:00Z,AmazonS3,1,\"");
+    for (int i = 0; i < n; i++) {
+      if (v[i] == '"') cf_buf_addch(&b, '"');
+      cf_buf_addch(&b, v[i]);
+    }
+    cf_buf_adds(&b, "\"\n");
+    json_t *o = json_object();
+    json_object_set_new(o, "k\"\\\x02", json_string(v));
+    char *d = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    cf_buf_adds(&want, d);
+    cf_buf_addch(&want, '\n');
+    free(d);
+    json_decref(o);
+  }
+  put(path, b.buf);
+  struct tag_check k = {CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_tags, reject_none, &k));
+  CF_ASSERT_STR(k.got.buf, want.buf);
+  cf_buf_release(&k.got);
+  cf_buf_release(&want);
+  cf_buf_release(&b);
   free(dir);
 }
 
@@ -335,6 +519,53 @@ CF_TEST(category_map_csv_overrides) {
   CF_ASSERT_STR(cfb_category(m, CFB_AWS, "NewThing"), "Web");
   CF_ASSERT_STR(cfb_category(m, CFB_GCP, "NewThing"), "Other");
   CF_ASSERT_STR(cfb_category(m, CFB_GCP, "Compute Engine"), "Compute");
+  cfb_maps_free(m);
+  free(dir);
+}
+
+struct cat_check { const struct cfb_maps *m; int rows, bad; };
+
+static int on_row_category(void *ud, const struct cfb_cost *c) {
+  struct cat_check *k = ud;
+  const char *want = cfb_category(k->m, CFB_AWS, c->col[CFB_ServiceName]);
+  k->rows++;
+  k->bad += strcmp(c->col[CFB_ServiceCategory], want) != 0;
+  return 0;
+}
+
+CF_TEST(aws_category_per_row_matches_lookup) {
+  /* The reader remembers categories by product code: similar codes, a
+   * mapped override, unknown and over-long codes, and more codes than it
+   * keeps must all come out as cfb_category says, in any order. */
+  static const char *const codes[] = {
+      "AmazonEC2", "AmazonECR", "AmazonS3", "AmazonX3", "AmazonEC2",
+      "NewThing", "awskms", "awswaf", "Unknown", "AmazonS3",
+      "AVeryLongProductCodeThatDoesNotFitTheCacheSlotAtAll", "AWSELB",
+      "AmazonRDS", "AmazonRDT", "NewThing", "AmazonX3"};
+  char *dir = mktmp(), path[256], map[256];
+  snprintf(map, sizeof map, "%s/map.csv", dir);
+  put(map, "product_code,ServiceCategory\nAmazonEC2,Other\nNewThing,Web\n"
+           "Gen65,Web\n");
+  snprintf(path, sizeof path, "%s/cur.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0);
+  cf_buf_adds(&b, "lineItem/UsageAccountId,lineItem/LineItemType,"
+                  "lineItem/UsageStartDate,lineItem/ProductCode,"
+                  "lineItem/UnblendedCost\n");
+  for (int i = 0; i < 200; i++) {      /* odd rows: more codes than fit */
+    if (i % 2) cf_buf_addf(&b, "S,Usage,2024-01-01T00:00:00Z,Gen%d,1\n",
+                           i % 70);
+    else cf_buf_addf(&b, "S,Usage,2024-01-01T00:00:00Z,%s,1\n",
+                     codes[(i * 7) % (sizeof codes / sizeof *codes)]);
+  }
+  put(path, b.buf);
+  cf_buf_release(&b);
+  struct cfb_maps *m = cfb_maps_new();
+  CF_ASSERT_EQ(0, cfb_maps_load(m, CFB_AWS, map, NULL));
+  struct cat_check k = {m, 0, 0};
+  struct cfb_src src = {path, "h", "", m};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_category, reject_none, &k));
+  CF_ASSERT_EQ(200, k.rows);
+  CF_ASSERT_EQ(0, k.bad);
   cfb_maps_free(m);
   free(dir);
 }

@@ -172,6 +172,58 @@ CF_TEST(fast_path_matches_byte_parser) {
   }
 }
 
+CF_TEST(fast_path_matches_byte_parser_long_fields) {
+  /* Fields longer than the fast path's 8-byte steps, with the stop bytes
+   * at every offset within a word and near the record's end. */
+  static const char *const atoms[] = {"abcdefg", "0123456789abcdef", ",",
+                                      "\"", "\r", "\r\n", "\n", "x",
+                                      "\xc3\xa9\xc3\xa9", "\t", "  "};
+  static const size_t alen[] = {7, 16, 1, 1, 1, 2, 1, 1, 4, 1, 2};
+  unsigned seed = 4242;
+  for (int round = 0; round < 300; round++) {
+    struct cf_buf b = CF_BUF_INIT(0);
+    int natoms = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 600;
+    for (int i = 0; i < natoms; i++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned k = (seed >> 16) % 32;
+      if (k >= sizeof atoms / sizeof *atoms) k = k % 2 ? 0 : 1;
+      if (k == 6 && (seed >> 24) % 3) k = 7;     /* longer records */
+      cf_buf_add(&b, atoms[k], alen[k]);
+    }
+    const char *p = write_tmp("difflong.csv", b.buf, b.len);
+    char *fast = dump_with(p, 1), *slow = dump_with(p, 0);
+    CF_ASSERT_STR(fast, slow);
+    free(fast);
+    free(slow);
+    cf_buf_release(&b);
+  }
+}
+
+CF_TEST(nul_bytes_flagged_per_record) {
+  /* Both parsers flag the record whose field holds a NUL (lens[] then
+   * counts past the C string), and only that record. */
+  static const char text[] = "a,b\nc\0d,e\n\"f\0\ng\",h\ni,j\n";
+  const char *p = write_tmp("nul.csv", text, sizeof text - 1);
+  for (int fast = 0; fast < 2; fast++) {
+    struct cf_csv *c;
+    const char **f;
+    const size_t *l;
+    size_t n;
+    int64_t line;
+    CF_ASSERT_EQ(0, cf_csv_open(p, &c, NULL));
+    cf_csv_set_fast_path(c, fast);
+    static const int want_nul[] = {0, 1, 1, 0};
+    static const size_t want_len[] = {1, 3, 4, 1};
+    for (int i = 0; i < 4; i++) {
+      CF_ASSERT_EQ(1, cf_csv_next(c, &f, &l, &n, &line, NULL));
+      CF_ASSERT_EQ(want_nul[i], cf_csv_record_has_nul(c));
+      CF_ASSERT_EQ(want_len[i], l[0]);
+    }
+    CF_ASSERT_EQ(0, cf_csv_next(c, &f, &l, &n, &line, NULL));
+    cf_csv_close(c);
+  }
+}
+
 CF_TEST(open_errors) {
   struct cf_csv *c = NULL;
   char *err = NULL;

@@ -245,4 +245,21 @@ CF_TEST(tz_out_of_memory) {
   }
 }
 
+CF_TEST(date_format_matches_printf) {
+  /* cf_date_format writes digits itself for years 0..9999 (per-row
+   * callers); it must print what "%04d-%02d-%02d" prints, on both sides
+   * of that range too. */
+  cf_date lo = cf_date_from_ymd(-3, 1, 1), hi = cf_date_from_ymd(10003, 12, 31);
+  for (cf_date d = lo; d <= hi; d += d % 97 == 0 ? 1 : 13) {
+    int y, m, dd;
+    char got[11], want[48];
+    cf_date_to_ymd(d, &y, &m, &dd);
+    snprintf(want, sizeof want, "%04d-%02d-%02d", y % 10000, m % 100,
+             dd % 100);
+    want[10] = '\0';
+    cf_date_format(d, got);
+    CF_ASSERT_STR(got, want);
+  }
+}
+
 CF_TEST_MAIN()
