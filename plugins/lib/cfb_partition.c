@@ -38,9 +38,11 @@ static int64_t max_version(const char *dir) {
   return max;
 }
 
-/* Writes the iovecs to a new file and fsyncs it. */
-static int write_synced(const char *path, const struct iovec *iov,
-                        size_t niov) {
+/* Writes the iovecs to a new file and, unless `sync` is 0, fsyncs it;
+ * with sync 0 the disk is asked to start writing now, so a later fsync
+ * (cfb_partition_commit) finds little left to wait for. */
+static int write_file(const char *path, const struct iovec *iov, size_t niov,
+                      int sync) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -errno;
   struct iovec win[64];
@@ -60,8 +62,17 @@ static int write_synced(const char *path, const struct iovec *iov,
     while (next < niov && done >= iov[next].iov_len) done -= iov[next++].iov_len;
     skip = done;
   }
-  if (!ret && fsync(fd) < 0) ret = -errno;
+  if (!ret && sync && fsync(fd) < 0) ret = -errno;
+  if (!ret && !sync) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   if (close(fd) < 0 && !ret) ret = -errno;
+  return ret;
+}
+
+static int fsync_path(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int ret = fsync(fd) < 0 ? -errno : 0;
+  close(fd);
   return ret;
 }
 
@@ -92,85 +103,123 @@ static int same_as_live(const char *dir, int64_t live, const char *sum,
   return same;
 }
 
+void cfb_staged_release(struct cfb_staged *st) {
+  cf_free(st->dir);
+  cf_free(st->vdir);
+  memset(st, 0, sizeof *st);
+}
+
+int cfb_partition_stage(const char *dir, const char *dataset,
+                        const char *partition, const struct iovec *iov,
+                        size_t niov, int64_t rows, const char *inputs_json,
+                        struct cfb_staged *st, char **errmsg) {
+  char *path = NULL, *manifest = NULL;
+  const char *what = "mkdir";
+  memset(st, 0, sizeof *st);
+  int ret = -ENOMEM;
+  if (!(st->dir = cf_strdup(dir))) goto done;
+  if ((ret = cf_mkdir_p(dir, 0755)) < 0) goto done;
+  what = "checksum";
+  if ((ret = cf_sha256_iov(iov, niov, st->checksum)) < 0) goto done;
+  st->live = cfb_partition_current(dir);
+  if (same_as_live(dir, st->live, st->checksum, inputs_json)) {
+    st->unchanged = 1;
+    goto done;
+  }
+  st->version = max_version(dir) + 1;
+  snprintf(st->vname, sizeof st->vname, "v%06lld", (long long)st->version);
+  ret = -ENOMEM;
+  if (!(st->vdir = cf_asprintf("%s/%s", dir, st->vname))) goto done;
+  /* A leftover folder from a crashed attempt is never live: replace it. */
+  if (mkdir(st->vdir, 0755) < 0) {
+    ret = -errno;
+    goto done;
+  }
+  what = "write data.csv";
+  ret = -ENOMEM;
+  if (!(path = cf_asprintf("%s/data.csv", st->vdir))) goto done;
+  if ((ret = write_file(path, iov, niov, 0)) < 0) goto done;
+  manifest = cf_asprintf(
+      "{\"dataset\":\"%s\",\"partition\":\"%s\",\"version\":%lld,"
+      "\"row_count\":%lld,\"checksum\":\"%s\",\"inputs\":%s}\n",
+      dataset, partition, (long long)st->version, (long long)rows,
+      st->checksum, inputs_json);
+  cf_free(path);
+  ret = -ENOMEM;
+  if (!manifest || !(path = cf_asprintf("%s/_manifest.json", st->vdir)))
+    goto done;
+  what = "write manifest";
+  struct iovec mi = {manifest, strlen(manifest)};
+  ret = write_file(path, &mi, 1, 0);
+done:
+  if (ret < 0 && errmsg)
+    *errmsg = cf_asprintf("publish %s/%s: %s: %s", dir, st->vname, what,
+                          cf_strerror(ret));
+  if (ret < 0) cfb_staged_release(st);
+  cf_free(path);
+  cf_free(manifest);
+  return ret < 0 ? ret : 0;
+}
+
+int cfb_partition_commit(struct cfb_staged *st, int keep,
+                         struct cfb_published *out, char **errmsg) {
+  char *data = NULL, *mf = NULL, *tmp_link = NULL, *link = NULL;
+  const char *what = "fsync";
+  memcpy(out->checksum, st->checksum, sizeof out->checksum);
+  out->version = st->live;
+  out->changed = 0;
+  if (st->unchanged) return 0;
+  int ret = -ENOMEM;
+  data = cf_asprintf("%s/data.csv", st->vdir);
+  mf = cf_asprintf("%s/_manifest.json", st->vdir);
+  tmp_link = cf_asprintf("%s/.current.tmp.%ld", st->dir, (long)getpid());
+  link = cf_asprintf("%s/current", st->dir);
+  if (!data || !mf || !tmp_link || !link) goto done;
+  if ((ret = fsync_path(data)) < 0 || (ret = fsync_path(mf)) < 0 ||
+      (ret = cf_fsync_dir(st->vdir)) < 0 || (ret = cf_fsync_dir(st->dir)) < 0)
+    goto done;
+  /* The swap: a fresh symlink renamed over `current` is atomic. */
+  what = "swap current";
+  unlink(tmp_link);
+  if (symlink(st->vname, tmp_link) < 0 || rename(tmp_link, link) < 0) {
+    ret = -errno;
+    unlink(tmp_link);
+    goto done;
+  }
+  what = "fsync";
+  if ((ret = cf_fsync_dir(st->dir)) < 0) goto done;
+  out->version = st->version;
+  out->changed = 1;
+  /* Old versions beyond `keep` go; a reader still holding one open keeps
+   * its file (unlink semantics). */
+  for (int64_t old = st->version - keep; keep > 0 && old > 0; old--) {
+    char *od = cf_asprintf("%s/v%06lld", st->dir, (long long)old);
+    struct stat sb;
+    int gone = !od || stat(od, &sb) < 0;
+    if (od && !gone) rm_tree_shallow(od);
+    cf_free(od);
+    if (gone) break;
+  }
+done:
+  if (ret < 0 && errmsg)
+    *errmsg = cf_asprintf("publish %s/%s: %s: %s", st->dir, st->vname, what,
+                          cf_strerror(ret));
+  cf_free(data);
+  cf_free(mf);
+  cf_free(tmp_link);
+  cf_free(link);
+  return ret < 0 ? ret : 0;
+}
+
 int cfb_partition_publish(const char *dir, const char *dataset,
                           const char *partition, const struct iovec *iov,
                           size_t niov, int64_t rows, const char *inputs_json,
                           int keep, struct cfb_published *out,
                           char **errmsg) {
-  char *vdir = NULL, *path = NULL, *tmp_link = NULL, *link = NULL;
-  char *manifest = NULL, vname[32];
-  const char *what = "mkdir";
-  int ret = cf_mkdir_p(dir, 0755);
-  if (ret < 0) goto done;
-  what = "checksum";
-  if ((ret = cf_sha256_iov(iov, niov, out->checksum)) < 0) goto done;
-  int64_t live = cfb_partition_current(dir);
-  out->version = live;
-  out->changed = 0;
-  if (same_as_live(dir, live, out->checksum, inputs_json)) goto done;
-  int64_t v = max_version(dir) + 1;
-  snprintf(vname, sizeof vname, "v%06lld", (long long)v);
-  vdir = cf_asprintf("%s/%s", dir, vname);
-  ret = -ENOMEM;
-  if (!vdir) goto done;
-  /* A leftover folder from a crashed attempt is never live: replace it. */
-  if (mkdir(vdir, 0755) < 0) {
-    ret = -errno;
-    goto done;
-  }
-  what = "write data.csv";
-  if (!(path = cf_asprintf("%s/data.csv", vdir))) goto nomem;
-  if ((ret = write_synced(path, iov, niov)) < 0) goto done;
-  manifest = cf_asprintf(
-      "{\"dataset\":\"%s\",\"partition\":\"%s\",\"version\":%lld,"
-      "\"row_count\":%lld,\"checksum\":\"%s\",\"inputs\":%s}\n",
-      dataset, partition, (long long)v, (long long)rows, out->checksum,
-      inputs_json);
-  cf_free(path);
-  if (!manifest || !(path = cf_asprintf("%s/_manifest.json", vdir)))
-    goto nomem;
-  what = "write manifest";
-  struct iovec mi = {manifest, strlen(manifest)};
-  if ((ret = write_synced(path, &mi, 1)) < 0) goto done;
-  what = "fsync";
-  if ((ret = cf_fsync_dir(vdir)) < 0 || (ret = cf_fsync_dir(dir)) < 0)
-    goto done;
-  /* The swap: a fresh symlink renamed over `current` is atomic. */
-  what = "swap current";
-  tmp_link = cf_asprintf("%s/.current.tmp.%ld", dir, (long)getpid());
-  link = cf_asprintf("%s/current", dir);
-  if (!tmp_link || !link) goto nomem;
-  unlink(tmp_link);
-  if (symlink(vname, tmp_link) < 0 || rename(tmp_link, link) < 0) {
-    ret = -errno;
-    unlink(tmp_link);
-    goto done;
-  }
-  if ((ret = cf_fsync_dir(dir)) < 0) goto done;
-  out->version = v;
-  out->changed = 1;
-  /* Old versions beyond `keep` go; a reader still holding one open keeps
-   * its file (unlink semantics). */
-  for (int64_t old = v - keep; keep > 0 && old > 0; old--) {
-    char *od = cf_asprintf("%s/v%06lld", dir, (long long)old);
-    struct stat st;
-    int gone = !od || stat(od, &st) < 0;
-    if (od && !gone) rm_tree_shallow(od);
-    cf_free(od);
-    if (gone) break;
-  }
-  ret = 0;
-  goto done;
-nomem:
-  ret = -ENOMEM;
-done:
-  if (ret < 0 && errmsg)
-    *errmsg = cf_asprintf("publish %s/%s: %s: %s", dir,
-                          vdir ? vname : "", what, cf_strerror(ret));
-  cf_free(vdir);
-  cf_free(path);
-  cf_free(tmp_link);
-  cf_free(link);
-  cf_free(manifest);
+  struct cfb_staged st;
+  int ret = cfb_partition_stage(dir, dataset, partition, iov, niov, rows,
+                                inputs_json, &st, errmsg);
+  if (ret == 0) ret = cfb_partition_commit(&st, keep, out, errmsg);
+  cfb_staged_release(&st);
   return ret;
 }

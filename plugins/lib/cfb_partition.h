@@ -28,6 +28,28 @@ int cfb_partition_publish(const char *dir, const char *dataset,
                           int keep, struct cfb_published *out,
                           char **errmsg);
 
+/* The same in two steps, so a caller publishing many partitions can pay
+ * the disk's flushes for all of them at once (from several threads, which
+ * the filesystem journal commits together) after the CPU work of all:
+ * stage hashes and writes the new version folder, unsynced, and never
+ * touches `current`; commit fsyncs files and folders, swaps `current`,
+ * prunes old versions. A staged version that is never committed is a
+ * leftover folder, never live (the next stage skips its number). */
+struct cfb_staged {
+  char *dir, *vdir;
+  char vname[32];
+  char checksum[65];
+  int64_t live, version;
+  int unchanged;             /* same bytes and inputs as the live version */
+};
+int  cfb_partition_stage(const char *dir, const char *dataset,
+                         const char *partition, const struct iovec *iov,
+                         size_t niov, int64_t rows, const char *inputs_json,
+                         struct cfb_staged *st, char **errmsg);
+int  cfb_partition_commit(struct cfb_staged *st, int keep,
+                          struct cfb_published *out, char **errmsg);
+void cfb_staged_release(struct cfb_staged *st);
+
 /* Live version number of `dir` (0 if none). */
 int64_t cfb_partition_current(const char *dir);
 

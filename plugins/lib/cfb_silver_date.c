@@ -1,6 +1,7 @@
 /* One silver usage date: map its spill files, keep the best-ranked copy of
  * each line item, sort the rows bytewise (so the bytes are reproducible)
- * and publish them as the partition's next version. Memory: this date's
+ * and stage them as the partition's next version (cfb_partition.h; the
+ * caller commits). Memory: this date's
  * spill bytes (mapped page cache) plus ~90 bytes per row; rows are never
  * copied. */
 #include <errno.h>
@@ -126,7 +127,7 @@ static struct iovec *sorted_iov(const struct table *t) {
 int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
                             const char *const *spills, size_t nspills,
                             const char *inputs_json,
-                            struct cfb_published *pub, int64_t *rows,
+                            struct cfb_staged *staged, int64_t *rows,
                             char **errmsg) {
   struct cfb_spill_map *maps = cf_calloc(nspills + 1, sizeof *maps);
   struct table t = {0};
@@ -167,10 +168,8 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
     goto done;
   }
   *rows = (int64_t)t.n;
-  ret = cfb_partition_publish(dir, "silver.cost", part, iov, t.n + 1,
-                              (int64_t)t.n, inputs_json,
-                              o->keep_versions > 0 ? o->keep_versions : 3,
-                              pub, errmsg);
+  ret = cfb_partition_stage(dir, "silver.cost", part, iov, t.n + 1,
+                            (int64_t)t.n, inputs_json, staged, errmsg);
 done:
   for (size_t i = 0; maps && i < nspills; i++) cfb_spill_unmap(&maps[i]);
   cf_free(maps);

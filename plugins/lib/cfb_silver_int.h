@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "cfb_lake.h"
 #include "cfb_parallel.h"
+#include "cfb_partition.h"
 
 /* Newest CUR manifest delivery of one billing period. */
 struct snap { const char *period, *day, *assembly; int top; };
@@ -84,12 +85,13 @@ int  cfb_silver_read(const struct cfb_silver_read_in *in,
                      char **errmsg);
 void cfb_silver_spilled_release(struct cfb_silver_spilled *s);
 
-/* Dedupes (best rank per key), sorts bytewise and publishes one usage
- * date from its spill files. Thread-safe: touches only its own files. */
+/* Dedupes (best rank per key), sorts bytewise and stages one usage date
+ * from its spill files as the partition's next version (the caller
+ * commits it). Thread-safe: touches only its own files. */
 int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
                             const char *const *spills, size_t nspills,
                             const char *inputs_json,
-                            struct cfb_published *pub, int64_t *rows,
+                            struct cfb_staged *staged, int64_t *rows,
                             char **errmsg);
 
 #endif

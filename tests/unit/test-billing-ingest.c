@@ -613,6 +613,56 @@ CF_TEST(partition_atomic_swap_and_versions) {
   free(dir);
 }
 
+CF_TEST(partition_staged_is_not_live_until_committed) {
+  char *dir = mktmp(), part[256], link[300], buf[64];
+  snprintf(part, sizeof part, "%s/usage_date=2025-01-02", dir);
+  struct iovec a = {"a\n", 2}, b = {"b\n", 2};
+  struct cfb_published p;
+  struct cfb_staged st;
+  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &a, 1, 1,
+                                        "[]", 3, &p, NULL));
+  CF_ASSERT_EQ(0, cfb_partition_stage(part, "silver.cost", "k", &b, 1, 1,
+                                      "[]", &st, NULL));
+  CF_ASSERT_EQ(2, st.version);
+  CF_ASSERT_EQ(0, st.unchanged);
+  /* Staged: the new folder is written, `current` still names v000001. */
+  snprintf(link, sizeof link, "%s/v000002/data.csv", part);
+  char *d = slurp(link);
+  CF_ASSERT_STR(d, "b\n");
+  free(d);
+  CF_ASSERT_EQ(1, cfb_partition_current(part));
+  CF_ASSERT_EQ(0, cfb_partition_commit(&st, 3, &p, NULL));
+  cfb_staged_release(&st);
+  CF_ASSERT_EQ(2, p.version);
+  CF_ASSERT_EQ(1, p.changed);
+  snprintf(link, sizeof link, "%s/current", part);
+  ssize_t n = readlink(link, buf, sizeof buf - 1);
+  CF_ASSERT(n > 0);
+  buf[n] = '\0';
+  CF_ASSERT_STR(buf, "v000002");
+  /* A staged version never committed (a crash) is skipped, not reused. */
+  CF_ASSERT_EQ(0, cfb_partition_stage(part, "silver.cost", "k", &a, 1, 1,
+                                      "[\"y\"]", &st, NULL));
+  CF_ASSERT_EQ(3, st.version);
+  cfb_staged_release(&st);
+  CF_ASSERT_EQ(2, cfb_partition_current(part));
+  CF_ASSERT_EQ(0, cfb_partition_stage(part, "silver.cost", "k", &a, 1, 1,
+                                      "[\"y\"]", &st, NULL));
+  CF_ASSERT_EQ(4, st.version);
+  CF_ASSERT_EQ(0, cfb_partition_commit(&st, 3, &p, NULL));
+  cfb_staged_release(&st);
+  CF_ASSERT_EQ(4, cfb_partition_current(part));
+  /* Unchanged bytes and inputs: staged as unchanged, commit keeps v4. */
+  CF_ASSERT_EQ(0, cfb_partition_stage(part, "silver.cost", "k", &a, 1, 1,
+                                      "[\"y\"]", &st, NULL));
+  CF_ASSERT_EQ(1, st.unchanged);
+  CF_ASSERT_EQ(0, cfb_partition_commit(&st, 3, &p, NULL));
+  cfb_staged_release(&st);
+  CF_ASSERT_EQ(4, p.version);
+  CF_ASSERT_EQ(0, p.changed);
+  free(dir);
+}
+
 /* A tiny lake: deliveries over three days, run through extract, bronze and
  * silver like the stage plugins do. */
 static void ingest_day(const char *home, const char *landing, const char *ds,
