@@ -23,7 +23,7 @@ struct load_stmts {
 /* Resource facts go in up to RES_BATCH rows per statement: a day has tens
  * of thousands, and one step per batch spares SQLite's per-statement
  * start, cursor opening and halt, about a quarter of the writer's time
- * (same rows, same order, same rowids). */
+ * (same rows, same order). */
 #define RES_BATCH 128
 #define RES_COLS 8
 #define N_STMTS (sizeof load_sql / sizeof *load_sql)
