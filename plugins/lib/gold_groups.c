@@ -78,8 +78,8 @@ size_t cfb_groups_key_len(const struct cfb_groups *g,
   return group_lens(g, gr)[k];
 }
 
-static int same_keys(const struct cfb_groups *g, const struct cfb_group *gr,
-                     const char *const *keys, const size_t *lens) {
+int cfb_groups_is(const struct cfb_groups *g, const struct cfb_group *gr,
+                  const char *const *keys, const size_t *lens) {
   const uint32_t *have = group_lens(g, gr);
   for (size_t k = 0; k < g->nkeys; k++) {
     size_t n = key_len(keys, lens, k);
@@ -169,9 +169,35 @@ static struct cfb_group *add_group(struct cfb_groups *g,
   return gr;
 }
 
+/* Hashes the appended groups and rebuilds the slots. */
+static int reindex(struct cfb_groups *g) {
+  const char *keys[CFB_GROUPS_MAXKEYS];
+  size_t lens[CFB_GROUPS_MAXKEYS];
+  size_t ns = 128;
+  while (ns < (g->n + 1) * 2) ns *= 2;
+  for (size_t i = 0; i < g->n; i++) {
+    for (size_t k = 0; k < g->nkeys; k++) {
+      keys[k] = g->v[i].keys[k];
+      lens[k] = cfb_groups_key_len(g, &g->v[i], k);
+    }
+    g->v[i].hash = hash_keys(g->nkeys, keys, lens);
+  }
+  if (rehash(g, ns) < 0) return -1;
+  g->unindexed = 0;
+  return 0;
+}
+
+struct cfb_group *cfb_groups_append(struct cfb_groups *g,
+                                    const char *const *keys,
+                                    const size_t *lens) {
+  g->unindexed = 1;
+  return add_group(g, keys, lens, 0);
+}
+
 struct cfb_group *cfb_groups_get(struct cfb_groups *g,
                                  const char *const *keys,
                                  const size_t *lens) {
+  if (g->unindexed && reindex(g) < 0) return NULL;
   if ((g->n + 1) * 2 > g->nslots) {
     size_t ns = g->nslots ? g->nslots * 2 : 128;
     while (ns < (g->n + 1) * 2) ns *= 2;
@@ -183,7 +209,7 @@ struct cfb_group *cfb_groups_get(struct cfb_groups *g,
   for (; g->slots[s].index1; s = (s + 1) & mask) {
     struct cfb_group *gr = &g->v[g->slots[s].index1 - 1];
     if (g->slots[s].tag == tag && gr->hash == h &&
-        same_keys(g, gr, keys, lens))
+        cfb_groups_is(g, gr, keys, lens))
       return gr;
   }
   struct cfb_group *gr = add_group(g, keys, lens, h);
@@ -208,15 +234,96 @@ static int cmp_group(const void *a, const void *b, void *nkeys) {
   if (nk == 0) return 0;
   size_t nx = key_block_len(nk, x), ny = key_block_len(nk, y);
   int c = memcmp(x->keys[0], y->keys[0], nx < ny ? nx : ny);
-  return c ? c : (nx > ny) - (nx < ny);
+  if (c || nx != ny) return c ? c : (nx > ny) - (nx < ny);
+  /* Same block, different keys only if a key holds a NUL: order by the
+   * lengths, so that 0 means the very same keys (cfb_groups_merge). */
+  const uint32_t *lx = (const uint32_t *)(const void *)(x->keys + nk);
+  const uint32_t *ly = (const uint32_t *)(const void *)(y->keys + nk);
+  for (size_t k = 0; k < nk; k++)
+    if (lx[k] != ly[k]) return lx[k] < ly[k] ? -1 : 1;
+  return 0;
+}
+
+/* Merges the sorted src[a..m) and src[m..e) into dst[a..e). */
+static void merge_runs(const struct cfb_group *src, struct cfb_group *dst,
+                       size_t a, size_t m, size_t e, size_t *nkeys) {
+  size_t i = a, j = m, o = a;
+  while (i < m && j < e)
+    dst[o++] = cmp_group(&src[j], &src[i], nkeys) < 0 ? src[j++] : src[i++];
+  while (i < m) dst[o++] = src[i++];
+  while (j < e) dst[o++] = src[j++];
+}
+
+/* Natural merge sort: finds the ascending runs once, then merges pairs of
+ * neighbouring runs until one is left. Groups are appended in the order
+ * their rows come, and silver rows are sorted by a key close to ours, so a
+ * day's groups are a few hundred runs: n log(runs) comparisons where
+ * qsort made n log(n). -1 when out of memory. */
+static int sort_runs(struct cfb_group *v, size_t n, size_t *nkeys) {
+  size_t *ends = NULL, nruns = 0, cap = 0;
+  struct cfb_group *tmp = cf_malloc(n * sizeof *tmp), *src = v, *dst = tmp;
+  if (!tmp) return -1;
+  for (size_t i = 1; i <= n; i++) {
+    if (i < n && cmp_group(&v[i - 1], &v[i], nkeys) <= 0) continue;
+    if (nruns == cap) {
+      size_t *ne = cf_realloc(ends, (cap = cap ? cap * 2 : 64) * sizeof *ne);
+      if (!ne) {
+        cf_free(ends);
+        cf_free(tmp);
+        return -1;
+      }
+      ends = ne;
+    }
+    ends[nruns++] = i;               /* a run ends before v[i] */
+  }
+  while (nruns > 1) {
+    size_t out = 0, a = 0;
+    for (size_t r = 0; r < nruns; r += 2) {
+      size_t m = ends[r], e = r + 1 < nruns ? ends[r + 1] : m;
+      merge_runs(src, dst, a, m, e, nkeys);
+      ends[out++] = a = e;
+    }
+    nruns = out;
+    struct cfb_group *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != v) memcpy(v, src, n * sizeof *v);
+  cf_free(ends);
+  cf_free(tmp);
+  return 0;
+}
+
+static void sort_groups(struct cfb_groups *g) {
+  if (sort_runs(g->v, g->n, &g->nkeys) < 0)   /* no memory: in place */
+    qsort_r(g->v, g->n, sizeof *g->v, cmp_group, &g->nkeys);
 }
 
 void cfb_groups_sort(struct cfb_groups *g) {
   if (g->n < 2) return;
-  qsort_r(g->v, g->n, sizeof *g->v, cmp_group, &g->nkeys);
+  sort_groups(g);
+  if (g->unindexed) return;         /* the next lookup indexes anyway */
   if (rehash(g, g->nslots) < 0) {   /* indices moved: drop stale slots */
     cf_free(g->slots);
     g->slots = NULL;
     g->nslots = 0;
   }
+}
+
+void cfb_groups_merge(struct cfb_groups *g) {
+  size_t out = 0;
+  if (g->n < 2) return;
+  sort_groups(g);
+  for (size_t i = 0; i < g->n; i++) {
+    struct cfb_group *last = out ? &g->v[out - 1] : NULL;
+    if (last && cmp_group(last, &g->v[i], &g->nkeys) == 0) {
+      for (size_t k = 0; k < g->nvals; k++)
+        last->sums[k] = cf_dec_add(last->sums[k], g->v[i].sums[k]);
+      last->count += g->v[i].count;
+    } else {
+      g->v[out++] = g->v[i];
+    }
+  }
+  g->n = out;
+  g->unindexed = 1;     /* folded groups left the slots: index on lookup */
 }

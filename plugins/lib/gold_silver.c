@@ -26,11 +26,17 @@ static const char *const col_names[C_N] = {
   "ChargePeriodStart", "BilledCost", "EffectiveCost", "ListCost",
   "BillingCurrency", "ConsumedQuantity", "x_IsCredit"};
 
-/* The day's groups while its rows are folded. */
+/* The day's groups while its rows are folded. Silver rows come sorted by
+ * account, provider, service, category, region, resource: a row's groups
+ * are mostly those of the row before, so that is tried first. Resources
+ * are nearly one group per row, so they are not looked up at all: a row
+ * that does not continue the last group appends one, and duplicates are
+ * folded once, after a sort that the row order makes cheap. */
 struct fold {
   const char *date;
   struct cfb_groups facts;      /* CFB_FK_* -> CFB_FV_* */
-  struct cfb_groups resources;  /* CFB_RK_* -> CFB_RV_* */
+  struct cfb_groups resources;  /* CFB_RK_* -> CFB_RV_*, appended */
+  size_t last_fact;             /* index + 1 of the last fact group */
 };
 
 void cfb_silver_day_release(struct cfb_silver_day *day) {
@@ -61,6 +67,12 @@ static int map_header(const char **f, size_t nf, int *pos, char **errmsg) {
   return 0;
 }
 
+/* Whether field i is exactly the literal s. */
+static int field_is(const char **f, const size_t *l, int i, const char *s) {
+  size_t n = strlen(s);
+  return l[i] == n && !memcmp(f[i], s, n);
+}
+
 static int fold_row(struct fold *fo, const char **f,
                     const size_t *l, const int *pos, char **why) {
   cf_dec billed, effective, list, qty;
@@ -76,8 +88,8 @@ static int fold_row(struct fold *fo, const char **f,
     *why = cf_asprintf("non-decimal cost or quantity");
     return CF_EDATA;
   }
-  int credit = !strcmp(f[pos[C_ISCREDIT]], "true") ||
-               !strcmp(f[pos[C_CHARGE]], "Credit");
+  int credit = field_is(f, l, pos[C_ISCREDIT], "true") ||
+               field_is(f, l, pos[C_CHARGE], "Credit");
   const char *fk[CFB_FK_N];
   size_t fl[CFB_FK_N];
   static const int fk_col[CFB_FK_N] = {C_PROVIDER, C_BILLING, C_SUB,
@@ -86,8 +98,12 @@ static int fold_row(struct fold *fo, const char **f,
     fk[k] = f[pos[fk_col[k]]];
     fl[k] = l[pos[fk_col[k]]];
   }
-  struct cfb_group *g = cfb_groups_get(&fo->facts, fk, fl);
-  if (!g) return -ENOMEM;
+  struct cfb_group *g = fo->last_fact ? &fo->facts.v[fo->last_fact - 1]
+                                      : NULL;
+  if (!g || !cfb_groups_is(&fo->facts, g, fk, fl)) {
+    if (!(g = cfb_groups_get(&fo->facts, fk, fl))) return -ENOMEM;
+    fo->last_fact = (size_t)(g - fo->facts.v) + 1;
+  }
   g->sums[CFB_FV_BILLED] = cf_dec_add(g->sums[CFB_FV_BILLED], billed);
   g->sums[CFB_FV_EFFECTIVE] =
       cf_dec_add(g->sums[CFB_FV_EFFECTIVE], effective);
@@ -98,15 +114,18 @@ static int fold_row(struct fold *fo, const char **f,
   g->count++;
 
   /* Zombie input: only Usage rows of an identified resource. */
-  if (strcmp(f[pos[C_CHARGE]], "Usage") || l[pos[C_RESOURCE]] == 0)
+  if (!field_is(f, l, pos[C_CHARGE], "Usage") || l[pos[C_RESOURCE]] == 0)
     return 0;
   int acc = l[pos[C_SUB]] ? C_SUB : C_BILLING;
   const char *rk[CFB_RK_N] = {f[pos[C_PROVIDER]], f[pos[acc]],
                               f[pos[C_RESOURCE]], f[pos[C_SERVICE]]};
   size_t rl[CFB_RK_N] = {l[pos[C_PROVIDER]], l[pos[acc]],
                          l[pos[C_RESOURCE]], l[pos[C_SERVICE]]};
-  struct cfb_group *r = cfb_groups_get(&fo->resources, rk, rl);
-  if (!r) return -ENOMEM;
+  struct cfb_groups *rg = &fo->resources;
+  struct cfb_group *r = rg->n ? &rg->v[rg->n - 1] : NULL;
+  if ((!r || !cfb_groups_is(rg, r, rk, rl)) &&
+      !(r = cfb_groups_append(rg, rk, rl)))
+    return -ENOMEM;
   r->sums[CFB_RV_BILLED] = cf_dec_add(r->sums[CFB_RV_BILLED], billed);
   r->sums[CFB_RV_USAGE] = cf_dec_add(r->sums[CFB_RV_USAGE], qty);
   r->count++;
@@ -162,7 +181,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
   int pos[C_N], ret = 0, have_header = 0;
   size_t ncols = 0;
   cf_date d;
-  struct fold fo = {day->date, {0}, {0}};
+  struct fold fo = {day->date, {0}, {0}, 0};
 
   memset(day, 0, sizeof *day);
   cfb_groups_init(&fo.facts, CFB_FK_N, CFB_FV_N);
@@ -244,7 +263,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     goto done;
   }
   cfb_groups_sort(&fo.facts);
-  cfb_groups_sort(&fo.resources);
+  cfb_groups_merge(&fo.resources);
   if ((ret = cfb_row_text_build(&day->facts, &fo.facts)) < 0 ||
       (ret = cfb_row_text_build(&day->resources, &fo.resources)) < 0)
     goto done;
