@@ -344,6 +344,40 @@ static int skip_line(struct cf_csv *c) {
   }
 }
 
+/* 0x80 in each byte of x that is zero, nothing elsewhere (no carries
+ * between bytes, unlike the shorter has-a-zero test). */
+static inline uint64_t zero_bytes(uint64_t x) {
+  const uint64_t lo7 = 0x7F7F7F7F7F7F7F7FULL;
+  return ~(((x & lo7) + lo7) | x | lo7);
+}
+
+/* Copies plain field text at q eight bytes at a time, up to the first ','
+ * or '\r', while eight bytes are left before nl (the record's first '\n',
+ * so none lies before it); returns where the byte loop takes over. It
+ * writes up to 8 bytes past *o (the caller leaves that room). A byte per
+ * iteration, with a branch per byte, was most of the reader's time. */
+static const char *copy_plain(const char *q, const char *nl, char *out,
+                              size_t *o) {
+  const uint64_t ones = 0x0101010101010101ULL;
+  /* The first stop is the lowest set bit only if byte 0 is the lowest. */
+  if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) return q;
+  while (nl - q >= 8) {
+    uint64_t w;
+    memcpy(&w, q, 8);
+    memcpy(out + *o, &w, 8);
+    uint64_t stop = zero_bytes(w ^ (ones * ',')) |
+                    zero_bytes(w ^ (ones * '\r'));
+    if (stop) {
+      size_t k = (size_t)__builtin_ctzll(stop) / 8;
+      *o += k;
+      return q + k;
+    }
+    *o += 8;
+    q += 8;
+  }
+  return q;
+}
+
 /* Fast path of cf_csv_next for the common record: it lies wholly in the
  * current chunk and ends at a '\n' outside quotes. One tight loop, same
  * rules as the byte-at-a-time parser below (RFC 4180 quotes, "" escapes,
@@ -358,8 +392,9 @@ static int fast_record(struct cf_csv *c) {
   if (!nl) return 0;
   size_t n = (size_t)(nl - p) + 1;
   if (n > CSV_RECORD_MAX) return 0;
-  /* Unescaped text never outgrows the record; plus one NUL per field. */
-  if (cf_buf_grow(&c->val, 2 * n + 1) < 0) return -ENOMEM;
+  /* Unescaped text never outgrows the record; plus one NUL per field,
+   * and the 8 bytes copy_plain may write ahead. */
+  if (cf_buf_grow(&c->val, 2 * n + 9) < 0) return -ENOMEM;
   char *out = c->val.buf;
   size_t o = 0;
   const char *q = p;
@@ -383,6 +418,7 @@ static int fast_record(struct cf_csv *c) {
         q++;
       }
     }
+    q = copy_plain(q, nl, out, &o);
     for (;; q++) {                        /* plain text, or after a quote */
       char ch = *q;
       if (ch == ',' || ch == '\n') break;

@@ -179,6 +179,34 @@ CF_TEST(chunk_boundaries) {
   cf_csv_close(c);
 }
 
+CF_TEST(plain_runs_across_word_edges) {
+  /* Plain fields of every length around the 8-byte steps of the fast
+   * path, with a ',' , a lone '\r' or a CRLF at each position: both
+   * parsers, file and memory, agree. */
+  struct cf_buf b = CF_BUF_INIT(0);
+  static const char *const stops[] = {",", "\r", "\r\n", "\"x\"y"};
+  for (int len = 0; len < 40; len++)
+    for (size_t s = 0; s < sizeof stops / sizeof *stops; s++)
+      for (int at = 0; at <= len; at++) {
+        for (int i = 0; i < len; i++) {
+          if (i == at) cf_buf_adds(&b, stops[s]);
+          cf_buf_addch(&b, (char)('a' + (i + len) % 26));
+        }
+        cf_buf_adds(&b, at == len ? ",tail\n" : "\n");
+      }
+  const char *p = write_tmp("runs.csv", b.buf, b.len);
+  char *slow = dump_with(p, 0), *fast = dump_with(p, 1);
+  CF_ASSERT_STR(fast, slow);
+  for (int f = 0; f < 2; f++) {
+    char *mem = dump_mem(b.buf, b.len, f);
+    CF_ASSERT_STR(mem, slow);
+    free(mem);
+  }
+  free(fast);
+  free(slow);
+  cf_buf_release(&b);
+}
+
 CF_TEST(mem_reader_tell) {
   /* Offsets into the buffer, as for a plain file read from byte 0. */
   static const char in[] = "h1,h2\n\"a\nb\",c\nlast,x";
