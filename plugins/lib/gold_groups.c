@@ -228,6 +228,11 @@ static size_t key_block_len(size_t nkeys, const struct cfb_group *gr) {
   return (size_t)(gr->keys[nkeys - 1] - gr->keys[0]) + lens[nkeys - 1] + 1;
 }
 
+size_t cfb_groups_key_block(const struct cfb_groups *g,
+                            const struct cfb_group *gr) {
+  return g->nkeys ? key_block_len(g->nkeys, gr) : 0;
+}
+
 static int cmp_group(const void *a, const void *b, void *nkeys) {
   const struct cfb_group *x = a, *y = b;
   size_t nk = *(const size_t *)nkeys;

@@ -68,5 +68,9 @@ void cfb_groups_merge(struct cfb_groups *g);
 /* Length of key k of a group of g (kept, so writers need no strlen). */
 size_t cfb_groups_key_len(const struct cfb_groups *g,
                           const struct cfb_group *gr, size_t k);
+/* A group's keys lie back to back, each followed by its NUL: the block
+ * starts at gr->keys[0]; its length, NULs included (0 without keys). */
+size_t cfb_groups_key_block(const struct cfb_groups *g,
+                            const struct cfb_group *gr);
 
 #endif
