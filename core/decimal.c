@@ -115,25 +115,45 @@ static u128 magnitude(cf_dec d) {
   return d.v < 0 ? (u128)0 - (u128)d.v : (u128)d.v;
 }
 
+/* 10^CF_DEC_SCALE, the cf_dec unit. */
+#define DEC_UNIT 1000000000000000000ULL
+_Static_assert(CF_DEC_SCALE == 18, "DEC_UNIT is 10^CF_DEC_SCALE");
+
+/* Writes '.' and the digits of the fraction fp (0 < fp < DEC_UNIT)
+ * without its trailing zeros; returns the length. The zeros are dropped
+ * four at a time, then one: only the digits that are kept are written. */
+static size_t frac_digits(uint64_t fp, char *out) {
+  int len = CF_DEC_SCALE;
+  while (fp % 10000 == 0) {
+    fp /= 10000;
+    len -= 4;
+  }
+  while (fp % 10 == 0) {
+    fp /= 10;
+    len--;
+  }
+  out[0] = '.';
+  for (int k = len; k > 0; k--) {
+    out[k] = (char)('0' + (int)(fp % 10));
+    fp /= 10;
+  }
+  return (size_t)len + 1;
+}
+
 size_t cf_dec_format(cf_dec d, char *out) {
-  u128 m = magnitude(d), unit = pow10_u128(CF_DEC_SCALE);
-  u128 ip = m / unit;
-  uint64_t fp = (uint64_t)(m - ip * unit);       /* < 10^18 */
+  u128 m = magnitude(d), ip;
+  uint64_t fp;
+  if (m <= UINT64_MAX) {          /* below ~18.4 units: 64-bit division */
+    ip = (uint64_t)m / DEC_UNIT;
+    fp = (uint64_t)m % DEC_UNIT;
+  } else {
+    ip = m / DEC_UNIT;
+    fp = (uint64_t)(m - ip * DEC_UNIT);
+  }
   size_t n = 0;
   if (d.v < 0) out[n++] = '-';
   n += u128_digits(ip, out + n);
-  if (fp) {
-    char frac[CF_DEC_SCALE];
-    for (int k = CF_DEC_SCALE - 1; k >= 0; k--) {
-      frac[k] = (char)('0' + (int)(fp % 10));
-      fp /= 10;
-    }
-    int len = CF_DEC_SCALE;
-    while (len > 0 && frac[len - 1] == '0') len--;
-    out[n++] = '.';
-    memcpy(out + n, frac, (size_t)len);
-    n += (size_t)len;
-  }
+  if (fp) n += frac_digits(fp, out + n);
   out[n] = '\0';
   return n;
 }
