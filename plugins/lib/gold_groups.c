@@ -20,15 +20,33 @@ void cfb_groups_init(struct cfb_groups *g, size_t nkeys, size_t nvals) {
   g->nvals = nvals;
 }
 
-void cfb_groups_release(struct cfb_groups *g) {
-  while (g->blocks) {
-    struct cfb_groups_block *next = g->blocks->next;
-    cf_free(g->blocks);
-    g->blocks = next;
+static void free_blocks(struct cfb_groups_block *b) {
+  while (b) {
+    struct cfb_groups_block *next = b->next;
+    cf_free(b);
+    b = next;
   }
+}
+
+void cfb_groups_release(struct cfb_groups *g) {
+  free_blocks(g->blocks);
+  free_blocks(g->spare);
   cf_free(g->v);
   cf_free(g->slots);
+  cf_free(g->tmp);
   cfb_groups_init(g, g->nkeys, g->nvals);
+}
+
+void cfb_groups_reset(struct cfb_groups *g) {
+  while (g->blocks) {                /* every block becomes spare */
+    struct cfb_groups_block *next = g->blocks->next;
+    g->blocks->next = g->spare;
+    g->spare = g->blocks;
+    g->blocks = next;
+  }
+  if (g->slots) memset(g->slots, 0, g->nslots * sizeof *g->slots);
+  g->n = 0;
+  g->unindexed = 0;
 }
 
 static size_t key_len(const char *const *keys, const size_t *lens,
@@ -108,17 +126,30 @@ static int rehash(struct cfb_groups *g, size_t nslots) {
 }
 
 /* n bytes (a multiple of 16) from the newest block, or a new one. */
+/* A block of at least n bytes, after b: a spare one if it fits, else
+ * new, each twice the last up to BLOCK_MAX. */
+static struct cfb_groups_block *block_next(struct cfb_groups *g,
+                                           struct cfb_groups_block *b,
+                                           size_t n) {
+  struct cfb_groups_block *nb = g->spare;
+  if (nb && nb->cap >= n) {
+    g->spare = nb->next;
+  } else {
+    size_t cap = !b ? BLOCK_MIN : b->cap < BLOCK_MAX ? b->cap * 2 : b->cap;
+    if (cap < n) cap = n;
+    if (!(nb = cf_malloc(sizeof *nb + cap))) return NULL;
+    nb->cap = cap;
+  }
+  nb->next = b;
+  nb->used = 0;
+  return nb;
+}
+
 static void *block_take(struct cfb_groups *g, size_t n) {
   struct cfb_groups_block *b = g->blocks;
   if (!b || b->cap - b->used < n) {
-    size_t cap = b && b->cap < BLOCK_MAX ? b->cap * 2 : BLOCK_MIN;
-    if (cap < n) cap = n;
-    struct cfb_groups_block *nb = cf_malloc(sizeof *nb + cap);
-    if (!nb) return NULL;
-    nb->next = b;
-    nb->used = 0;
-    nb->cap = cap;
-    g->blocks = b = nb;
+    if (!(b = block_next(g, b, n))) return NULL;
+    g->blocks = b;
   }
   void *p = b->data + b->used;
   b->used += n;
@@ -264,17 +295,16 @@ static void merge_runs(const struct cfb_group *src, struct cfb_group *dst,
  * their rows come, and silver rows are sorted by a key close to ours, so a
  * day's groups are a few hundred runs: n log(runs) comparisons where
  * qsort made n log(n). -1 when out of memory. */
-static int sort_runs(struct cfb_group *v, size_t n, size_t *nkeys) {
+static int sort_runs(struct cfb_group *v, struct cfb_group *tmp, size_t n,
+                     size_t *nkeys) {
   size_t *ends = NULL, nruns = 0, cap = 0;
-  struct cfb_group *tmp = cf_malloc(n * sizeof *tmp), *src = v, *dst = tmp;
-  if (!tmp) return -1;
+  struct cfb_group *src = v, *dst = tmp;
   for (size_t i = 1; i <= n; i++) {
     if (i < n && cmp_group(&v[i - 1], &v[i], nkeys) <= 0) continue;
     if (nruns == cap) {
       size_t *ne = cf_realloc(ends, (cap = cap ? cap * 2 : 64) * sizeof *ne);
       if (!ne) {
         cf_free(ends);
-        cf_free(tmp);
         return -1;
       }
       ends = ne;
@@ -295,13 +325,18 @@ static int sort_runs(struct cfb_group *v, size_t n, size_t *nkeys) {
   }
   if (src != v) memcpy(v, src, n * sizeof *v);
   cf_free(ends);
-  cf_free(tmp);
   return 0;
 }
 
+/* The merge buffer is kept, like the rest, across cfb_groups_reset. */
 static void sort_groups(struct cfb_groups *g) {
-  if (sort_runs(g->v, g->n, &g->nkeys) < 0)   /* no memory: in place */
-    qsort_r(g->v, g->n, sizeof *g->v, cmp_group, &g->nkeys);
+  if (g->tmp_alloc < g->n) {
+    cf_free(g->tmp);
+    g->tmp = cf_malloc(g->alloc * sizeof *g->tmp);
+    g->tmp_alloc = g->tmp ? g->alloc : 0;
+  }
+  if (!g->tmp || sort_runs(g->v, g->tmp, g->n, &g->nkeys) < 0)
+    qsort_r(g->v, g->n, sizeof *g->v, cmp_group, &g->nkeys);  /* in place */
 }
 
 void cfb_groups_sort(struct cfb_groups *g) {

@@ -36,11 +36,18 @@ struct cfb_groups {
   struct cfb_group_slot *slots;
   size_t nslots;
   struct cfb_groups_block *blocks;  /* newest first */
+  struct cfb_groups_block *spare;   /* kept by cfb_groups_reset */
+  struct cfb_group *tmp;            /* merge buffer of the sort */
+  size_t tmp_alloc;
   int unindexed;      /* groups were appended: slots are stale */
 };
 
 void cfb_groups_init(struct cfb_groups *g, size_t nkeys, size_t nvals);
 void cfb_groups_release(struct cfb_groups *g);   /* frees contents */
+/* Empties the map but keeps its memory for the next fill: a map refilled
+ * day after day then writes into pages it already has (fresh pages cost
+ * a fault each, which is dear on the VMs we run on). */
+void cfb_groups_reset(struct cfb_groups *g);
 /* Finds or adds the group with these keys (lens[i] bytes each; lens may be
  * NULL for NUL-terminated keys). NULL on out-of-memory. */
 struct cfb_group *cfb_groups_get(struct cfb_groups *g,

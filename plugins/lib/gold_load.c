@@ -220,7 +220,7 @@ static int load_one(sqlite3 *db, struct load_stmts *s,
     bind_s(s->put_load, 6, now);
     if (step_done(s->put_load)) goto store_err;
   }
-  cfb_silver_day_release(&day);
+  cfb_prefetch_recycle(pf, &day);
   return 0;
 store_err:
   sqlite3_reset(s->get_ver);

@@ -45,16 +45,29 @@ static int put_row(struct cfb_row_text *t, const struct cfb_groups *g,
   return *at > UINT32_MAX ? CF_ETOOBIG : 0;
 }
 
+/* p if it holds `need` items of `size` bytes, else a new block (p is
+ * freed, its contents are not kept); NULL when out of memory. A new block
+ * has a quarter more, so that the next day, a little larger, fits too. */
+static void *reserve(void *p, size_t *cap, size_t need, size_t size) {
+  if (p && *cap >= need) return p;
+  cf_free(p);
+  *cap = 0;
+  need += need / 4;
+  if ((p = cf_malloc(need * size))) *cap = need;
+  return p;
+}
+
 int cfb_row_text_build(struct cfb_row_text *t, const struct cfb_groups *g) {
   size_t ncols = g->nkeys + g->nvals, at = 0;
   int ret = 0;
-  cfb_row_text_release(t);
+  t->n = 0;
   t->ncols = ncols;
   if (g->n == 0) return 0;
   /* Sized once: no growth, no copy; pages past the end are never used. */
-  t->text = cf_malloc(text_bound(g));
-  t->end = cf_malloc((ncols ? g->n * ncols : 1) * sizeof *t->end);
-  t->count = cf_malloc(g->n * sizeof *t->count);
+  t->text = reserve(t->text, &t->text_cap, text_bound(g), 1);
+  t->end = reserve(t->end, &t->end_cap, ncols ? g->n * ncols : 1,
+                   sizeof *t->end);
+  t->count = reserve(t->count, &t->count_cap, g->n, sizeof *t->count);
   if (!t->text || !t->end || !t->count) ret = -ENOMEM;
   for (size_t i = 0; i < g->n && ret == 0; i++) ret = put_row(t, g, i, &at);
   if (ret < 0) {

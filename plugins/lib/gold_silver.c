@@ -34,10 +34,34 @@ static const char *const col_names[C_N] = {
  * folded once, after a sort that the row order makes cheap. */
 struct fold {
   const char *date;
-  struct cfb_groups facts;      /* CFB_FK_* -> CFB_FV_* */
-  struct cfb_groups resources;  /* CFB_RK_* -> CFB_RV_*, appended */
+  struct cfb_groups *facts;     /* CFB_FK_* -> CFB_FV_* */
+  struct cfb_groups *resources; /* CFB_RK_* -> CFB_RV_*, appended */
   size_t last_fact;             /* index + 1 of the last fact group */
 };
+
+void cfb_silver_scratch_init(struct cfb_silver_scratch *s) {
+  cfb_groups_init(&s->facts, CFB_FK_N, CFB_FV_N);
+  cfb_groups_init(&s->resources, CFB_RK_N, CFB_RV_N);
+  cfb_row_text_init(&s->facts_text);
+  cfb_row_text_init(&s->resources_text);
+}
+
+void cfb_silver_scratch_release(struct cfb_silver_scratch *s) {
+  cfb_groups_release(&s->facts);
+  cfb_groups_release(&s->resources);
+  cfb_row_text_release(&s->facts_text);
+  cfb_row_text_release(&s->resources_text);
+}
+
+void cfb_silver_scratch_give(struct cfb_silver_scratch *s,
+                             struct cfb_silver_day *day) {
+  cfb_row_text_release(&s->facts_text);
+  cfb_row_text_release(&s->resources_text);
+  s->facts_text = day->facts;
+  s->resources_text = day->resources;
+  cfb_row_text_init(&day->facts);
+  cfb_row_text_init(&day->resources);
+}
 
 void cfb_silver_day_release(struct cfb_silver_day *day) {
   cfb_row_text_release(&day->facts);
@@ -98,11 +122,11 @@ static int fold_row(struct fold *fo, const char **f,
     fk[k] = f[pos[fk_col[k]]];
     fl[k] = l[pos[fk_col[k]]];
   }
-  struct cfb_group *g = fo->last_fact ? &fo->facts.v[fo->last_fact - 1]
+  struct cfb_group *g = fo->last_fact ? &fo->facts->v[fo->last_fact - 1]
                                       : NULL;
-  if (!g || !cfb_groups_is(&fo->facts, g, fk, fl)) {
-    if (!(g = cfb_groups_get(&fo->facts, fk, fl))) return -ENOMEM;
-    fo->last_fact = (size_t)(g - fo->facts.v) + 1;
+  if (!g || !cfb_groups_is(fo->facts, g, fk, fl)) {
+    if (!(g = cfb_groups_get(fo->facts, fk, fl))) return -ENOMEM;
+    fo->last_fact = (size_t)(g - fo->facts->v) + 1;
   }
   g->sums[CFB_FV_BILLED] = cf_dec_add(g->sums[CFB_FV_BILLED], billed);
   g->sums[CFB_FV_EFFECTIVE] =
@@ -121,7 +145,7 @@ static int fold_row(struct fold *fo, const char **f,
                               f[pos[C_RESOURCE]], f[pos[C_SERVICE]]};
   size_t rl[CFB_RK_N] = {l[pos[C_PROVIDER]], l[pos[acc]],
                          l[pos[C_RESOURCE]], l[pos[C_SERVICE]]};
-  struct cfb_groups *rg = &fo->resources;
+  struct cfb_groups *rg = fo->resources;
   struct cfb_group *r = rg->n ? &rg->v[rg->n - 1] : NULL;
   if ((!r || !cfb_groups_is(rg, r, rk, rl)) &&
       !(r = cfb_groups_append(rg, rk, rl)))
@@ -187,6 +211,7 @@ static void hash_ahead(const struct mapped *m, struct cf_sha256 *sha,
 }
 
 int cfb_silver_day_read(const char *silver_root, const char *date,
+                        struct cfb_silver_scratch *scratch,
                         struct cfb_silver_day *day, char **errmsg) {
   char *link = cf_asprintf("%s/usage_date=%s/current", silver_root, date);
   char *data = NULL;
@@ -198,12 +223,22 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
   int pos[C_N], ret = 0, have_header = 0;
   size_t ncols = 0;
   cf_date d;
-  struct fold fo = {day->date, {0}, {0}, 0};
+  struct cfb_silver_scratch own;
+  struct cfb_silver_scratch *sc = scratch ? scratch : &own;
+  struct fold fo = {day->date, &sc->facts, &sc->resources, 0};
 
   memset(day, 0, sizeof *day);
-  cfb_groups_init(&fo.facts, CFB_FK_N, CFB_FV_N);
-  cfb_groups_init(&fo.resources, CFB_RK_N, CFB_RV_N);
-  if (!link) return -ENOMEM;
+  if (scratch) {                  /* the day is built in spare row texts */
+    day->facts = scratch->facts_text;
+    day->resources = scratch->resources_text;
+    cfb_row_text_init(&scratch->facts_text);
+    cfb_row_text_init(&scratch->resources_text);
+  }
+  if (!scratch) cfb_silver_scratch_init(&own);
+  if (!link) {
+    ret = -ENOMEM;
+    goto done;
+  }
   if (cf_date_parse(date, &d) < 0) {
     *errmsg = cf_asprintf("bad usage date '%s'", date);
     ret = CF_EINVALID;
@@ -284,15 +319,19 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     ret = CF_EDATA;
     goto done;
   }
-  cfb_groups_sort(&fo.facts);
-  cfb_groups_merge(&fo.resources);
-  if ((ret = cfb_row_text_build(&day->facts, &fo.facts)) < 0 ||
-      (ret = cfb_row_text_build(&day->resources, &fo.resources)) < 0)
+  cfb_groups_sort(fo.facts);
+  cfb_groups_merge(fo.resources);
+  if ((ret = cfb_row_text_build(&day->facts, fo.facts)) < 0 ||
+      (ret = cfb_row_text_build(&day->resources, fo.resources)) < 0)
     goto done;
 done:
   if (ret < 0) cfb_silver_day_release(day);
-  cfb_groups_release(&fo.facts);
-  cfb_groups_release(&fo.resources);
+  if (scratch) {
+    cfb_groups_reset(&scratch->facts);
+    cfb_groups_reset(&scratch->resources);
+  } else {
+    cfb_silver_scratch_release(&own);
+  }
   if (csv) cf_csv_close(csv);
   cf_sha256_end(sha, NULL);
   unmap_file(&map);

@@ -181,6 +181,71 @@ CF_TEST(row_text_lays_out_keys_then_sums) {
   cfb_groups_release(&g);
 }
 
+CF_TEST(groups_reset_forgets_groups_keeps_working) {
+  /* A map emptied by reset and refilled (memory reused, growing past what
+   * it had) finds only the new keys, sorts and merges as a new one. */
+  struct cfb_groups g;
+  cfb_groups_init(&g, 2, 1);
+  for (int round = 0; round < 3; round++) {
+    int n = 3000 * (round + 1);
+    for (int i = 0; i < n; i++) {
+      char a[32], b[32];
+      keys_of(i + round, a, b);
+      const char *k[2] = {a, b};
+      struct cfb_group *gr = round == 1 ? cfb_groups_append(&g, k, NULL)
+                                        : cfb_groups_get(&g, k, NULL);
+      CF_ASSERT(gr != NULL);
+      CF_ASSERT_EQ(0, gr->count);        /* nothing left from before */
+      gr->count++;
+    }
+    CF_ASSERT_EQ(n, g.n);
+    if (round == 1) cfb_groups_merge(&g);
+    else cfb_groups_sort(&g);
+    CF_ASSERT_EQ(n, g.n);
+    for (size_t i = 1; i < g.n; i++) {
+      int c = strcmp(g.v[i - 1].keys[0], g.v[i].keys[0]);
+      if (!c) c = strcmp(g.v[i - 1].keys[1], g.v[i].keys[1]);
+      CF_ASSERT(c < 0);
+    }
+    cfb_groups_reset(&g);
+    CF_ASSERT_EQ(0, g.n);
+  }
+  cfb_groups_release(&g);
+}
+
+CF_TEST(row_text_rebuilt_in_place) {
+  /* A row text built again, smaller then larger, has just the new rows. */
+  struct cfb_groups g;
+  struct cfb_row_text t;
+  cfb_row_text_init(&t);
+  for (int round = 0; round < 3; round++) {
+    int n = round == 1 ? 10 : 1000 * (round + 1);
+    cfb_groups_init(&g, 2, 1);
+    for (int i = 0; i < n; i++) {
+      char a[32], b[32];
+      keys_of(i, a, b);
+      const char *k[2] = {a, b};
+      struct cfb_group *gr = cfb_groups_get(&g, k, NULL);
+      gr->sums[0] = (cf_dec){(__int128)i * 1000000000000000000LL};
+      gr->count = i;
+    }
+    CF_ASSERT_EQ(0, cfb_row_text_build(&t, &g));
+    CF_ASSERT_EQ(n, t.n);
+    for (int i = 0; i < n; i++) {
+      char a[32], b[32], v[32];
+      int len;
+      keys_of(i, a, b);
+      snprintf(v, sizeof v, "%d", i);
+      CF_ASSERT_STR(a, cfb_row_text_get(&t, (size_t)i, 0, &len));
+      CF_ASSERT_STR(b, cfb_row_text_get(&t, (size_t)i, 1, &len));
+      CF_ASSERT_STR(v, cfb_row_text_get(&t, (size_t)i, 2, &len));
+      CF_ASSERT_EQ(i, t.count[i]);
+    }
+    cfb_groups_release(&g);
+  }
+  cfb_row_text_release(&t);
+}
+
 CF_TEST(row_text_of_no_groups_is_empty) {
   struct cfb_groups g;
   struct cfb_row_text t;

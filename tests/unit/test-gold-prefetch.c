@@ -115,7 +115,8 @@ CF_TEST(day_read_survives_every_failed_allocation) {
     struct cfb_silver_day day;
     char *err = NULL;
     cf_alloc_fail_after(n);
-    int rc = cfb_silver_day_read(silver, days[NDAYS - 1], &day, &err);
+    int rc = cfb_silver_day_read(silver, days[NDAYS - 1], NULL, &day,
+                                 &err);
     cf_alloc_fail_after(-1);
     if (rc == 0) {
       CF_ASSERT_EQ(40 * (NDAYS - 1) + 3, day.resources.n);

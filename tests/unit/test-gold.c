@@ -297,7 +297,8 @@ CF_TEST(silver_day_checksum_is_the_file_sha256) {
   char *path = cf_asprintf("%s/usage_date=2025-01-01/v000001/data.csv",
                            silver);
   CF_ASSERT_EQ(0, cf_sha256_file(path, want));
-  CF_ASSERT_EQ(0, cfb_silver_day_read(silver, "2025-01-01", &day, &err));
+  CF_ASSERT_EQ(0, cfb_silver_day_read(silver, "2025-01-01", NULL, &day,
+                                      &err));
   CF_ASSERT_STR(want, day.checksum);
   CF_ASSERT_EQ(4000, day.rows);
   CF_ASSERT_EQ(4000, day.resources.n);
