@@ -77,6 +77,18 @@ static int dec_field(const char *s, size_t n, int optional, cf_dec *out) {
   return cf_dec_parse(s, n, out) < 0 ? CF_EDATA : 0;
 }
 
+/* Optional decimal field i, whose text is most often that of field
+ * `like` (effective and list cost that equal the billed cost): the same
+ * text is the same value, already parsed. */
+static int same_dec(const char **f, const size_t *l, int i, int like,
+                    cf_dec like_value, cf_dec *out) {
+  if (l[i] && l[i] == l[like] && !memcmp(f[i], f[like], l[i])) {
+    *out = like_value;
+    return 0;
+  }
+  return dec_field(f[i], l[i], 1, out);
+}
+
 /* Maps header names to positions; CF_EDATA naming a missing column. */
 static int map_header(const char **f, size_t nf, int *pos, char **errmsg) {
   for (int c = 0; c < C_N; c++) {
@@ -106,8 +118,8 @@ static int fold_row(struct fold *fo, const char **f,
     return CF_EDATA;
   }
   if (dec_field(f[pos[C_BILLED]], l[pos[C_BILLED]], 0, &billed) ||
-      dec_field(f[pos[C_EFFECTIVE]], l[pos[C_EFFECTIVE]], 1, &effective) ||
-      dec_field(f[pos[C_LIST]], l[pos[C_LIST]], 1, &list) ||
+      same_dec(f, l, pos[C_EFFECTIVE], pos[C_BILLED], billed, &effective) ||
+      same_dec(f, l, pos[C_LIST], pos[C_BILLED], billed, &list) ||
       dec_field(f[pos[C_QTY]], l[pos[C_QTY]], 1, &qty)) {
     *why = cf_asprintf("non-decimal cost or quantity");
     return CF_EDATA;

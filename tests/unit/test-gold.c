@@ -320,6 +320,29 @@ CF_TEST(silver_day_checksum_is_the_file_sha256) {
   fx_rm(home);
 }
 
+CF_TEST(gold_effective_and_list_cost_apart_from_billed) {
+  /* Most silver rows carry one text in all three costs (parsed once);
+   * these differ, or are empty, and must still be summed apart. */
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part p[1];
+  const char *dates[] = {"2025-01-01"};
+  fx_publish(home, "2025-01-01", 1,
+             "B1,111,AWS,EC2,Compute,us-east-1,i-1,Usage,"
+             "2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1.5,1.25,2,USD,1,"
+             "Hrs,SKU,{},false,id1,abc,1,2025-01-01T00:00:00Z\n"
+             "B1,111,AWS,EC2,Compute,us-east-1,i-1,Usage,"
+             "2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1.5,,1.50,USD,1,"
+             "Hrs,SKU,{},false,id2,abc,2,2025-01-01T00:00:00Z\n");
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, p));
+  CF_ASSERT_STR("3", q1(db, "SELECT billed_cost FROM fact_daily_cost"));
+  CF_ASSERT_STR("1.25", q1(db, "SELECT effective_cost FROM"
+                               " fact_daily_cost"));
+  CF_ASSERT_STR("3.5", q1(db, "SELECT list_cost FROM fact_daily_cost"));
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
 CF_TEST(gold_report_renders) {
   const char *home = fx_home();
   sqlite3 *db = open_wh(home);
