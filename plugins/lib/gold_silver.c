@@ -222,66 +222,43 @@ static void hash_ahead(const struct mapped *m, struct cf_sha256 *sha,
   }
 }
 
-int cfb_silver_day_read(const char *silver_root, const char *date,
-                        struct cfb_silver_scratch *scratch,
-                        struct cfb_silver_day *day, char **errmsg) {
-  char *link = cf_asprintf("%s/usage_date=%s/current", silver_root, date);
-  char *data = NULL;
-  struct mapped map = {NULL, 0};
-  struct cf_sha256 *sha = NULL;
-  size_t hashed = 0;
-  struct cf_csv *csv = NULL;
+/* Resolves `current` once (hash and rows then come from the same
+ * version): day->version, and the data file's path in *data. */
+static int resolve_data(const char *silver_root, const char *date,
+                        struct cfb_silver_day *day, char **data,
+                        char **errmsg) {
   char target[PATH_MAX];
-  int pos[C_N], ret = 0, have_header = 0;
-  size_t ncols = 0;
-  cf_date d;
-  struct cfb_silver_scratch own;
-  struct cfb_silver_scratch *sc = scratch ? scratch : &own;
-  struct fold fo = {day->date, &sc->facts, &sc->resources, 0};
-
-  memset(day, 0, sizeof *day);
-  if (scratch) {                  /* the day is built in spare row texts */
-    day->facts = scratch->facts_text;
-    day->resources = scratch->resources_text;
-    cfb_row_text_init(&scratch->facts_text);
-    cfb_row_text_init(&scratch->resources_text);
-  }
-  if (!scratch) cfb_silver_scratch_init(&own);
-  if (!link) {
-    ret = -ENOMEM;
-    goto done;
-  }
-  if (cf_date_parse(date, &d) < 0) {
-    *errmsg = cf_asprintf("bad usage date '%s'", date);
-    ret = CF_EINVALID;
-    goto done;
-  }
-  memcpy(day->date, date, 11);
-  /* Resolve `current` once: hash and rows come from the same version. */
+  char *link = cf_asprintf("%s/usage_date=%s/current", silver_root, date);
+  if (!link) return -ENOMEM;
   ssize_t tn = readlink(link, target, sizeof target - 1);
   if (tn < 0) {
-    ret = errno == ENOENT ? CF_ENOTFOUND : -errno;
+    int ret = errno == ENOENT ? CF_ENOTFOUND : -errno;
     *errmsg = cf_asprintf("%s: %s", link, cf_strerror(ret));
-    goto done;
+    cf_free(link);
+    return ret;
   }
+  cf_free(link);
   target[tn] = '\0';
   const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1
                                           : target;
   if (base[0] == 'v') day->version = strtoll(base + 1, NULL, 10);
-  data = target[0] == '/'
-             ? cf_asprintf("%s/data.csv", target)
-             : cf_asprintf("%s/usage_date=%s/%s/data.csv", silver_root,
-                           date, target);
-  if (!data) {
-    ret = -ENOMEM;
-    goto done;
-  }
-  if ((ret = map_file(data, &map)) < 0) {
-    *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
-    goto done;
-  }
-  if (!(sha = cf_sha256_new()) ||
-      (ret = cf_csv_open_mem(map.p ? map.p : "", map.n, &csv)) < 0) {
+  *data = target[0] == '/'
+              ? cf_asprintf("%s/data.csv", target)
+              : cf_asprintf("%s/usage_date=%s/%s/data.csv", silver_root,
+                            date, target);
+  return *data ? 0 : -ENOMEM;
+}
+
+/* Folds every record of the mapped file `data` and hashes it, the hash a
+ * block ahead of the parser: day->rows and day->checksum. */
+static int fold_records(struct fold *fo, const struct mapped *map,
+                        const char *data, struct cfb_silver_day *day,
+                        char **errmsg) {
+  struct cf_sha256 *sha = cf_sha256_new();
+  struct cf_csv *csv = NULL;
+  size_t hashed = 0, ncols = 0;
+  int pos[C_N], ret = 0, have_header = 0;
+  if (!sha || cf_csv_open_mem(map->p ? map->p : "", map->n, &csv) < 0) {
     ret = -ENOMEM;
     *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
     goto done;
@@ -292,7 +269,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     size_t nf;
     int64_t line;
     char *why = NULL;
-    hash_ahead(&map, sha, &hashed, (size_t)cf_csv_tell(csv, NULL));
+    hash_ahead(map, sha, &hashed, (size_t)cf_csv_tell(csv, NULL));
     int r = cf_csv_next(csv, &f, &l, &nf, &line, &why);
     if (r == 0) break;
     if (r < 0 || (have_header && nf <= 0)) {
@@ -315,7 +292,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
       ret = CF_EDATA;
       goto done;
     }
-    if ((ret = fold_row(&fo, f, l, pos, &why)) < 0) {
+    if ((ret = fold_row(fo, f, l, pos, &why)) < 0) {
       *errmsg = cf_asprintf("%s:%lld: %s", data, (long long)line,
                             why ? why : cf_strerror(ret));
       cf_free(why);
@@ -323,14 +300,52 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     }
     day->rows++;
   }
-  hash_ahead(&map, sha, &hashed, map.n);   /* all of it, at the end */
+  hash_ahead(map, sha, &hashed, map->n);   /* all of it, at the end */
   cf_sha256_end(sha, day->checksum);
   sha = NULL;
   if (!have_header) {
     *errmsg = cf_asprintf("%s: empty file (no header)", data);
     ret = CF_EDATA;
+  }
+done:
+  if (csv) cf_csv_close(csv);
+  cf_sha256_end(sha, NULL);
+  return ret;
+}
+
+int cfb_silver_day_read(const char *silver_root, const char *date,
+                        struct cfb_silver_scratch *scratch,
+                        struct cfb_silver_day *day, char **errmsg) {
+  char *data = NULL;
+  struct mapped map = {NULL, 0};
+  struct cfb_silver_scratch own;
+  struct cfb_silver_scratch *sc = scratch ? scratch : &own;
+  struct fold fo = {day->date, &sc->facts, &sc->resources, 0};
+  cf_date d;
+  int ret;
+
+  memset(day, 0, sizeof *day);
+  if (scratch) {                  /* the day is built in spare row texts */
+    day->facts = scratch->facts_text;
+    day->resources = scratch->resources_text;
+    cfb_row_text_init(&scratch->facts_text);
+    cfb_row_text_init(&scratch->resources_text);
+  } else {
+    cfb_silver_scratch_init(&own);
+  }
+  if (cf_date_parse(date, &d) < 0) {
+    *errmsg = cf_asprintf("bad usage date '%s'", date);
+    ret = CF_EINVALID;
     goto done;
   }
+  memcpy(day->date, date, 11);
+  if ((ret = resolve_data(silver_root, date, day, &data, errmsg)) < 0)
+    goto done;
+  if ((ret = map_file(data, &map)) < 0) {
+    *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
+    goto done;
+  }
+  if ((ret = fold_records(&fo, &map, data, day, errmsg)) < 0) goto done;
   cfb_groups_sort(fo.facts);
   cfb_groups_merge(fo.resources);
   if ((ret = cfb_row_text_build(&day->facts, fo.facts)) < 0 ||
@@ -344,10 +359,7 @@ done:
   } else {
     cfb_silver_scratch_release(&own);
   }
-  if (csv) cf_csv_close(csv);
-  cf_sha256_end(sha, NULL);
   unmap_file(&map);
   cf_free(data);
-  cf_free(link);
   return ret;
 }
