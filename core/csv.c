@@ -1,6 +1,7 @@
 /* Streaming RFC 4180 CSV reader: bytes come from read(2) or libarchive in
- * fixed chunks; one record is held at a time (capped), so memory never
- * depends on the file size. Malformed records are reported and skipped. */
+ * fixed chunks, or from the caller's memory as one chunk; one record is
+ * held at a time (capped), so memory never depends on the file size.
+ * Malformed records are reported and skipped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -19,7 +20,8 @@
 struct cf_csv {
   int fd;                        /* plain file, or -1 */
   struct archive *ar;            /* .gz / .zip, or NULL */
-  char *chunk;                   /* CSV_CHUNK bytes of input */
+  char *own;                     /* CSV_CHUNK buffer (NULL over memory) */
+  const char *chunk;             /* input: own, or the caller's bytes */
   size_t chunk_len, chunk_pos;
   int eof;                       /* source exhausted */
   struct cf_buf replay;          /* bytes to parse again after a resync */
@@ -128,18 +130,40 @@ fail:
   return CF_EDATA;
 }
 
-int cf_csv_open(const char *path, struct cf_csv **out, char **errmsg) {
-  int ret = -ENOMEM;
+/* A reader with no input yet; NULL when out of memory. */
+static struct cf_csv *csv_new(void) {
   struct cf_csv *c = cf_calloc(1, sizeof *c);
-  *out = NULL;
-  if (!c) goto fail;
+  if (!c) return NULL;
   c->fd = -1;
   c->line = 1;
   cf_buf_init(&c->replay, 0);
   cf_buf_init(&c->raw, CSV_RECORD_MAX);
   /* Unescaped text plus one NUL per field never outgrows 2x raw. */
   cf_buf_init(&c->val, 2 * (size_t)CSV_RECORD_MAX + 2);
-  if (!(c->chunk = cf_malloc(CSV_CHUNK))) goto fail;
+  return c;
+}
+
+int cf_csv_open_mem(const void *data, size_t len, struct cf_csv **out) {
+  struct cf_csv *c = csv_new();
+  *out = NULL;
+  if (!c) return -ENOMEM;
+  /* One chunk that is all the input: every record whose line ends takes
+   * the fast path, and nothing is ever read or copied in. */
+  c->chunk = data;
+  c->chunk_len = len;
+  c->nread = (int64_t)len;
+  c->eof = 1;
+  *out = c;
+  return 0;
+}
+
+int cf_csv_open(const char *path, struct cf_csv **out, char **errmsg) {
+  int ret = -ENOMEM;
+  struct cf_csv *c = csv_new();
+  *out = NULL;
+  if (!c) goto fail;
+  if (!(c->own = cf_malloc(CSV_CHUNK))) goto fail;
+  c->chunk = c->own;
   if (ends_with(path, ".gz") || ends_with(path, ".zip")) {
     ret = open_archive(c, path, ends_with(path, ".zip"), errmsg);
     if (ret < 0) goto fail_quiet;
@@ -198,7 +222,7 @@ void cf_csv_close(struct cf_csv *c) {
   if (!c) return;
   if (c->fd >= 0) close(c->fd);
   if (c->ar) archive_read_free(c->ar);
-  cf_free(c->chunk);
+  cf_free(c->own);
   cf_buf_release(&c->replay);
   cf_buf_release(&c->raw);
   cf_buf_release(&c->val);
@@ -214,10 +238,10 @@ static int refill(struct cf_csv *c) {
   if (c->eof) return 0;
   ssize_t n;
   if (c->ar) {
-    n = archive_read_data(c->ar, c->chunk, CSV_CHUNK);
+    n = archive_read_data(c->ar, c->own, CSV_CHUNK);
     if (n < 0) return CF_EDATA;
   } else {
-    do n = read(c->fd, c->chunk, CSV_CHUNK); while (n < 0 && errno == EINTR);
+    do n = read(c->fd, c->own, CSV_CHUNK); while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
     c->nread += n;
   }
@@ -408,8 +432,9 @@ static int fast_record(struct cf_csv *c) {
   if (!nl) return 0;
   size_t n = (size_t)(nl - p) + 1;
   if (n > CSV_RECORD_MAX) return 0;
-  /* Unescaped text never outgrows the record; plus one NUL per field. */
-  if (cf_buf_grow(&c->val, 2 * n + 1) < 0) return -ENOMEM;
+  /* Unescaped text never outgrows the record; plus one NUL per field,
+   * and the 8 bytes copy_plain may write ahead. */
+  if (cf_buf_grow(&c->val, 2 * n + 9) < 0) return -ENOMEM;
   char *out = c->val.buf;
   size_t o = 0;
   const char *q = p;

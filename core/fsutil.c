@@ -108,6 +108,28 @@ int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]) {
   return 0;
 }
 
+/* The handle is the OpenSSL context itself. */
+struct cf_sha256 *cf_sha256_new(void) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx && !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+    EVP_MD_CTX_free(ctx);
+    ctx = NULL;
+  }
+  return (struct cf_sha256 *)ctx;
+}
+
+void cf_sha256_update(struct cf_sha256 *s, const void *p, size_t n) {
+  EVP_DigestUpdate((EVP_MD_CTX *)s, p, n);
+}
+
+void cf_sha256_end(struct cf_sha256 *s, char hex[65]) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned dl = 0;
+  if (!s) return;
+  if (hex && EVP_DigestFinal_ex((EVP_MD_CTX *)s, d, &dl)) to_hex(d, dl, hex);
+  EVP_MD_CTX_free((EVP_MD_CTX *)s);
+}
+
 int cf_sha256_file(const char *path, char hex[65]) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;

@@ -14,6 +14,12 @@ struct cf_csv;
 int  cf_csv_open(const char *path, struct cf_csv **out, char **errmsg);
 void cf_csv_close(struct cf_csv *c);
 
+/* Reads the `len` bytes at `data` (e.g. a file mapped with mmap), which
+ * must stay valid and unchanged until cf_csv_close: no system call and no
+ * copy of the input, same records and errors as cf_csv_open on a file
+ * holding those bytes. Returns 0 or -ENOMEM. */
+int  cf_csv_open_mem(const void *data, size_t len, struct cf_csv **out);
+
 /* Reads the next record. Returns 1 with fields set, 0 at end of input, or
  * a negative error (CF_EDATA for a malformed record: unterminated quote,
  * invalid UTF-8, record over the size cap; *errmsg says why; the reader

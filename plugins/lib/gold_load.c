@@ -23,7 +23,11 @@ struct load_stmts {
 /* Resource facts go in up to RES_BATCH rows per statement: a day has tens
  * of thousands, and one step per batch spares SQLite's per-statement
  * start, cursor opening and halt, about a quarter of the writer's time
- * (same rows, same order, same rowids). */
+ * (same rows, same order). OR FAIL: a multi-row INSERT that may ABORT
+ * must be able to undo its own rows, so SQLite copied every page it
+ * touched to a statement journal (a temp file past 64 KiB: 2 GB of writes
+ * on the 1 GB bench); any failure here rolls back the whole load anyway,
+ * so nothing needs undoing statement by statement. */
 #define RES_BATCH 128
 #define RES_COLS 8
 #define N_STMTS (sizeof load_sql / sizeof *load_sql)
@@ -49,7 +53,7 @@ static const char *const load_sql[] = {
 
 static char *res_batch_sql(int rows) {
   struct cf_buf b = CF_BUF_INIT(0);
-  int bad = cf_buf_adds(&b, "INSERT INTO fact_resource_daily VALUES");
+  int bad = cf_buf_adds(&b, "INSERT OR FAIL INTO fact_resource_daily VALUES");
   for (int r = 0; r < rows; r++)
     bad |= cf_buf_adds(&b, r ? ",(?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?)");
   if (bad < 0) {
@@ -121,30 +125,71 @@ static void bind_resource(sqlite3_stmt *st, int base,
   sqlite3_bind_int64(st, base + 8, t->count[i]);
 }
 
+/* Dimension keys already upserted for the date being loaded: its facts
+ * repeat each account, service and region many times, and a repeat
+ * changes nothing (same key, same date), so only the first is sent --
+ * four statements per fact row were a large share of the writer's steps. */
+struct dims_seen {
+  struct cfb_groups acct, svc, region;
+};
+
+static const int acct_cols[] = {CFB_FK_PROVIDER, CFB_FK_BILLING_ACCOUNT,
+                                CFB_FK_SUB_ACCOUNT};
+static const int svc_cols[] = {CFB_FK_PROVIDER, CFB_FK_SERVICE,
+                               CFB_FK_CATEGORY};
+static const int region_cols[] = {CFB_FK_PROVIDER, CFB_FK_REGION};
+
+/* Binds columns cols[0..n) of fact row i as ?1..?n and steps st, unless
+ * that key was stepped already for this date. */
+static int put_dim(sqlite3_stmt *st, struct cfb_groups *seen,
+                   const struct cfb_row_text *t, size_t i, const int *cols,
+                   size_t n) {
+  const char *keys[CFB_GROUPS_MAXKEYS];
+  size_t lens[CFB_GROUPS_MAXKEYS];
+  for (size_t k = 0; k < n; k++) {
+    int len;
+    keys[k] = cfb_row_text_get(t, i, (size_t)cols[k], &len);
+    lens[k] = (size_t)len;
+  }
+  struct cfb_group *g = cfb_groups_get(seen, keys, lens);
+  if (!g) return -ENOMEM;
+  if (g->count++) return 0;
+  for (size_t k = 0; k < n; k++)
+    sqlite3_bind_text(st, (int)k + 1, keys[k], (int)lens[k], SQLITE_STATIC);
+  return step_done(st);
+}
+
+static int put_dims(struct load_stmts *s, struct dims_seen *seen,
+                    const struct cfb_silver_day *d, size_t i) {
+  const struct cfb_row_text *t = &d->facts;
+  bind_s(s->ins_acct, 4, d->date);
+  if (put_dim(s->ins_acct, &seen->acct, t, i, acct_cols, 3) ||
+      put_dim(s->ins_svc, &seen->svc, t, i, svc_cols, 3) ||
+      put_dim(s->ins_region, &seen->region, t, i, region_cols, 2))
+    return CF_ESTORE;
+  return 0;
+}
+
 static int put_facts(struct load_stmts *s, const struct cfb_silver_day *d,
                      int64_t version) {
   const struct cfb_row_text *t = &d->facts;
-  for (size_t i = 0; i < t->n; i++) {
+  struct dims_seen seen;
+  int ret = 0;
+  cfb_groups_init(&seen.acct, 3, 0);
+  cfb_groups_init(&seen.svc, 3, 0);
+  cfb_groups_init(&seen.region, 2, 0);
+  for (size_t i = 0; i < t->n && ret == 0; i++) {
     bind_s(s->ins_fact, 1, d->date);
     for (int c = 0; c < CFB_FK_N + CFB_FV_N; c++)
       bind_col(s->ins_fact, 2 + c, t, i, c);
     sqlite3_bind_int64(s->ins_fact, 14, t->count[i]);
     sqlite3_bind_int64(s->ins_fact, 15, version);
-    if (step_done(s->ins_fact)) return CF_ESTORE;
-
-    bind_col(s->ins_acct, 1, t, i, CFB_FK_PROVIDER);
-    bind_col(s->ins_acct, 2, t, i, CFB_FK_BILLING_ACCOUNT);
-    bind_col(s->ins_acct, 3, t, i, CFB_FK_SUB_ACCOUNT);
-    bind_s(s->ins_acct, 4, d->date);
-    bind_col(s->ins_svc, 1, t, i, CFB_FK_PROVIDER);
-    bind_col(s->ins_svc, 2, t, i, CFB_FK_SERVICE);
-    bind_col(s->ins_svc, 3, t, i, CFB_FK_CATEGORY);
-    bind_col(s->ins_region, 1, t, i, CFB_FK_PROVIDER);
-    bind_col(s->ins_region, 2, t, i, CFB_FK_REGION);
-    if (step_done(s->ins_acct) || step_done(s->ins_svc) ||
-        step_done(s->ins_region))
-      return CF_ESTORE;
+    ret = step_done(s->ins_fact) ? CF_ESTORE : put_dims(s, &seen, d, i);
   }
+  cfb_groups_release(&seen.acct);
+  cfb_groups_release(&seen.svc);
+  cfb_groups_release(&seen.region);
+  if (ret < 0) return CF_ESTORE;
   for (size_t i = 0; i < d->resources.n;) {
     int batch = d->resources.n - i >= (size_t)s->res_batch;
     sqlite3_stmt *st = batch ? s->ins_res_batch : s->ins_res;
@@ -216,7 +261,7 @@ static int load_one(sqlite3 *db, struct load_stmts *s,
     bind_s(s->put_load, 6, now);
     if (step_done(s->put_load)) goto store_err;
   }
-  cfb_silver_day_release(&day);
+  cfb_prefetch_recycle(pf, &day);
   return 0;
 store_err:
   sqlite3_reset(s->get_ver);

@@ -32,6 +32,9 @@ struct cfb_prefetch {
   size_t ahead;               /* claimed but not taken, at most */
   int stop;
   struct day_slot *slots;
+  /* Days the writer is done with, their memory for the next reads. */
+  struct cfb_silver_day spare[MAX_WORKERS];
+  size_t nspare;
   pthread_t threads[MAX_WORKERS];
   size_t nthreads;
 };
@@ -43,6 +46,8 @@ size_t cfb_prefetch_default_workers(void) {
 
 static void *worker(void *arg) {
   struct cfb_prefetch *p = arg;
+  struct cfb_silver_scratch scratch;   /* memory reused day after day */
+  cfb_silver_scratch_init(&scratch);
   pthread_mutex_lock(&p->mu);
   for (;;) {
     /* Bounded read-ahead: memory is a few days of groups, not all. */
@@ -50,11 +55,16 @@ static void *worker(void *arg) {
       pthread_cond_wait(&p->room, &p->mu);
     if (p->stop || p->next >= p->n) break;
     size_t i = p->next++;
+    if (p->nspare) {
+      cfb_silver_scratch_give(&scratch, &p->spare[--p->nspare]);
+      cfb_silver_day_release(&p->spare[p->nspare]);
+    }
     pthread_mutex_unlock(&p->mu);
 
     struct cfb_silver_day day;
     char *err = NULL;
-    int ret = cfb_silver_day_read(p->silver_root, p->dates[i], &day, &err);
+    int ret = cfb_silver_day_read(p->silver_root, p->dates[i], &scratch,
+                                  &day, &err);
 
     pthread_mutex_lock(&p->mu);
     p->slots[i].ret = ret;
@@ -64,6 +74,7 @@ static void *worker(void *arg) {
     pthread_cond_broadcast(&p->ready);
   }
   pthread_mutex_unlock(&p->mu);
+  cfb_silver_scratch_release(&scratch);
   return NULL;
 }
 
@@ -98,7 +109,8 @@ int cfb_prefetch_take(struct cfb_prefetch *p, size_t i,
                       struct cfb_silver_day *day, char **errmsg) {
   struct day_slot *s = &p->slots[i];
   if (p->nthreads == 0)   /* no workers: read in place */
-    return cfb_silver_day_read(p->silver_root, p->dates[i], day, errmsg);
+    return cfb_silver_day_read(p->silver_root, p->dates[i], NULL, day,
+                               errmsg);
   pthread_mutex_lock(&p->mu);
   while (!s->done) pthread_cond_wait(&p->ready, &p->mu);
   int ret = s->ret;
@@ -110,6 +122,17 @@ int cfb_prefetch_take(struct cfb_prefetch *p, size_t i,
   pthread_cond_broadcast(&p->room);
   pthread_mutex_unlock(&p->mu);
   return ret;
+}
+
+void cfb_prefetch_recycle(struct cfb_prefetch *p,
+                          struct cfb_silver_day *day) {
+  pthread_mutex_lock(&p->mu);
+  if (p->nthreads && p->nspare < MAX_WORKERS) {
+    p->spare[p->nspare++] = *day;       /* handed over whole */
+    memset(day, 0, sizeof *day);
+  }
+  pthread_mutex_unlock(&p->mu);
+  cfb_silver_day_release(day);          /* what was not kept */
 }
 
 void cfb_prefetch_free(struct cfb_prefetch *p) {
@@ -125,6 +148,7 @@ void cfb_prefetch_free(struct cfb_prefetch *p) {
     if (p->slots[i].ret == 0) cfb_silver_day_release(&p->slots[i].day);
     cf_free(p->slots[i].errmsg);
   }
+  while (p->nspare) cfb_silver_day_release(&p->spare[--p->nspare]);
   pthread_cond_destroy(&p->room);
   pthread_cond_destroy(&p->ready);
   pthread_mutex_destroy(&p->mu);

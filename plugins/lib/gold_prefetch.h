@@ -25,6 +25,11 @@ int cfb_prefetch_start(const char *silver_root, const char *const *dates,
 int cfb_prefetch_take(struct cfb_prefetch *p, size_t i,
                       struct cfb_silver_day *day, char **errmsg);
 
+/* Gives back a day taken and loaded: its memory serves a later read
+ * (freshly allocated pages fault, which is dear on our VMs). *day is
+ * released either way; it is empty afterwards. */
+void cfb_prefetch_recycle(struct cfb_prefetch *p, struct cfb_silver_day *day);
+
 /* Stops the workers (dates not yet started are skipped), joins them and
  * frees every result nobody took. NULL is a no-op. */
 void cfb_prefetch_free(struct cfb_prefetch *p);

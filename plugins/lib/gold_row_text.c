@@ -14,45 +14,65 @@ void cfb_row_text_release(struct cfb_row_text *t) {
   cfb_row_text_init(t);
 }
 
-/* Appends one value and its NUL; records where it ends. */
-static int put_value(struct cf_buf *b, const char *s, size_t n,
-                     uint32_t *end) {
-  if (b->len + n + 1 > UINT32_MAX) return CF_ETOOBIG;
-  if (cf_buf_add(b, s, n) < 0 || cf_buf_addch(b, '\0') < 0) return -ENOMEM;
-  *end = (uint32_t)(b->len - 1);
-  return 0;
+/* Room for every row: its key block and the longest decimal per sum. */
+static size_t text_bound(const struct cfb_groups *g) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->n; i++)
+    n += cfb_groups_key_block(g, &g->v[i]) + g->nvals * CF_DEC_MAXSTR;
+  return n;
+}
+
+/* Lays out row i at text + *at: the group's key block in one copy (its
+ * keys already end in NULs), then each sum formatted in place. */
+static int put_row(struct cfb_row_text *t, const struct cfb_groups *g,
+                   size_t i, size_t *at) {
+  const struct cfb_group *gr = &g->v[i];
+  uint32_t *end = &t->end[i * t->ncols];
+  if (g->nkeys) {
+    size_t block = cfb_groups_key_block(g, gr);
+    memcpy(t->text + *at, gr->keys[0], block);
+    for (size_t c = 0; c < g->nkeys; c++)
+      *end++ = (uint32_t)(*at + (size_t)(gr->keys[c] - gr->keys[0]) +
+                          cfb_groups_key_len(g, gr, c));
+    *at += block;
+  }
+  for (size_t v = 0; v < g->nvals; v++) {
+    *at += cf_dec_format(gr->sums[v], t->text + *at);  /* NUL included */
+    *end++ = (uint32_t)*at;
+    (*at)++;
+  }
+  t->count[i] = gr->count;
+  return *at > UINT32_MAX ? CF_ETOOBIG : 0;
+}
+
+/* p if it holds `need` items of `size` bytes, else a new block (p is
+ * freed, its contents are not kept); NULL when out of memory. A new block
+ * has a quarter more, so that the next day, a little larger, fits too. */
+static void *reserve(void *p, size_t *cap, size_t need, size_t size) {
+  if (p && *cap >= need) return p;
+  cf_free(p);
+  *cap = 0;
+  need += need / 4;
+  if ((p = cf_malloc(need * size))) *cap = need;
+  return p;
 }
 
 int cfb_row_text_build(struct cfb_row_text *t, const struct cfb_groups *g) {
-  struct cf_buf b = CF_BUF_INIT(0);
-  size_t ncols = g->nkeys + g->nvals, nv = g->n * ncols;
+  size_t ncols = g->nkeys + g->nvals, at = 0;
   int ret = 0;
-  cfb_row_text_release(t);
+  t->n = 0;
   t->ncols = ncols;
   if (g->n == 0) return 0;
-  t->end = cf_malloc((nv ? nv : 1) * sizeof *t->end);
-  t->count = cf_malloc(g->n * sizeof *t->count);
-  if (!t->end || !t->count) ret = -ENOMEM;
-  for (size_t i = 0, k = 0; i < g->n && ret == 0; i++) {
-    const struct cfb_group *gr = &g->v[i];
-    t->count[i] = gr->count;
-    for (size_t c = 0; c < g->nkeys && ret == 0; c++, k++)
-      ret = put_value(&b, gr->keys[c], cfb_groups_key_len(g, gr, c),
-                      &t->end[k]);
-    for (size_t v = 0; v < g->nvals && ret == 0; v++, k++) {
-      char s[CF_DEC_MAXSTR];
-      ret = put_value(&b, s, cf_dec_format(gr->sums[v], s), &t->end[k]);
-    }
-  }
+  /* Sized once: no growth, no copy; pages past the end are never used. */
+  t->text = reserve(t->text, &t->text_cap, text_bound(g), 1);
+  t->end = reserve(t->end, &t->end_cap, ncols ? g->n * ncols : 1,
+                   sizeof *t->end);
+  t->count = reserve(t->count, &t->count_cap, g->n, sizeof *t->count);
+  if (!t->text || !t->end || !t->count) ret = -ENOMEM;
+  for (size_t i = 0; i < g->n && ret == 0; i++) ret = put_row(t, g, i, &at);
   if (ret < 0) {
-    cf_buf_release(&b);
     cfb_row_text_release(t);
     return ret;
-  }
-  t->text = cf_buf_detach(&b, NULL);
-  if (!t->text) {
-    cfb_row_text_release(t);
-    return -ENOMEM;
   }
   t->n = g->n;
   return 0;

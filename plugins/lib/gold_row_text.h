@@ -18,10 +18,14 @@ struct cfb_row_text {
   char *text;       /* every value, each followed by a NUL */
   uint32_t *end;    /* end[i * ncols + c]: offset of that value's NUL */
   int64_t *count;   /* count[i]: source rows folded into row i */
+  /* What the arrays can hold: a build into a used row text reuses them,
+   * so a reader recycling days writes into pages it already has. */
+  size_t text_cap, end_cap, count_cap;
 };
 
 void cfb_row_text_init(struct cfb_row_text *t);
-/* Builds the rows of g's groups. 0, -ENOMEM, or CF_ETOOBIG past 4 GiB. */
+/* Builds the rows of g's groups, replacing what t held (its memory is
+ * reused when large enough). 0, -ENOMEM, or CF_ETOOBIG past 4 GiB. */
 int  cfb_row_text_build(struct cfb_row_text *t, const struct cfb_groups *g);
 void cfb_row_text_release(struct cfb_row_text *t);
 

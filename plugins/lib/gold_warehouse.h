@@ -40,13 +40,30 @@ struct cfb_silver_day {
   struct cfb_row_text resources;  /* CFB_RK_* then CFB_RV_* */
 };
 
+/* What a reader of many days keeps from one to the next: the group maps,
+ * emptied but with their memory, and row texts to build the next day in
+ * (those of a day the writer is done with), so that a day does not fault
+ * in fresh pages. */
+struct cfb_silver_scratch {
+  struct cfb_groups facts, resources;
+  struct cfb_row_text facts_text, resources_text;   /* empty, or spare */
+};
+void cfb_silver_scratch_init(struct cfb_silver_scratch *s);
+void cfb_silver_scratch_release(struct cfb_silver_scratch *s);
+/* Hands the row texts of a day nobody needs any more to the scratch (the
+ * day is left empty, still to be released). */
+void cfb_silver_scratch_give(struct cfb_silver_scratch *s,
+                             struct cfb_silver_day *day);
+
 /* Reads SILVER_ROOT/usage_date=DATE/current/data.csv (resolving `current`
  * once, so a concurrent republish cannot mix versions), folds it and lays
  * out the sorted rows for the writer. Thread-safe: the gold_prefetch
- * workers read several days at once.
+ * workers read several days at once, each with its own scratch (NULL:
+ * the read allocates and frees its own).
  * Returns 0, CF_ENOTFOUND if the partition does not exist, CF_EDATA on a
  * bad row (*errmsg says file, line, why; caller frees). */
 int  cfb_silver_day_read(const char *silver_root, const char *date,
+                         struct cfb_silver_scratch *scratch,
                          struct cfb_silver_day *day, char **errmsg);
 void cfb_silver_day_release(struct cfb_silver_day *day);
 

@@ -132,7 +132,11 @@ if [ "$r" = 0 ] && grep -q '^verified: 0 difference' "$TMP/out"; then
   ok "verify: recomputed silver and gold match"
 else bad "verify exit $r"; cat "$TMP/out" "$TMP/err"; fi
 sqlite3 "$HOME_/warehouse.db" "UPDATE fact_daily_cost SET billed_cost='1'
-  WHERE rowid=(SELECT min(rowid) FROM fact_daily_cost)"
+  WHERE (usage_date, provider, billing_account_id, sub_account_id,
+    service_name, service_category, region_id, currency) =
+  (SELECT usage_date, provider, billing_account_id, sub_account_id,
+    service_name, service_category, region_id, currency
+   FROM fact_daily_cost LIMIT 1)"
 eq "verify exits 1 on a tampered warehouse" \
    "$(rc "${CF[@]}" verify cloud_billing_daily --date $DS)" 1
 eq "verify exits 2 without a warehouse" \

@@ -26,16 +26,10 @@ static const char *write_tmp(const char *name, const void *data, size_t n) {
   return path;
 }
 
-/* Reads every record, rendering them as "f1|f2\n" (errors as "!ERR@line
- * msg\n") into a malloc'd string. */
-static char *dump_with(const char *path, int fast) {
-  struct cf_csv *c;
+/* Renders every record of an open reader as "f1|f2\n" (errors as
+ * "!ERR@line msg\n") into a malloc'd string; closes the reader. */
+static char *dump_reader(struct cf_csv *c, int fast) {
   char *err = NULL;
-  if (cf_csv_open(path, &c, &err) != 0) {
-    char *s = cf_asprintf("OPEN %s", err ? err : "?");
-    cf_free(err);
-    return s;
-  }
   cf_csv_set_fast_path(c, fast);
   struct cf_buf out = CF_BUF_INIT(0);
   const char **f;
@@ -62,13 +56,47 @@ static char *dump_with(const char *path, int fast) {
   return cf_buf_detach(&out, NULL);
 }
 
+static char *dump_with(const char *path, int fast) {
+  struct cf_csv *c;
+  char *err = NULL;
+  if (cf_csv_open(path, &c, &err) != 0) {
+    char *s = cf_asprintf("OPEN %s", err ? err : "?");
+    cf_free(err);
+    return s;
+  }
+  return dump_reader(c, fast);
+}
+
+/* The same through cf_csv_open_mem, over an exact-size heap copy so that
+ * ASan catches a read past the end. */
+static char *dump_mem(const void *data, size_t n, int fast) {
+  struct cf_csv *c;
+  char *copy = malloc(n ? n : 1);
+  if (!copy) abort();
+  memcpy(copy, data, n);
+  CF_ASSERT_EQ(0, cf_csv_open_mem(copy, n, &c));
+  char *s = dump_reader(c, fast);
+  free(copy);
+  return s;
+}
+
 static char *dump(const char *path) { return dump_with(path, 1); }
 
-static void check(const char *input, const char *expect) {
-  const char *p = write_tmp("t.csv", input, strlen(input));
+/* Both readers, both parsers, must render `input` as `expect`. */
+static void check_n(const char *input, size_t n, const char *expect) {
+  const char *p = write_tmp("t.csv", input, n);
   char *got = dump(p);
   CF_ASSERT_STR(got, expect);
   free(got);
+  for (int fast = 0; fast < 2; fast++) {
+    got = dump_mem(input, n, fast);
+    CF_ASSERT_STR(got, expect);
+    free(got);
+  }
+}
+
+static void check(const char *input, const char *expect) {
+  check_n(input, strlen(input), expect);
 }
 
 CF_TEST(basic_records) {
@@ -120,6 +148,7 @@ CF_TEST(record_cap) {
   if (strlen(got) > 200) CF_FAIL_("cap not enforced (%zu)", strlen(got));
   CF_ASSERT_STR(got, "1:a|b\n!ERR@2 record over 1048576 bytes\n3:c|d\n");
   free(got);
+  check_n(s, n, "1:a|b\n!ERR@2 record over 1048576 bytes\n3:c|d\n");
   free(s);
 }
 
@@ -150,6 +179,57 @@ CF_TEST(chunk_boundaries) {
   cf_csv_close(c);
 }
 
+CF_TEST(plain_runs_across_word_edges) {
+  /* Plain fields of every length around the 8-byte steps of the fast
+   * path, with a ',' , a lone '\r' or a CRLF at each position: both
+   * parsers, file and memory, agree. */
+  struct cf_buf b = CF_BUF_INIT(0);
+  static const char *const stops[] = {",", "\r", "\r\n", "\"x\"y"};
+  for (int len = 0; len < 40; len++)
+    for (size_t s = 0; s < sizeof stops / sizeof *stops; s++)
+      for (int at = 0; at <= len; at++) {
+        for (int i = 0; i < len; i++) {
+          if (i == at) cf_buf_adds(&b, stops[s]);
+          cf_buf_addch(&b, (char)('a' + (i + len) % 26));
+        }
+        cf_buf_adds(&b, at == len ? ",tail\n" : "\n");
+      }
+  const char *p = write_tmp("runs.csv", b.buf, b.len);
+  char *slow = dump_with(p, 0), *fast = dump_with(p, 1);
+  CF_ASSERT_STR(fast, slow);
+  for (int f = 0; f < 2; f++) {
+    char *mem = dump_mem(b.buf, b.len, f);
+    CF_ASSERT_STR(mem, slow);
+    free(mem);
+  }
+  free(fast);
+  free(slow);
+  cf_buf_release(&b);
+}
+
+CF_TEST(mem_reader_tell) {
+  /* Offsets into the buffer, as for a plain file read from byte 0. */
+  static const char in[] = "h1,h2\n\"a\nb\",c\nlast,x";
+  struct cf_csv *c;
+  const char **f;
+  const size_t *l;
+  size_t n;
+  int64_t line, at;
+  CF_ASSERT_EQ(0, cf_csv_open_mem(in, sizeof in - 1, &c));
+  CF_ASSERT_EQ(0, cf_csv_tell(c, &at));
+  CF_ASSERT_EQ(1, cf_csv_next(c, &f, &l, &n, &line, NULL));
+  CF_ASSERT_EQ(6, cf_csv_tell(c, &at));
+  CF_ASSERT_EQ(2, at);
+  CF_ASSERT_EQ(1, cf_csv_next(c, &f, &l, &n, &line, NULL));
+  CF_ASSERT_STR(f[0], "a\nb");
+  CF_ASSERT_EQ(14, cf_csv_tell(c, &at));
+  CF_ASSERT_EQ(4, at);
+  CF_ASSERT_EQ(1, cf_csv_next(c, &f, &l, &n, &line, NULL));
+  CF_ASSERT_EQ(0, cf_csv_next(c, &f, &l, &n, &line, NULL));
+  CF_ASSERT_EQ((int64_t)sizeof in - 1, cf_csv_tell(c, NULL));
+  cf_csv_close(c);
+}
+
 CF_TEST(fast_path_matches_byte_parser) {
   /* Random records over the bytes that matter to the state machine: both
    * parsers must produce the same records, lines and errors. */
@@ -166,6 +246,11 @@ CF_TEST(fast_path_matches_byte_parser) {
     const char *p = write_tmp("diff.csv", b.buf, b.len);
     char *fast = dump_with(p, 1), *slow = dump_with(p, 0);
     CF_ASSERT_STR(fast, slow);
+    for (int f = 0; f < 2; f++) {    /* and from memory */
+      char *mem = dump_mem(b.buf, b.len, f);
+      CF_ASSERT_STR(mem, slow);
+      free(mem);
+    }
     free(fast);
     free(slow);
     cf_buf_release(&b);

@@ -279,6 +279,70 @@ CF_TEST(gold_atomic_republish_under_reader) {
   fx_rm(home);
 }
 
+CF_TEST(silver_day_checksum_is_the_file_sha256) {
+  /* The hash runs block by block ahead of the parser: over several
+   * blocks it must still be the sha256 of the whole file. */
+  const char *home = fx_home();
+  struct fx_day d;
+  struct cfb_silver_day day;
+  char want[65], pieces[65], *err = NULL, *silver = fx_silver(home);
+  FILE *f = fx_begin(&d);
+  for (int i = 0; i < 4000; i++) {
+    char res[32];
+    snprintf(res, sizeof res, "i-%05d", i);
+    fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", res, "Usage",
+           "0.1", "1");
+  }
+  fx_end(&d, home, "2025-01-01", 1);
+  char *path = cf_asprintf("%s/usage_date=2025-01-01/v000001/data.csv",
+                           silver);
+  CF_ASSERT_EQ(0, cf_sha256_file(path, want));
+  CF_ASSERT_EQ(0, cfb_silver_day_read(silver, "2025-01-01", NULL, &day,
+                                      &err));
+  CF_ASSERT_STR(want, day.checksum);
+  CF_ASSERT_EQ(4000, day.rows);
+  CF_ASSERT_EQ(4000, day.resources.n);
+  cfb_silver_day_release(&day);
+  /* cf_sha256_new/update/end over uneven pieces is cf_sha256_mem. */
+  struct cf_buf b = CF_BUF_INIT(0);
+  CF_ASSERT_EQ(0, cf_buf_read_file(&b, path));
+  struct cf_sha256 *sha = cf_sha256_new();
+  CF_ASSERT(sha != NULL);
+  for (size_t at = 0, k = 1; at < b.len; at += k, k = k * 3 + 1)
+    cf_sha256_update(sha, b.buf + at, k < b.len - at ? k : b.len - at);
+  cf_sha256_end(sha, pieces);
+  CF_ASSERT_STR(want, pieces);
+  cf_sha256_end(cf_sha256_new(), NULL);    /* frees without a result */
+  cf_buf_release(&b);
+  cf_free(path);
+  cf_free(err);
+  cf_free(silver);
+  fx_rm(home);
+}
+
+CF_TEST(gold_effective_and_list_cost_apart_from_billed) {
+  /* Most silver rows carry one text in all three costs (parsed once);
+   * these differ, or are empty, and must still be summed apart. */
+  const char *home = fx_home();
+  sqlite3 *db = open_wh(home);
+  struct cfb_gold_part p[1];
+  const char *dates[] = {"2025-01-01"};
+  fx_publish(home, "2025-01-01", 1,
+             "B1,111,AWS,EC2,Compute,us-east-1,i-1,Usage,"
+             "2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1.5,1.25,2,USD,1,"
+             "Hrs,SKU,{},false,id1,abc,1,2025-01-01T00:00:00Z\n"
+             "B1,111,AWS,EC2,Compute,us-east-1,i-1,Usage,"
+             "2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1.5,,1.50,USD,1,"
+             "Hrs,SKU,{},false,id2,abc,2,2025-01-01T00:00:00Z\n");
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, p));
+  CF_ASSERT_STR("3", q1(db, "SELECT billed_cost FROM fact_daily_cost"));
+  CF_ASSERT_STR("1.25", q1(db, "SELECT effective_cost FROM"
+                               " fact_daily_cost"));
+  CF_ASSERT_STR("3.5", q1(db, "SELECT list_cost FROM fact_daily_cost"));
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
 CF_TEST(gold_report_renders) {
   const char *home = fx_home();
   sqlite3 *db = open_wh(home);
