@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include "cfb_rowsort.h"
 #include "cfb_silver_int.h"
 
@@ -171,7 +172,13 @@ int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
   ret = cfb_partition_stage(dir, "silver.cost", part, iov, t.n + 1,
                             (int64_t)t.n, inputs_json, staged, errmsg);
 done:
-  for (size_t i = 0; maps && i < nspills; i++) cfb_spill_unmap(&maps[i]);
+  /* Consumed: deleting the spills now hands their page cache to the next
+   * dates' writes instead of growing it (fresh pages are dear in a VM).
+   * The read phase's cleanup unlinks them again, harmlessly. */
+  for (size_t i = 0; maps && i < nspills; i++) {
+    cfb_spill_unmap(&maps[i]);
+    if (ret == 0) unlink(spills[i]);
+  }
   cf_free(maps);
   cf_free(t.v);
   cf_free(t.slot);
