@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sqlite3.h>
 #include "costflow/common.h"
 
 #define FX_HEADER                                                         \
@@ -89,6 +90,18 @@ static void fx_rm(const char *home) {
   char *cmd = cf_asprintf("rm -rf '%s'", home);
   if (system(cmd) != 0) {}
   cf_free(cmd);
+}
+
+/* Text of a one-value query (static buffer). */
+static inline const char *q1(sqlite3 *db, const char *sql) {
+  static char out[256];
+  sqlite3_stmt *st = NULL;
+  out[0] = '\0';
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, sizeof out, "%s", sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return out;
 }
 
 #endif

@@ -75,18 +75,6 @@ static char *dump_facts(sqlite3 *db) {
   return cf_buf_detach(&b, NULL);
 }
 
-/* Text of a one-value query (static buffer). */
-static const char *q1(sqlite3 *db, const char *sql) {
-  static char out[256];
-  sqlite3_stmt *st = NULL;
-  out[0] = '\0';
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-    snprintf(out, sizeof out, "%s", sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  return out;
-}
-
 static const char *rowid_tables_sql =
   "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name IN"
   " ('fact_daily_cost','fact_resource_daily') AND sql NOT LIKE"

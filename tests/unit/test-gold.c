@@ -29,18 +29,6 @@ static int load(sqlite3 *db, const char *home, const char *const *dates,
   return ret;
 }
 
-/* Text of a one-value query (static buffer). */
-static const char *q1(sqlite3 *db, const char *sql) {
-  static char out[256];
-  sqlite3_stmt *st = NULL;
-  out[0] = '\0';
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-    snprintf(out, sizeof out, "%s", sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  return out;
-}
-
 /* Exact sum (in C) of a money column over a WHERE clause. */
 static const char *sum_col(sqlite3 *db, const char *col, const char *where) {
   static char out[CF_DEC_MAXSTR];
