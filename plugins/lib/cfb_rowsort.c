@@ -56,9 +56,20 @@ static uint64_t median3(uint64_t a, uint64_t b, uint64_t c) {
   return a < c ? a : b < c ? c : b;
 }
 
-/* Sorts v by chunk only: 3-way quicksort, the smaller side recursed. */
-static void sort_chunks(struct cfb_sortrow *v, size_t n) {
+static int cmp_chunk(const void *a, const void *b) {
+  const struct cfb_sortrow *x = a, *y = b;
+  return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/* Sorts v by chunk only: 3-way quicksort, the smaller side recursed.
+ * `budget` halvings: a pivot sequence that keeps failing (crafted input)
+ * hands the rest to qsort, so the sort stays O(n log n). */
+static void sort_chunks(struct cfb_sortrow *v, size_t n, int budget) {
   while (n >= SMALL) {
+    if (budget-- <= 0) {
+      qsort(v, n, sizeof *v, cmp_chunk);
+      return;
+    }
     uint64_t p = median3(v[0].chunk, v[n / 2].chunk, v[n - 1].chunk);
     size_t lt = 0, i = 0, gt = n;           /* [0,lt) < p, [gt,n) > p */
     while (i < gt) {
@@ -67,11 +78,11 @@ static void sort_chunks(struct cfb_sortrow *v, size_t n) {
       else i++;
     }
     if (lt < n - gt) {
-      sort_chunks(v, lt);
+      sort_chunks(v, lt, budget);
       v += gt;
       n -= gt;
     } else {
-      sort_chunks(v + gt, n - gt);
+      sort_chunks(v + gt, n - gt, budget);
       n = lt;
     }
   }
@@ -104,7 +115,9 @@ static void sort_depth(struct cfb_sortrow *v, size_t n, size_t d) {
       d += 8;
       continue;
     }
-    sort_chunks(v, n);
+    int budget = 2;
+    for (size_t m = n; m > 1; m /= 2) budget += 2;   /* 2 log2 n + 2 */
+    sort_chunks(v, n, budget);
     for (size_t i = 0, j; i < n; i = j) {
       int run_ends = v[i].len <= d + 8;
       for (j = i + 1; j < n && v[j].chunk == v[i].chunk; j++)
