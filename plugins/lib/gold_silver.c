@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "costflow/common.h"
 #include "costflow/csv.h"
 #include "costflow/decimal.h"
@@ -313,6 +314,38 @@ done:
   return ret;
 }
 
+/* The partition's manifest (written and fsynced with data.csv when silver
+ * published it) must record the sha256 and row count just read: a file
+ * changed, cut at a line break or swapped since publishing is refused
+ * before any of its rows reach the warehouse. */
+static int check_manifest(const char *data, const struct cfb_silver_day *day,
+                          char **errmsg) {
+  size_t dir_len = strlen(data) - strlen("data.csv");
+  char *path = cf_asprintf("%.*s_manifest.json", (int)dir_len, data);
+  if (!path) return -ENOMEM;
+  json_error_t jerr;
+  json_t *m = json_load_file(path, 0, &jerr);
+  const char *sum = json_string_value(json_object_get(m, "checksum"));
+  json_t *rows = json_object_get(m, "row_count");
+  int ret = 0;
+  if (!sum || !json_is_integer(rows)) {
+    *errmsg = cf_asprintf("%s: %s", path, m ? "no checksum or row_count"
+                                            : jerr.text);
+    ret = CF_EDATA;
+  } else if (strcmp(sum, day->checksum) ||
+             json_integer_value(rows) != day->rows) {
+    *errmsg = cf_asprintf("%s: sha256 %s and %lld rows, but its manifest "
+                          "records %s and %lld rows: the file changed "
+                          "after it was published", data, day->checksum,
+                          (long long)day->rows, sum,
+                          (long long)json_integer_value(rows));
+    ret = CF_EDATA;
+  }
+  json_decref(m);
+  cf_free(path);
+  return ret;
+}
+
 int cfb_silver_day_read(const char *silver_root, const char *date,
                         struct cfb_silver_scratch *scratch,
                         struct cfb_silver_day *day, char **errmsg) {
@@ -345,7 +378,9 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
     *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
     goto done;
   }
-  if ((ret = fold_records(&fo, &map, data, day, errmsg)) < 0) goto done;
+  if ((ret = fold_records(&fo, &map, data, day, errmsg)) < 0 ||
+      (ret = check_manifest(data, day, errmsg)) < 0)
+    goto done;
   cfb_groups_sort(fo.facts);
   cfb_groups_merge(fo.resources);
   if ((ret = cfb_row_text_build(&day->facts, fo.facts)) < 0 ||

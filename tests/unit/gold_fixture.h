@@ -60,8 +60,19 @@ static void fx_publish(const char *home, const char *date, int v,
                           date);
   char *target = cf_asprintf("v%06d", v);
   char *all = cf_asprintf("%s%s", FX_HEADER, body);
+  /* The manifest silver writes: gold checks data.csv against it. */
+  char sum[65], *mpath = cf_asprintf("%s/_manifest.json", dir);
+  long rows = 0;
+  for (const char *c = body; *c; c++) rows += *c == '\n';
+  cf_sha256_mem(all, strlen(all), sum);
+  char *manifest = cf_asprintf("{\"checksum\":\"%s\",\"row_count\":%ld}\n",
+                               sum, rows);
   cf_mkdir_p(dir, 0755);
-  if (cf_write_file_atomic(data, all, strlen(all)) < 0) abort();
+  if (cf_write_file_atomic(data, all, strlen(all)) < 0 ||
+      cf_write_file_atomic(mpath, manifest, strlen(manifest)) < 0)
+    abort();
+  cf_free(manifest);
+  cf_free(mpath);
   unlink(tmp);
   if (symlink(target, tmp) < 0 || rename(tmp, cur) < 0) abort();
   cf_free(all);

@@ -308,6 +308,48 @@ CF_TEST(silver_day_checksum_is_the_file_sha256) {
   fx_rm(home);
 }
 
+CF_TEST(gold_refuses_silver_that_differs_from_its_manifest) {
+  /* Cut at a line break the file still parses; only the manifest's
+   * checksum and row count tell it is not what silver published. */
+  const char *home = fx_home();
+  struct fx_day d;
+  struct cfb_silver_day day;
+  char *err = NULL, *silver = fx_silver(home);
+  FILE *f = fx_begin(&d);
+  fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "i-1", "Usage",
+         "0.1", "1");
+  fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "i-2", "Usage",
+         "0.2", "1");
+  fx_end(&d, home, "2025-01-01", 1);
+  CF_ASSERT_EQ(0, cfb_silver_day_read(silver, "2025-01-01", NULL, &day,
+                                      &err));
+  cfb_silver_day_release(&day);
+  char *dir = cf_asprintf("%s/usage_date=2025-01-01/v000001", silver);
+  char *path = cf_asprintf("%s/data.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0);
+  CF_ASSERT_EQ(0, cf_buf_read_file(&b, path));
+  size_t cut = b.len - 1;
+  while (b.buf[cut - 1] != '\n') cut--;        /* drop the last row */
+  CF_ASSERT_EQ(0, cf_write_file_atomic(path, b.buf, cut));
+  CF_ASSERT_EQ(CF_EDATA, cfb_silver_day_read(silver, "2025-01-01", NULL,
+                                             &day, &err));
+  CF_ASSERT_CONTAINS(err, "changed after it was published");
+  cf_free(err);
+  err = NULL;
+  char *manifest = cf_asprintf("%s/_manifest.json", dir);
+  CF_ASSERT_EQ(0, unlink(manifest));
+  CF_ASSERT_EQ(CF_EDATA, cfb_silver_day_read(silver, "2025-01-01", NULL,
+                                             &day, &err));
+  CF_ASSERT_CONTAINS(err, "_manifest.json");
+  cf_free(err);
+  cf_buf_release(&b);
+  cf_free(manifest);
+  cf_free(path);
+  cf_free(dir);
+  cf_free(silver);
+  fx_rm(home);
+}
+
 CF_TEST(gold_effective_and_list_cost_apart_from_billed) {
   /* Most silver rows carry one text in all three costs (parsed once);
    * these differ, or are empty, and must still be summed apart. */
