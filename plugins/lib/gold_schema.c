@@ -115,7 +115,7 @@ static int set_err(char **errmsg, sqlite3 *db, const char *what) {
  * change ALTER TABLE cannot make follows SQLite's recipe: create the new
  * table, copy, drop the old one, rename. Rows are copied in key order, so
  * they append to the new b-tree. */
-static const char *const upgrades[GOLD_SCHEMA_VERSION] = {
+static const char *const upgrades[] = {
   NULL,  /* 0: no warehouse is at level 0 */
   /* 1 -> 2: fact tables WITHOUT ROWID */
   "CREATE TABLE fact_daily_cost_v2" FACT_DAILY_COST_DEF ";"
@@ -129,6 +129,8 @@ static const char *const upgrades[GOLD_SCHEMA_VERSION] = {
   "DROP TABLE fact_resource_daily;"
   "ALTER TABLE fact_resource_daily_v2 RENAME TO fact_resource_daily;",
 };
+_Static_assert(sizeof upgrades / sizeof *upgrades == GOLD_SCHEMA_VERSION,
+               "a new schema level needs its upgrade step");
 
 /* gold_meta.schema_version, or -1 when it cannot be read. */
 static int schema_version(sqlite3 *db) {
@@ -141,6 +143,13 @@ static int schema_version(sqlite3 *db) {
     v = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
   return v;
+}
+
+static int refuse_level(char **errmsg, const char *path, int v) {
+  if (errmsg)
+    *errmsg = cf_asprintf("%s: warehouse schema version %d, this build "
+                          "knows 1 to %d", path, v, GOLD_SCHEMA_VERSION);
+  return CF_ESTORE;
 }
 
 /* Brings an older warehouse to GOLD_SCHEMA_VERSION in ONE transaction: a
@@ -170,10 +179,7 @@ store_err:
   sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
   return v;
 bad_level:
-  if (errmsg)
-    *errmsg = cf_asprintf("%s: warehouse schema version %d, this build "
-                          "knows 1 to %d", path, v, GOLD_SCHEMA_VERSION);
-  return CF_ESTORE;
+  return refuse_level(errmsg, path, v);
 }
 
 int cfb_gold_open(const char *path, sqlite3 **out, char **errmsg) {
@@ -186,6 +192,13 @@ int cfb_gold_open(const char *path, sqlite3 **out, char **errmsg) {
     goto done;
   }
   sqlite3_busy_timeout(db, 30000);
+  /* A level this build does not know is refused before anything (the
+   * DDL below included) writes to the file. */
+  int level = schema_version(db);
+  if (level > GOLD_SCHEMA_VERSION) {
+    ret = refuse_level(errmsg, path, level);
+    goto done;
+  }
   /* WAL: readers keep their snapshot while a date is replaced.
    * 32 KiB pages (a new warehouse only: an existing file keeps its own)
    * cut a load's page writes, into the WAL and again at checkpoint, to

@@ -161,12 +161,18 @@ CF_TEST(gold_unknown_level_refused) {
   char *path = cf_asprintf("%s/warehouse.db", home);
   sqlite3 *db = gold_open(path);
   exec(db, "UPDATE gold_meta SET value='99' WHERE key='schema_version'");
+  exec(db, "DROP TABLE dim_date");
   sqlite3_close(db);
   char *err = NULL;
   CF_ASSERT(cfb_gold_open(path, &db, &err) < 0);
   CF_ASSERT(db == NULL);
   CF_ASSERT(err && strstr(err, "schema version 99"));
   cf_free(err);
+  /* Refused rather than written: the DDL did not run either. */
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_open(path, &db));
+  CF_ASSERT_STR("0", q1(db, "SELECT count(*) FROM sqlite_schema"
+                            " WHERE name='dim_date'"));
+  sqlite3_close(db);
   cf_free(path);
   fx_rm(home);
 }
