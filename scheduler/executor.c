@@ -688,6 +688,15 @@ static int open_log(const char *path) {
   return fd >= 0 ? fd : -errno;
 }
 
+/* An attempt that never ran still leaves its reason in its log, where
+ * `costflow logs` looks (the attempt row names the file). Cold path. */
+static void note_in_log(const char *path, const char *reason) {
+  int fd = path ? open_log(path) : -1;
+  if (fd < 0) return;
+  dprintf(fd, "costflow: %s\n", reason);
+  close(fd);
+}
+
 /* Renders the task's params for this run; NULL + *err on failure. */
 static char *render_params(struct xrun *r, struct xti *t, char **err) {
   const struct cf_task *task = &r->dag->tasks[t->idx];
@@ -740,7 +749,8 @@ static void launch(struct xti *t) {
   cf_buf_init(&t->result, 4096);
 
   if (!err) err = disk_full_reason(x);
-  if (!err && !(log_path = log_path_for(r, t)))
+  /* Even an attempt that cannot start gets its log path (note_in_log). */
+  if (!(log_path = log_path_for(r, t)) && !err)
     err = cf_strdup("cannot open log (path): out of memory");
   if (cf_store_begin(x->st) == 0) {
     save_ti(t);
@@ -803,12 +813,13 @@ static void launch(struct xti *t) {
   set_active(t, 1);
   t->open_handles = 4;
   if (rc < 0) {
-    cf_free(log_path);
     err = cf_asprintf("cannot start task process: %s", uv_strerror(rc));
     /* pipes were initialised: close them; finalize runs when they are */
     t->exited = 1;
     t->exit_status = 127;
-    snprintf(reason, sizeof reason, "%s", err);
+    snprintf(reason, sizeof reason, "%s", err ? err : "cannot start");
+    note_in_log(log_path, reason);
+    cf_free(log_path);
     cf_free(err);
     cf_buf_reset(&t->result);
     cf_buf_adds(&t->result, "fail\n");
@@ -855,6 +866,7 @@ fail:
    * is configuration (templates), with retry otherwise */
   snprintf(reason, sizeof reason, "%s", err ? err : "cannot start");
   int permanent = params == NULL;   /* a template error won't go away */
+  note_in_log(log_path, reason);
   cf_free(err);
   cf_free(log_path);
   set_active(t, 1);

@@ -111,6 +111,9 @@ expect_exit 1 "missing env var fails the run" \
   "$COSTFLOW" --dags "$D" run envfail --date 2025-01-01
 contains "reason names the variable" "$(sql "SELECT reason FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.dag_id='envfail'")" "CF_SURELY_UNSET_VAR"
 eq "template errors are not retried" "$(sql "SELECT try_number FROM task_instances t JOIN runs r ON r.id=t.run_pk WHERE r.dag_id='envfail'")" "1"
+contains "the attempt's log says why it never ran" \
+  "$("$COSTFLOW" --dags "$D" logs envfail --date 2025-01-01 --task t)" \
+  "costflow: "
 
 # a templated int param that renders to text fails with a clear reason
 cat >"$D/typed.yaml" <<'YAML'
