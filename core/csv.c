@@ -98,6 +98,10 @@ static int open_archive(struct cf_csv *c, const char *path, int zip,
   if (zip) {
     int n = zip_csv_members(path, errmsg);
     if (n < 0) return n;
+    if (n == 0) {
+      set_err(errmsg, "%s: zip holds no csv member", path);
+      return CF_EDATA;
+    }
   }
   c->ar = archive_read_new();
   if (!c->ar) return -ENOMEM;
@@ -110,13 +114,10 @@ static int open_archive(struct cf_csv *c, const char *path, int zip,
     if (archive_read_next_header(c->ar, &ent) != ARCHIVE_OK) goto fail;
     return 0;
   }
-  /* libarchive streams zip members forward only: skip to the .csv. */
+  /* libarchive streams zip members forward only: skip to the one .csv
+   * (zip_csv_members saw it in the central directory). */
   for (;;) {
     int r = archive_read_next_header(c->ar, &ent);
-    if (r == ARCHIVE_EOF) {
-      set_err(errmsg, "%s: zip holds no csv member", path);
-      return CF_EDATA;
-    }
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) goto fail;
     const char *name = archive_entry_pathname(ent);
     if (archive_entry_filetype(ent) == AE_IFREG && name &&

@@ -1,5 +1,6 @@
-/* Streaming RFC 4180 CSV reader over any byte source (plain file, or a
- * .gz / .zip member through libarchive). Memory is bounded by the longest
+/* Streaming RFC 4180 CSV reader over any byte source (plain file, a .gz
+ * or the one .csv member of a .zip through libarchive, or the caller's
+ * memory). Memory is bounded by the longest
  * record, never by the file. Bad records are reported, not fatal. */
 #ifndef COSTFLOW_CSV_H
 #define COSTFLOW_CSV_H
@@ -9,8 +10,9 @@
 
 struct cf_csv;
 
-/* Opens `path`; .gz and .zip (first .csv member) are decompressed on the
- * fly through libarchive. A UTF-8 BOM is skipped. */
+/* Opens `path`; .gz and .zip are decompressed on the fly through
+ * libarchive. A .zip must hold exactly one .csv member (else CF_EDATA
+ * naming the members: reading one of several would drop the others). A UTF-8 BOM is skipped. */
 int  cf_csv_open(const char *path, struct cf_csv **out, char **errmsg);
 void cf_csv_close(struct cf_csv *c);
 
@@ -40,8 +42,8 @@ int cf_csv_record_has_nul(const struct cf_csv *c);
  * ranges of one file can be read in parallel. */
 int cf_csv_open_at(const char *path, int64_t offset, int64_t line,
                    struct cf_csv **out, char **errmsg);
-/* Byte offset just past the records returned so far (plain files), i.e.
- * where the next record starts; -1 for compressed input. *line (if not
+/* Byte offset just past the records returned so far (plain files and
+ * memory), i.e. where the next record starts; -1 for compressed input. *line (if not
  * NULL) gets the physical line there. */
 int64_t cf_csv_tell(const struct cf_csv *c, int64_t *line);
 
