@@ -38,11 +38,10 @@ static int64_t max_version(const char *dir) {
   return max;
 }
 
-/* Writes the iovecs to a new file and, unless `sync` is 0, fsyncs it;
- * with sync 0 the disk is asked to start writing now, so a later fsync
- * (cfb_partition_commit) finds little left to wait for. */
-static int write_file(const char *path, const struct iovec *iov, size_t niov,
-                      int sync) {
+/* Writes the iovecs to a new file and asks the disk to start writing it
+ * now, so the later fsync (cfb_partition_commit) finds little to wait for. */
+static int write_file(const char *path, const struct iovec *iov,
+                      size_t niov) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -errno;
   struct iovec win[64];
@@ -62,8 +61,7 @@ static int write_file(const char *path, const struct iovec *iov, size_t niov,
     while (next < niov && done >= iov[next].iov_len) done -= iov[next++].iov_len;
     skip = done;
   }
-  if (!ret && sync && fsync(fd) < 0) ret = -errno;
-  if (!ret && !sync) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  if (!ret) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   if (close(fd) < 0 && !ret) ret = -errno;
   return ret;
 }
@@ -130,7 +128,8 @@ int cfb_partition_stage(const char *dir, const char *dataset,
   snprintf(st->vname, sizeof st->vname, "v%06lld", (long long)st->version);
   ret = -ENOMEM;
   if (!(st->vdir = cf_asprintf("%s/%s", dir, st->vname))) goto done;
-  /* A leftover folder from a crashed attempt is never live: replace it. */
+  /* A leftover folder of a crashed attempt is never live; max_version()
+   * counts it, so it is skipped, never reused. */
   if (mkdir(st->vdir, 0755) < 0) {
     ret = -errno;
     goto done;
@@ -138,7 +137,7 @@ int cfb_partition_stage(const char *dir, const char *dataset,
   what = "write data.csv";
   ret = -ENOMEM;
   if (!(path = cf_asprintf("%s/data.csv", st->vdir))) goto done;
-  if ((ret = write_file(path, iov, niov, 0)) < 0) goto done;
+  if ((ret = write_file(path, iov, niov)) < 0) goto done;
   manifest = cf_asprintf(
       "{\"dataset\":\"%s\",\"partition\":\"%s\",\"version\":%lld,"
       "\"row_count\":%lld,\"checksum\":\"%s\",\"inputs\":%s}\n",
@@ -150,7 +149,7 @@ int cfb_partition_stage(const char *dir, const char *dataset,
     goto done;
   what = "write manifest";
   struct iovec mi = {manifest, strlen(manifest)};
-  ret = write_file(path, &mi, 1, 0);
+  ret = write_file(path, &mi, 1);
 done:
   if (ret < 0 && errmsg)
     *errmsg = cf_asprintf("publish %s/%s: %s: %s", dir, st->vname, what,
@@ -209,17 +208,4 @@ done:
   cf_free(tmp_link);
   cf_free(link);
   return ret < 0 ? ret : 0;
-}
-
-int cfb_partition_publish(const char *dir, const char *dataset,
-                          const char *partition, const struct iovec *iov,
-                          size_t niov, int64_t rows, const char *inputs_json,
-                          int keep, struct cfb_published *out,
-                          char **errmsg) {
-  struct cfb_staged st;
-  int ret = cfb_partition_stage(dir, dataset, partition, iov, niov, rows,
-                                inputs_json, &st, errmsg);
-  if (ret == 0) ret = cfb_partition_commit(&st, keep, out, errmsg);
-  cfb_staged_release(&st);
-  return ret;
 }

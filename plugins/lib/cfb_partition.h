@@ -13,28 +13,23 @@ struct cfb_published {
   int changed;               /* 0: identical to the live version, kept */
 };
 
-/* Publishes data.csv, given as the concatenation of `niov` pieces (hashed
+/* Publishing data.csv, given as the concatenation of `niov` pieces (hashed
  * and written without joining them), as the next version of the partition
- * folder `dir` (created if missing). `dataset` and `partition` go into
- * _manifest.json with `rows` and `inputs_json` (a JSON array of sorted
- * bronze hashes). If the live version has the same checksum and inputs
- * nothing is written. Files and folders are fsynced before the swap;
- * versions older than the newest `keep` are removed afterwards. Returns 0
- * or negative with a malloc'd *errmsg. */
+ * folder `dir` (created if missing), in two steps, so a caller publishing
+ * many partitions pays the disk's flushes for all of them at once (from
+ * several threads, which the filesystem journal commits together) after
+ * the CPU work of all.
+ *
+ * cfb_partition_stage hashes and writes the new version folder (data.csv,
+ * and _manifest.json with `dataset`, `partition`, `rows` and `inputs_json`,
+ * a JSON array of sorted bronze hashes), unsynced, and never touches
+ * `current`; if the live version has the same checksum and inputs nothing
+ * is written (st->unchanged). cfb_partition_commit fsyncs files and
+ * folders, swaps `current`, and removes versions older than the newest
+ * `keep`. A staged version never committed is a leftover folder, never
+ * live (the next stage skips its number). Both return 0 or negative with a
+ * malloc'd *errmsg. */
 struct iovec;
-int cfb_partition_publish(const char *dir, const char *dataset,
-                          const char *partition, const struct iovec *iov,
-                          size_t niov, int64_t rows, const char *inputs_json,
-                          int keep, struct cfb_published *out,
-                          char **errmsg);
-
-/* The same in two steps, so a caller publishing many partitions can pay
- * the disk's flushes for all of them at once (from several threads, which
- * the filesystem journal commits together) after the CPU work of all:
- * stage hashes and writes the new version folder, unsynced, and never
- * touches `current`; commit fsyncs files and folders, swaps `current`,
- * prunes old versions. A staged version that is never committed is a
- * leftover folder, never live (the next stage skips its number). */
 struct cfb_staged {
   char *dir, *vdir;
   char vname[32];

@@ -1,8 +1,11 @@
 /* Silver: recompute usage-date partitions from bronze. One pass over the
  * bronze files that hold any target date spills rows into one file per
- * date (cfb_spill.c); each date is then deduplicated (latest delivery
- * wins), sorted bytewise and published atomically (cfb_silver_date.c),
- * a few dates at a time on threads. Memory: one date's rows per thread. */
+ * date (cfb_silver_read.c, cfb_spill.c); each date is then deduplicated
+ * (latest delivery wins), sorted bytewise and staged as its partition's
+ * next version (cfb_silver_date.c), a few dates at a time on threads;
+ * last, all staged dates are made durable and live together
+ * (cfb_partition_commit on COMMIT_THREADS). Memory: one date's rows per
+ * thread. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +143,7 @@ static char *inputs_json(cf_date d, const struct cfb_entry *const *cand,
   return cf_buf_detach(&b, NULL);
 }
 
-/* Publishing: dates are independent, so they are published on threads;
+/* Dates are independent, so they are staged and committed on threads;
  * the caller then reports them in date order. */
 struct date_job {
   cf_date date;
@@ -154,26 +157,25 @@ struct date_job {
   struct cfb_published pub;
 };
 
-struct publish_ctx {
+struct date_ctx {
   const struct cfb_silver_opts *o;
   struct date_job *jobs;
 };
 
-static void publish_job(void *ctx, size_t i) {
-  struct publish_ctx *p = ctx;
+static void stage_job(void *ctx, size_t i) {
+  struct date_ctx *p = ctx;
   struct date_job *j = &p->jobs[i];
-  j->ret = cfb_silver_publish_date(p->o, j->date, j->spills, j->nspills,
+  j->ret = cfb_silver_stage_date(p->o, j->date, j->spills, j->nspills,
                                    j->inputs, &j->staged, &j->rows, &j->err);
 }
 
 static void commit_job(void *ctx, size_t i) {
-  struct publish_ctx *p = ctx;
+  struct date_ctx *p = ctx;
   struct date_job *j = &p->jobs[i];
   if (j->ret == 0)
     j->ret = cfb_partition_commit(
         &j->staged, p->o->keep_versions > 0 ? p->o->keep_versions : 3,
         &j->pub, &j->err);
-  cfb_staged_release(&j->staged);
 }
 
 /* Committing is waiting on the disk, not CPU: more threads than cores
@@ -263,8 +265,8 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
       if (spilled.readers[r].n)
         jobs[i].spills[jobs[i].nspills++] = spilled.readers[r].path[i];
   }
-  struct publish_ctx pc = {o, jobs};
-  cfb_parallel(cfb_threads(o->threads), T.n, publish_job, &pc);
+  struct date_ctx pc = {o, jobs};
+  cfb_parallel(cfb_threads(o->threads), T.n, stage_job, &pc);
   int64_t t2 = cf_mono_ms();
   cfb_parallel(COMMIT_THREADS, T.n, commit_job, &pc);
   if (o->log) {              /* where the time went, for operators */

@@ -125,7 +125,7 @@ static struct iovec *sorted_iov(const struct table *t) {
   return iov;
 }
 
-int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
+int cfb_silver_stage_date(const struct cfb_silver_opts *o, cf_date d,
                             const char *const *spills, size_t nspills,
                             const char *inputs_json,
                             struct cfb_staged *staged, int64_t *rows,

@@ -1,5 +1,6 @@
-/* Silver internals shared by the build (cfb_silver.c), its spill files
- * (cfb_spill.c) and the per-date publisher (cfb_silver_date.c). */
+/* Silver internals shared by the build (cfb_silver.c), its read phase
+ * (cfb_silver_read.c), its spill files (cfb_spill.c) and the per-date
+ * stager (cfb_silver_date.c). */
 #ifndef CFB_SILVER_INT_H
 #define CFB_SILVER_INT_H
 
@@ -52,7 +53,7 @@ int  cfb_spills_finish(struct cfb_spills *s);
 /* Closes, deletes the files and frees. */
 void cfb_spills_release(struct cfb_spills *s);
 
-/* One record of a loaded spill file; pointers into the loaded bytes. */
+/* One record of a mapped spill file; pointers into the mapped bytes. */
 struct cfb_spill_rec {
   struct cfb_rank rank;
   const char *key, *row;
@@ -88,7 +89,7 @@ void cfb_silver_spilled_release(struct cfb_silver_spilled *s);
 /* Dedupes (best rank per key), sorts bytewise and stages one usage date
  * from its spill files as the partition's next version (the caller
  * commits it). Thread-safe: touches only its own files. */
-int cfb_silver_publish_date(const struct cfb_silver_opts *o, cf_date d,
+int cfb_silver_stage_date(const struct cfb_silver_opts *o, cf_date d,
                             const char *const *spills, size_t nspills,
                             const char *inputs_json,
                             struct cfb_staged *staged, int64_t *rows,

@@ -221,11 +221,17 @@ static void count_range(void *ctx, size_t i) {
 
 /* The physical line where each range starts, from the line breaks of the
  * ranges before it, counted on threads. */
-static int number_ranges(struct plan *p, int threads) {
+static int number_ranges(struct plan *p, int threads, char **errmsg) {
   cfb_parallel(threads, p->n, count_range, p);
   for (size_t i = 0; i + 1 < p->n; i++) {
     if (!p->v[i].aws || p->v[i + 1].aws != p->v[i].aws) continue;
-    if (p->v[i].nlines < 0) return -EIO;
+    if (p->v[i].nlines < 0) {
+      if (errmsg && !*errmsg)
+        *errmsg = cf_asprintf("silver: counting the lines of %s: %s",
+                              p->v[i].in->cand[p->v[i].cand]->path,
+                              cf_strerror(-EIO));
+      return -EIO;
+    }
     p->v[i + 1].line = p->v[i].line + p->v[i].nlines;
   }
   return 0;
@@ -306,7 +312,7 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
     out->n++;
     ret = reader_init(in, &p.v[i], i, &out->readers[i]);
   }
-  if (ret == 0) ret = number_ranges(&p, threads);
+  if (ret == 0) ret = number_ranges(&p, threads, errmsg);
   if (ret == 0) cfb_parallel(threads, p.n, run_reader, p.v);
   /* Check each split file's ranges met; report in reader order. */
   for (size_t i = 0; i < p.n && ret == 0;) {

@@ -1,5 +1,6 @@
 /* Silver spill files: framed binary records, so reading a date back is a
- * walk over one buffer -- no CSV parsing, no re-formatting, no copies. */
+ * walk over its mapped files -- no CSV parsing, no re-formatting, no
+ * copies. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -76,6 +77,8 @@ int cfb_spills_finish(struct cfb_spills *s) {
   int ret = 0;
   for (size_t i = 0; i < s->n; i++) {
     int r = flush_date(s, i);
+    cf_buf_release(&s->pending[i]);  /* not needed while dates publish */
+    cf_buf_init(&s->pending[i], 0);
     if (s->fd[i] >= 0 && close(s->fd[i]) < 0 && !r) r = -errno;
     s->fd[i] = -1;
     if (r && !ret) ret = r;

@@ -570,24 +570,38 @@ CF_TEST(aws_category_per_row_matches_lookup) {
   free(dir);
 }
 
+/* Both publishing steps, as the silver stage runs them. */
+static int stage_and_commit(const char *dir, const char *dataset,
+                            const char *partition, const struct iovec *iov,
+                            size_t niov, int64_t rows,
+                            const char *inputs_json, int keep,
+                            struct cfb_published *out, char **errmsg) {
+  struct cfb_staged st;
+  int ret = cfb_partition_stage(dir, dataset, partition, iov, niov, rows,
+                                inputs_json, &st, errmsg);
+  if (ret == 0) ret = cfb_partition_commit(&st, keep, out, errmsg);
+  cfb_staged_release(&st);
+  return ret;
+}
+
 CF_TEST(partition_atomic_swap_and_versions) {
   char *dir = mktmp(), part[256], link[300], buf[64];
   snprintf(part, sizeof part, "%s/usage_date=2025-01-01", dir);
   struct iovec a = {"a\n", 2}, b = {"b\n", 2};   /* data.csv bytes */
   struct cfb_published p;
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &a, 1, 1,
+  CF_ASSERT_EQ(0, stage_and_commit(part, "silver.cost", "k", &a, 1, 1,
                                         "[]", 2, &p, NULL));
   CF_ASSERT_EQ(1, p.version);
   CF_ASSERT_EQ(1, p.changed);
   /* Same bytes and inputs: nothing new. */
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &a, 1, 1,
+  CF_ASSERT_EQ(0, stage_and_commit(part, "silver.cost", "k", &a, 1, 1,
                                         "[]", 2, &p, NULL));
   CF_ASSERT_EQ(1, p.version);
   CF_ASSERT_EQ(0, p.changed);
   /* A crashed attempt's folder is never made live, and is skipped. */
   snprintf(link, sizeof link, "%s/v000002", part);
   mkdir(link, 0755);
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &b, 1, 1,
+  CF_ASSERT_EQ(0, stage_and_commit(part, "silver.cost", "k", &b, 1, 1,
                                         "[\"x\"]", 2, &p, NULL));
   CF_ASSERT_EQ(3, p.version);
   snprintf(link, sizeof link, "%s/current", part);
@@ -619,7 +633,7 @@ CF_TEST(partition_staged_is_not_live_until_committed) {
   struct iovec a = {"a\n", 2}, b = {"b\n", 2};
   struct cfb_published p;
   struct cfb_staged st;
-  CF_ASSERT_EQ(0, cfb_partition_publish(part, "silver.cost", "k", &a, 1, 1,
+  CF_ASSERT_EQ(0, stage_and_commit(part, "silver.cost", "k", &a, 1, 1,
                                         "[]", 3, &p, NULL));
   CF_ASSERT_EQ(0, cfb_partition_stage(part, "silver.cost", "k", &b, 1, 1,
                                       "[]", &st, NULL));
