@@ -18,6 +18,10 @@ int cf_fsync_dir(const char *dir) {
 }
 
 int cf_mkdir_p(const char *path, int mode) {
+  if (!*path) return -ENOENT;
+  /* Usually only the last level is missing (or none): one mkdir then. */
+  if (mkdir(path, (mode_t)mode) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) return -errno;
   char *p = cf_strdup(path);
   if (!p) return -ENOMEM;
   int ret = 0;

@@ -669,9 +669,9 @@ static char *log_path_for(struct xrun *r, struct xti *t) {
                      t->row.task_id, t->row.try_number);
 }
 
-/* Opens an attempt's log, creating its folder. Usually only the task's
- * own folder is missing, so one mkdir does rather than one per level.
- * Returns the fd or a negative errno. */
+/* Opens an attempt's log, creating its folder (cf_mkdir_p: one mkdir when
+ * only the task's own folder is missing). Returns the fd or a negative
+ * errno. */
 static int open_log(const char *path) {
   const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
   int fd = open(path, flags, 0644);
@@ -679,9 +679,7 @@ static int open_log(const char *path) {
   char *dir = cf_strdup(path);
   if (!dir) return -ENOMEM;
   *strrchr(dir, '/') = '\0';
-  int rc = 0;
-  if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-    rc = errno == ENOENT ? cf_mkdir_p(dir, 0755) : -errno;
+  int rc = cf_mkdir_p(dir, 0755);
   cf_free(dir);
   if (rc < 0) return rc;
   fd = open(path, flags, 0644);
