@@ -98,20 +98,6 @@ void cf_sha256_mem(const void *p, size_t n, char hex[65]) {
   to_hex(d, dl, hex);
 }
 
-int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned dl = 0;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  for (size_t i = 0; ok && i < niov; i++)
-    ok = EVP_DigestUpdate(ctx, iov[i].iov_base, iov[i].iov_len);
-  ok = ok && EVP_DigestFinal_ex(ctx, d, &dl);
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return -ENOMEM;
-  to_hex(d, dl, hex);
-  return 0;
-}
-
 /* The handle is the OpenSSL context itself. */
 struct cf_sha256 *cf_sha256_new(void) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -137,29 +123,26 @@ void cf_sha256_end(struct cf_sha256 *s, char hex[65]) {
 int cf_sha256_file(const char *path, char hex[65]) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  int ret = 0;
-  if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-    ret = -ENOMEM;
-    goto done;
-  }
+  struct cf_sha256 *sha = cf_sha256_new();
+  int ret = sha ? 0 : -ENOMEM;
   static __thread unsigned char chunk[1 << 16];
-  for (;;) {
+  while (ret == 0) {
     ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ret = -errno;
-      goto done;
-    }
-    if (n == 0) break;
-    EVP_DigestUpdate(ctx, chunk, (size_t)n);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ret = -errno;
+    else if (n == 0) break;
+    else cf_sha256_update(sha, chunk, (size_t)n);
   }
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned dl = 0;
-  EVP_DigestFinal_ex(ctx, d, &dl);
-  to_hex(d, dl, hex);
-done:
-  EVP_MD_CTX_free(ctx);
+  cf_sha256_end(sha, ret == 0 ? hex : NULL);
   close(fd);
   return ret;
 }
+int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]) {
+  struct cf_sha256 *sha = cf_sha256_new();
+  if (!sha) return -ENOMEM;
+  for (size_t i = 0; i < niov; i++)
+    cf_sha256_update(sha, iov[i].iov_base, iov[i].iov_len);
+  cf_sha256_end(sha, hex);
+  return 0;
+}
+
