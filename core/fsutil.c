@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -53,6 +54,28 @@ int cf_write_all(int fd, const void *data, size_t len) {
     len -= (size_t)n;
   }
   return 0;
+}
+
+int cf_map_file(const char *path, struct cf_mapped *m) {
+  struct stat st;
+  int ret = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+  *m = (struct cf_mapped){NULL, 0};
+  if (fd < 0) return -errno;
+  if (fstat(fd, &st) < 0) {
+    ret = -errno;
+  } else if (st.st_size > 0) {
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+                   MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) ret = -errno;
+    else *m = (struct cf_mapped){p, (size_t)st.st_size};
+  }
+  close(fd);
+  return ret;
+}
+
+void cf_unmap_file(struct cf_mapped *m) {
+  if (m->p) munmap((void *)m->p, m->n);
+  *m = (struct cf_mapped){NULL, 0};
 }
 
 int cf_write_file_atomic(const char *path, const void *data, size_t len) {

@@ -63,6 +63,13 @@ int   cf_buf_read_file(struct cf_buf *b, const char *path);
 
 /* Writes all len bytes (retrying short writes and EINTR); 0 or -errno. */
 int cf_write_all(int fd, const void *data, size_t len);
+/* A file mapped read-only, its page tables filled in one call
+ * (MAP_POPULATE) rather than one fault per page: bytes are read where the
+ * page cache holds them, never copied into fresh memory. An empty file
+ * maps to {NULL, 0}. The file must not shrink while mapped. */
+struct cf_mapped { const char *p; size_t n; };
+int  cf_map_file(const char *path, struct cf_mapped *m);
+void cf_unmap_file(struct cf_mapped *m);
 /* Files. cf_write_file_atomic writes to PATH.tmp.<pid>, fsyncs, renames over
  * path and fsyncs the directory: readers see the old or the new bytes. */
 int cf_write_file_atomic(const char *path, const void *data, size_t len);

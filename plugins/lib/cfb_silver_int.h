@@ -59,13 +59,10 @@ struct cfb_spill_rec {
   const char *key, *row;
   uint32_t key_len, row_len;
 };
-/* A spill file mapped read-only (a missing or empty file is empty). */
-struct cfb_spill_map { const char *p; size_t len; };
-int  cfb_spill_map(const char *path, struct cfb_spill_map *m);
-void cfb_spill_unmap(struct cfb_spill_map *m);
 /* Next record at *pos: 1 with *r set, 0 at the end, CF_EDATA if the
  * file is truncated or corrupt. */
-int cfb_spill_next(const struct cfb_spill_map *m, size_t *pos,
+/* ...of a spill file mapped with cf_map_file. */
+int cfb_spill_next(const struct cf_mapped *m, size_t *pos,
                    struct cfb_spill_rec *r);
 
 /* The read phase (cfb_silver_read.c): every candidate bronze file is read

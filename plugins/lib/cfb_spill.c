@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cfb_silver_int.h"
@@ -99,37 +98,14 @@ void cfb_spills_release(struct cfb_spills *s) {
   memset(s, 0, sizeof *s);
 }
 
-int cfb_spill_map(const char *path, struct cfb_spill_map *m) {
-  *m = (struct cfb_spill_map){NULL, 0};
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? 0 : -errno;
-  struct stat st;
-  int ret = fstat(fd, &st) < 0 ? -errno : 0;
-  if (!ret && st.st_size > 0) {
-    /* Mapped, not read: the bytes stay in the page cache they were just
-     * written to, and fresh anonymous pages are what costs in a VM. */
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-                   MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (p == MAP_FAILED) ret = -errno;
-    else *m = (struct cfb_spill_map){p, (size_t)st.st_size};
-  }
-  close(fd);
-  return ret;
-}
-
-void cfb_spill_unmap(struct cfb_spill_map *m) {
-  if (m->len) munmap((void *)m->p, m->len);
-  *m = (struct cfb_spill_map){NULL, 0};
-}
-
-int cfb_spill_next(const struct cfb_spill_map *m, size_t *pos,
+int cfb_spill_next(const struct cf_mapped *m, size_t *pos,
                    struct cfb_spill_rec *r) {
-  if (*pos == m->len) return 0;
+  if (*pos == m->n) return 0;
   struct frame f;
-  if (m->len - *pos < sizeof f) return CF_EDATA;
+  if (m->n - *pos < sizeof f) return CF_EDATA;
   memcpy(&f, m->p + *pos, sizeof f);
   size_t body = (size_t)f.key_len + f.row_len;
-  if (m->len - *pos - sizeof f < body) return CF_EDATA;
+  if (m->n - *pos - sizeof f < body) return CF_EDATA;
   r->rank = f.rank;
   r->key = m->p + *pos + sizeof f;
   r->key_len = f.key_len;

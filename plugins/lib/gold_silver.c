@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -169,52 +168,13 @@ static int fold_row(struct fold *fo, const char **f,
   return 0;
 }
 
-/* A data file mapped read-only: it is hashed and parsed from the same
- * pages, so each byte is read once and nothing is copied out of the page
- * cache (nor faulted into fresh anonymous memory, which is dear on the VMs
- * we run on). Published silver versions are never rewritten in place, so
- * the file cannot shrink under the mapping. */
-struct mapped {
-  void *p;      /* NULL for an empty file */
-  size_t n;
-};
-
-static int map_file(const char *path, struct mapped *m) {
-  struct stat st;
-  int ret = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
-  m->p = NULL;
-  m->n = 0;
-  if (fd < 0) return -errno;
-  if (fstat(fd, &st) < 0) {
-    ret = -errno;
-  } else if (st.st_size > 0) {
-    /* MAP_POPULATE: the page tables are filled in one call, not one
-     * fault per page as the parser walks in. */
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-                   MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (p == MAP_FAILED) {
-      ret = -errno;
-    } else {
-      m->p = p;
-      m->n = (size_t)st.st_size;
-    }
-  }
-  close(fd);
-  return ret;
-}
-
-static void unmap_file(struct mapped *m) {
-  if (m->p) munmap(m->p, m->n);
-  m->p = NULL;
-}
-
 /* The hash runs a block ahead of the parser, so each block comes from
  * memory into the cache once, for the hash, and is parsed from the cache:
  * hashing the whole file first read it from memory twice. */
 #define HASH_BLOCK (256 * 1024)
 
 /* Hashes on until the hash is at least half a block past `at`. */
-static void hash_ahead(const struct mapped *m, struct cf_sha256 *sha,
+static void hash_ahead(const struct cf_mapped *m, struct cf_sha256 *sha,
                        size_t *done, size_t at) {
   while (*done < m->n && *done < at + HASH_BLOCK / 2) {
     size_t k = m->n - *done < HASH_BLOCK ? m->n - *done : HASH_BLOCK;
@@ -252,7 +212,7 @@ static int resolve_data(const char *silver_root, const char *date,
 
 /* Folds every record of the mapped file `data` and hashes it, the hash a
  * block ahead of the parser: day->rows and day->checksum. */
-static int fold_records(struct fold *fo, const struct mapped *map,
+static int fold_records(struct fold *fo, const struct cf_mapped *map,
                         const char *data, struct cfb_silver_day *day,
                         char **errmsg) {
   struct cf_sha256 *sha = cf_sha256_new();
@@ -350,7 +310,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
                         struct cfb_silver_scratch *scratch,
                         struct cfb_silver_day *day, char **errmsg) {
   char *data = NULL;
-  struct mapped map = {NULL, 0};
+  struct cf_mapped map = {NULL, 0};
   struct cfb_silver_scratch own;
   struct cfb_silver_scratch *sc = scratch ? scratch : &own;
   struct fold fo = {day->date, &sc->facts, &sc->resources, 0};
@@ -374,7 +334,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
   memcpy(day->date, date, 11);
   if ((ret = resolve_data(silver_root, date, day, &data, errmsg)) < 0)
     goto done;
-  if ((ret = map_file(data, &map)) < 0) {
+  if ((ret = cf_map_file(data, &map)) < 0) {
     *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
     goto done;
   }
@@ -394,7 +354,7 @@ done:
   } else {
     cfb_silver_scratch_release(&own);
   }
-  unmap_file(&map);
+  cf_unmap_file(&map);
   cf_free(data);
   return ret;
 }
