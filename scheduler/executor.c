@@ -55,8 +55,6 @@ struct xrun {
   struct xti *tis;
   size_t n;
   size_t *topo_pos;            /* task index -> position in dag->topo */
-  size_t edges;                /* sum of the tasks' downstream counts */
-  int counted;                 /* in x->live_tis / live_edges */
   /* kept by set_state()/set_active() so that the end of a run is seen
    * without looking at every task */
   size_t nterminal, nfailed, nactive;
@@ -85,9 +83,7 @@ struct cf_exec {
   char *plugin_env;            /* "COSTFLOW_PLUGIN_PATH=..." */
   char *task_exe;              /* what a task attempt runs */
   struct xrun *runs;
-  struct xti **ready;          /* FIFO of tasks waiting for a slot */
-  size_t nready, aready;
-  size_t live_tis, live_edges; /* over the runs in x->runs */
+  struct xti_list ready;       /* FIFO of tasks waiting for a slot */
   /* scratch of settle(): tasks to decide, tasks it changed, tasks it
    * found ready (empty between calls) */
   struct xti_list work, changed, fresh;
@@ -245,10 +241,6 @@ int cf_exec_new(uv_loop_t *loop, struct cf_store *st,
 }
 
 static void free_run(struct xrun *r) {
-  if (r->counted) {
-    r->x->live_tis -= r->n;
-    r->x->live_edges -= r->edges;
-  }
   for (size_t i = 0; i < r->n; i++) {
     cf_ti_row_release(&r->tis[i].row);
     cf_buf_release(&r->tis[i].result);
@@ -271,7 +263,7 @@ void cf_exec_free(struct cf_exec *x) {
   }
   for (size_t i = 0; i < x->npools; i++) cf_free(x->pools[i].name);
   cf_free(x->pools);
-  cf_free(x->ready);
+  cf_free(x->ready.v);
   cf_free(x->work.v);
   cf_free(x->changed.v);
   cf_free(x->fresh.v);
@@ -338,9 +330,9 @@ static void maybe_finish_run(struct xrun *r) {
   r->finished = 1;
   /* drop queued entries of this run */
   size_t w = 0;
-  for (size_t i = 0; i < x->nready; i++)
-    if (x->ready[i]->run != r) x->ready[w++] = x->ready[i];
-  x->nready = w;
+  for (size_t i = 0; i < x->ready.n; i++)
+    if (x->ready.v[i]->run != r) x->ready.v[w++] = x->ready.v[i];
+  x->ready.n = w;
   r->on_done(x, r->run.id, state, r->data);
   if (r->open_timers == 0) {
     unlink_and_free(r);
@@ -913,15 +905,7 @@ static enum decision decide(struct xrun *r, struct xti *t) {
 
 static void enqueue(struct cf_exec *x, struct xti *t) {
   if (t->queued) return;
-  if (x->nready == x->aready) {
-    size_t na = x->aready ? x->aready * 2 : 64;
-    struct xti **v = cf_realloc(x->ready, na * sizeof *v);
-    if (!v) return;
-    x->ready = v;
-    x->aready = na;
-  }
-  x->ready[x->nready++] = t;
-  t->queued = 1;
+  if (list_push(&x->ready, t) == 0) t->queued = 1;  /* sized: never fails */
 }
 
 /* Decides the tasks in x->work that are in state none, in memory: queued
@@ -1004,16 +988,16 @@ static int pool_has_slot(struct cf_exec *x, const struct cf_task *task) {
 
 static void dispatch(struct cf_exec *x) {
   size_t i = 0;
-  while (i < x->nready && x->running < x->o.parallelism && !x->stopping &&
+  while (i < x->ready.n && x->running < x->o.parallelism && !x->stopping &&
          !x->draining) {
-    struct xti *t = x->ready[i];
+    struct xti *t = x->ready.v[i];
     if (!pool_has_slot(x, &t->run->dag->tasks[t->idx])) {
       i++;
       continue;
     }
-    memmove(&x->ready[i], &x->ready[i + 1],
-            (x->nready - i - 1) * sizeof *x->ready);
-    x->nready--;
+    memmove(&x->ready.v[i], &x->ready.v[i + 1],
+            (x->ready.n - i - 1) * sizeof *x->ready.v);
+    x->ready.n--;
     t->queued = 0;
     launch(t);
   }
@@ -1041,24 +1025,22 @@ static int reserve_list(struct xti_list *l, size_t need) {
 /* Sizes the ready queue and settle()'s lists for every task of every
  * live run plus r (the work list for every edge too: a task is pushed
  * once per upstream that ends), so no push can fail later and leave a
- * task queued or undecided forever. */
+ * task queued or undecided forever. Once per run start. */
+static size_t run_edges(const struct xrun *r) {
+  size_t e = 0;
+  for (size_t i = 0; i < r->dag->ntasks; i++) e += r->dag->tasks[i].ndown;
+  return e;
+}
+
 static int reserve_for_run(struct cf_exec *x, struct xrun *r) {
-  const struct cf_dag *dag = r->dag;
-  r->edges = 0;
-  for (size_t i = 0; i < dag->ntasks; i++) r->edges += dag->tasks[i].ndown;
-  size_t tis = x->live_tis + r->n, work = tis + x->live_edges + r->edges;
-  if (x->aready < tis) {
-    struct xti **v = cf_realloc(x->ready, tis * sizeof *v);
-    if (!v) return -ENOMEM;
-    x->ready = v;
-    x->aready = tis;
+  size_t tis = r->n, work = r->n + run_edges(r);
+  for (const struct xrun *o = x->runs; o; o = o->next) {
+    tis += o->n;
+    work += o->n + run_edges(o);
   }
-  if (reserve_list(&x->changed, tis) < 0 ||
+  if (reserve_list(&x->ready, tis) < 0 || reserve_list(&x->changed, tis) < 0 ||
       reserve_list(&x->fresh, tis) < 0 || reserve_list(&x->work, work) < 0)
     return -ENOMEM;
-  x->live_tis = tis;
-  x->live_edges += r->edges;
-  r->counted = 1;
   return 0;
 }
 
@@ -1172,10 +1154,6 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   evaluate(r);
   return 0;
 fail:
-  if (r->counted) {
-    x->live_tis -= r->n;
-    x->live_edges -= r->edges;
-  }
   if (r->tis) {
     for (size_t i = 0; i < r->n; i++) cf_ti_row_release(&r->tis[i].row);
   }
