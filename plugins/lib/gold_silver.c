@@ -90,13 +90,15 @@ static int same_dec(const char **f, const size_t *l, int i, int like,
 }
 
 /* Maps header names to positions; CF_EDATA naming a missing column. */
-static int map_header(const char **f, size_t nf, int *pos, char **errmsg) {
+static int map_header(const char *data, const char **f, size_t nf, int *pos,
+                      char **errmsg) {
   for (int c = 0; c < C_N; c++) {
     pos[c] = -1;
     for (size_t i = 0; i < nf; i++)
       if (!strcmp(f[i], col_names[c])) pos[c] = (int)i;
     if (pos[c] < 0) {
-      *errmsg = cf_asprintf("silver header lacks column %s", col_names[c]);
+      *errmsg = cf_asprintf("%s: silver header lacks column %s", data,
+                            col_names[c]);
       return CF_EDATA;
     }
   }
@@ -242,7 +244,7 @@ static int fold_records(struct fold *fo, const struct cf_mapped *map,
       goto done;
     }
     if (!have_header) {
-      if ((ret = map_header(f, nf, pos, errmsg)) < 0) goto done;
+      if ((ret = map_header(data, f, nf, pos, errmsg)) < 0) goto done;
       have_header = 1;
       ncols = nf;
       continue;
@@ -345,7 +347,7 @@ int cfb_silver_day_read(const char *silver_root, const char *date,
   cfb_groups_merge(fo.resources);
   if ((ret = cfb_row_text_build(&day->facts, fo.facts)) < 0 ||
       (ret = cfb_row_text_build(&day->resources, fo.resources)) < 0)
-    goto done;
+    *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
 done:
   if (ret < 0) cfb_silver_day_release(day);
   if (scratch) {
