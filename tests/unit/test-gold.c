@@ -350,6 +350,23 @@ CF_TEST(gold_refuses_silver_that_differs_from_its_manifest) {
   fx_rm(home);
 }
 
+CF_TEST(gold_names_the_file_whose_header_lacks_a_column) {
+  const char *home = fx_home();
+  struct cfb_silver_day day;
+  char *err = NULL, *silver = fx_silver(home);
+  fx_publish(home, "2025-01-01", 1, "");
+  char *path = cf_asprintf("%s/usage_date=2025-01-01/v000001/data.csv",
+                           silver);
+  CF_ASSERT_EQ(0, cf_write_file_atomic(path, "BillingAccountId\n1\n", 20));
+  CF_ASSERT_EQ(CF_EDATA, cfb_silver_day_read(silver, "2025-01-01", NULL,
+                                             &day, &err));
+  CF_ASSERT_CONTAINS(err, "v000001/data.csv: silver header lacks column");
+  cf_free(err);
+  cf_free(path);
+  cf_free(silver);
+  fx_rm(home);
+}
+
 CF_TEST(gold_effective_and_list_cost_apart_from_billed) {
   /* Most silver rows carry one text in all three costs (parsed once);
    * these differ, or are empty, and must still be summed apart. */
