@@ -10,13 +10,16 @@
 #include <openssl/evp.h>
 #include "costflow/common.h"
 
-int cf_fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+static int fsync_open(const char *path, int flags) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
   if (fd < 0) return -errno;
   int r = fsync(fd) < 0 ? -errno : 0;
   close(fd);
   return r;
 }
+
+int cf_fsync_dir(const char *dir) { return fsync_open(dir, O_DIRECTORY); }
+int cf_fsync_path(const char *path) { return fsync_open(path, 0); }
 
 int cf_mkdir_p(const char *path, int mode) {
   if (!*path) return -ENOENT;

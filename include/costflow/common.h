@@ -75,6 +75,7 @@ void cf_unmap_file(struct cf_mapped *m);
 int cf_write_file_atomic(const char *path, const void *data, size_t len);
 int cf_mkdir_p(const char *path, int mode);             /* like mkdir -p */
 int cf_fsync_dir(const char *dir);
+int cf_fsync_path(const char *path);   /* a file written earlier */
 
 /* SHA-256 of a file or of memory, as 64 lowercase hex chars + NUL. */
 int cf_sha256_file(const char *path, char hex[65]);

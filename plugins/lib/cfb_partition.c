@@ -66,14 +66,6 @@ static int write_file(const char *path, const struct iovec *iov,
   return ret;
 }
 
-static int fsync_path(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  int ret = fsync(fd) < 0 ? -errno : 0;
-  close(fd);
-  return ret;
-}
-
 static int rm_tree_shallow(const char *dir) {
   DIR *d = opendir(dir);
   struct dirent *e;
@@ -174,7 +166,7 @@ int cfb_partition_commit(struct cfb_staged *st, int keep,
   tmp_link = cf_asprintf("%s/.current.tmp.%ld", st->dir, (long)getpid());
   link = cf_asprintf("%s/current", st->dir);
   if (!data || !mf || !tmp_link || !link) goto done;
-  if ((ret = fsync_path(data)) < 0 || (ret = fsync_path(mf)) < 0 ||
+  if ((ret = cf_fsync_path(data)) < 0 || (ret = cf_fsync_path(mf)) < 0 ||
       (ret = cf_fsync_dir(st->vdir)) < 0 || (ret = cf_fsync_dir(st->dir)) < 0)
     goto done;
   /* The swap: a fresh symlink renamed over `current` is atomic. */
