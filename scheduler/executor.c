@@ -55,6 +55,7 @@ struct xrun {
   struct xti *tis;
   size_t n;
   size_t *topo_pos;            /* task index -> position in dag->topo */
+  size_t edges;                /* sum of the tasks' downstream counts */
   /* kept by set_state()/set_active() so that the end of a run is seen
    * without looking at every task */
   size_t nterminal, nfailed, nactive;
@@ -1026,17 +1027,16 @@ static int reserve_list(struct xti_list *l, size_t need) {
  * live run plus r (the work list for every edge too: a task is pushed
  * once per upstream that ends), so no push can fail later and leave a
  * task queued or undecided forever. Once per run start. */
-static size_t run_edges(const struct xrun *r) {
-  size_t e = 0;
-  for (size_t i = 0; i < r->dag->ntasks; i++) e += r->dag->tasks[i].ndown;
-  return e;
-}
-
 static int reserve_for_run(struct cf_exec *x, struct xrun *r) {
-  size_t tis = r->n, work = r->n + run_edges(r);
+  r->edges = 0;
+  for (size_t i = 0; i < r->dag->ntasks; i++)
+    r->edges += r->dag->tasks[i].ndown;
+  /* Other runs by their own fields: a run ending right now (this start
+   * may come from its on_done) is still listed, and its DAG may be gone. */
+  size_t tis = r->n, work = r->n + r->edges;
   for (const struct xrun *o = x->runs; o; o = o->next) {
     tis += o->n;
-    work += o->n + run_edges(o);
+    work += o->n + o->edges;
   }
   if (reserve_list(&x->ready, tis) < 0 || reserve_list(&x->changed, tis) < 0 ||
       reserve_list(&x->fresh, tis) < 0 || reserve_list(&x->work, work) < 0)
