@@ -71,13 +71,14 @@ static int table_reserve(struct table *t, size_t rows) {
   return slots > t->mask + 1 ? table_resize(t, slots) : 0;
 }
 
-/* Keeps r if its key is new or its rank is higher. */
-static int table_put(struct table *t, const struct cfb_spill_rec *r) {
+/* Keeps r (whose key hashes to `hash`) if its key is new or its rank is
+ * higher. */
+static int table_put(struct table *t, const struct cfb_spill_rec *r,
+                     uint64_t hash) {
   if ((t->n + 1) * 2 > t->mask + 1 &&
       table_resize(t, t->mask ? (t->mask + 1) * 2 : 4096) < 0)
     return -ENOMEM;
   if (t->n >= UINT32_MAX - 1) return CF_ETOOBIG;
-  uint64_t hash = key_hash(r->key, r->key_len);
   uint32_t tag = (uint32_t)(hash >> 32);
   size_t h = hash & t->mask;
   for (; t->slot[h].idx; h = (h + 1) & t->mask) {
@@ -103,6 +104,31 @@ static int table_put(struct table *t, const struct cfb_spill_rec *r) {
                              r->rank, hash};
   t->slot[h] = (struct slot){(uint32_t)++t->n, tag};
   return 0;
+}
+
+/* Puts every record of one spill file. Records go in batches whose slots
+ * are prefetched first: the index is megabytes, so a probe is a cache
+ * miss, and overlapping a batch's misses keeps the core busy instead of
+ * waiting on each in turn. Same puts in the same order as one by one. */
+#define PUT_BATCH 16
+static int table_put_spill(struct table *t, const struct cf_mapped *m) {
+  struct cfb_spill_rec r[PUT_BATCH];
+  uint64_t hash[PUT_BATCH];
+  size_t pos = 0;
+  int ret;
+  do {
+    size_t k = 0;
+    while (k < PUT_BATCH && (ret = cfb_spill_next(m, &pos, &r[k])) == 1) {
+      hash[k] = key_hash(r[k].key, r[k].key_len);
+      __builtin_prefetch(&t->slot[hash[k] & t->mask]);
+      k++;
+    }
+    for (size_t j = 0; j < k; j++) {
+      int put = table_put(t, &r[j], hash[j]);
+      if (put < 0) return put;
+    }
+  } while (ret == 1);
+  return ret;
 }
 
 /* The kept rows in bytewise order, as the partition's iovec list after
@@ -149,11 +175,7 @@ int cfb_silver_stage_date(const struct cfb_silver_opts *o, cf_date d,
    * few untouched pages. */
   if (ret == 0) ret = table_reserve(&t, bytes / 256 + 1);
   for (size_t i = 0; i < nspills && ret == 0; i++) {
-    size_t pos = 0;
-    struct cfb_spill_rec r;
-    while ((ret = cfb_spill_next(&maps[i], &pos, &r)) == 1 &&
-           (ret = table_put(&t, &r)) == 0) {
-    }
+    ret = table_put_spill(&t, &maps[i]);
     if (ret == CF_EDATA && errmsg)
       *errmsg = cf_asprintf("usage date %s: corrupt spill data in %s", ds,
                             spills[i]);
