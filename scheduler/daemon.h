@@ -99,11 +99,12 @@ void cf__daemon_check_once(struct cf_daemon *d);
 /* Starts the graceful stop (signals, --once). */
 void cf__daemon_shutdown(struct cf_daemon *d, const char *why);
 
-/* ---- deadline_webhook.c ----------------------------------------------------
- * Posts {"text": text} to the webhook of the DAG's notify task, if any,
- * off the loop thread (retries 429/5xx); the outcome is logged. */
-void cf__deadline_webhook(struct cf_daemon *d, const struct cf_dag *dag,
-                          const char *text);
+/* ---- deadline_notify.c -----------------------------------------------------
+ * Sends `text` to the DAG's notify task's webhook and/or SMTP recipients,
+ * if it has any, off the loop thread (bounded retries); the outcome is
+ * logged. */
+void cf__deadline_notify(struct cf_daemon *d, const struct cf_dag *dag,
+                         const char *text);
 
 /* ---- dag_watch.c: the DAGs folder --------------------------------------- */
 struct cf_watch;

@@ -97,7 +97,7 @@ static void notify_miss(struct cf_daemon *d, const struct cf_dag *dag,
     char *line = cf_asprintf("%s\n", detail);
     if (line) outbox_append(d, line);
     cf_free(line);
-    cf__deadline_webhook(d, dag, msg ? msg : "deadline missed");
+    cf__deadline_notify(d, dag, msg ? msg : "deadline missed");
     cf__dlog(d, "warn", dag->id, run_pk, NULL, 0, "%s", msg ? msg : "");
   }
   free(detail);

@@ -23,6 +23,48 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 PY
 ALL_PIDS+=($!)
+# and a loopback SMTP sink: each message's envelope and data, appended
+SMTP_PORT=$((20000 + RANDOM % 20000))
+while [ "$SMTP_PORT" = "$HOOK_PORT" ]; do SMTP_PORT=$((20000 + RANDOM % 20000)); done
+SMTP_OUT="$TMP/smtp.txt"
+python3 - "$SMTP_PORT" "$SMTP_OUT" <<'PY' &
+import socketserver, sys
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        say = lambda s: self.wfile.write(s.encode() + b'\r\n')
+        say('220 sink ESMTP')
+        msg = []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.decode(errors='replace').rstrip('\r\n')
+            up = cmd.upper()
+            if up.startswith('EHLO') or up.startswith('HELO'):
+                say('250 sink')
+            elif up.startswith('MAIL') or up.startswith('RCPT'):
+                msg.append(cmd)
+                say('250 ok')
+            elif up == 'DATA':
+                say('354 go on')
+                while True:
+                    l = self.rfile.readline().decode(errors='replace')
+                    if l in ('.\r\n', '.\n', ''):
+                        break
+                    msg.append(l.rstrip('\r\n'))
+                with open(sys.argv[2], 'a') as f:
+                    f.write('\n'.join(msg) + '\n--end--\n')
+                msg = []
+                say('250 queued')
+            elif up == 'QUIT':
+                say('221 bye')
+                return
+            else:
+                say('250 ok')
+socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+PY
+ALL_PIDS+=($!)
 cat >"$D/late.yaml" <<YAML
 dag: late
 schedule: "30 6 * * *"
@@ -34,7 +76,13 @@ tasks:
     plugin: notify
     depends_on: [t]
     trigger_rule: one_failed
-    params: {mode: failure, webhook_url: "http://127.0.0.1:$HOOK_PORT/hook"}
+    params:
+      mode: failure
+      webhook_url: "http://127.0.0.1:$HOOK_PORT/hook"
+      smtp_url: "smtp://127.0.0.1:$SMTP_PORT"
+      smtp_require_tls: false
+      mail_from: costflow@example.com
+      mail_to: [oncall@example.com, finops@example.com]
 YAML
 cat >"$D/ontime.yaml" <<'YAML'
 dag: ontime
@@ -56,9 +104,14 @@ eq "recorded as an event" "$(sql "SELECT count(*) FROM events WHERE kind='deadli
 eq "the DAG's webhook got the deadline miss" \
   "$(grep -c 'had not succeeded by its deadline' "$HOOK_OUT" 2>/dev/null)" "1"
 contains "as a JSON text message" "$(grep deadline "$HOOK_OUT" | jq -r .text)" "late: the run for 2025-03-01"
+eq "the DAG's SMTP recipients got it by mail" \
+  "$(grep -c 'had not succeeded by its deadline' "$SMTP_OUT" 2>/dev/null)" "1"
+contains "under a subject naming the DAG" "$(cat "$SMTP_OUT")" "Subject: [costflow] late: deadline missed"
+contains "addressed to both recipients" "$(cat "$SMTP_OUT")" "RCPT TO:<finops@example.com>"
 check "09:30: checked again" sched_once 2025-03-02T09:30:00Z
 eq "still one notification (sent once)" "$(wc -l <"$OUT")" "1"
 eq "and one webhook message" "$(grep -c 'had not succeeded by its deadline' "$HOOK_OUT")" "1"
+eq "and one mail" "$(grep -c 'had not succeeded by its deadline' "$SMTP_OUT")" "1"
 
 # ---- retention -----------------------------------------------------------
 D2="$TMP/dags2"
