@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "cfb_hash.h"
 #include "cfb_rowsort.h"
 #include "cfb_silver_int.h"
 
@@ -24,23 +25,6 @@ struct kept {
  * (both far apart in memory) unless the key is the one sought. */
 struct slot { uint32_t idx, tag; };
 struct table { struct kept *v; size_t n, cap; struct slot *slot; size_t mask; };
-
-/* 64-bit multiply-mix over 8-byte words: keys are ~70 bytes of ids. */
-static uint64_t key_hash(const char *p, size_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
-    h ^= h >> 31;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t w = 0;
-  memcpy(&w, p, n);
-  h = (h ^ w) * 0x94D049BB133111EBULL;
-  return h ^ (h >> 29);
-}
 
 /* Grows the index to at least `slots` (a power of two), keeping load
  * under one half. */
@@ -119,7 +103,7 @@ static int table_put_spill(struct table *t, const struct cf_mapped *m) {
   do {
     size_t k = 0;
     while (k < PUT_BATCH && (ret = cfb_spill_next(m, &pos, &r[k])) == 1) {
-      hash[k] = key_hash(r[k].key, r[k].key_len);
+      hash[k] = cfb_hash64(r[k].key, r[k].key_len);
       __builtin_prefetch(&t->slot[hash[k] & t->mask]);
       k++;
     }

@@ -1,0 +1,81 @@
+#!/bin/bash
+# The validate stage's row rules over a real extract: a koku AWS CUR
+# sample plus rows made bad on purpose (a repeated line item, a negative
+# usage cost, a negative credit, a cost that is not a number). Each rule's
+# checked/failed counts land in dq_results exactly; a critical rule over
+# its threshold fails the task, a warning does not.
+. "$(dirname "$0")/lib.sh"
+SHARED=${CF_SHARED_DATA:-$CF_SOURCE_DIR/../shared/data}
+L="$TMP/landing"
+d="$L/aws/year=2023/month=06/day=01"
+mkdir -p "$d"
+python3 - "$SHARED/koku/aws/2023-06-01.csv" "$d/cur.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+h, data = rows[0], rows[1:]
+col = {name: i for i, name in enumerate(h)}
+def variant(src, item, cost, kind):
+    r = list(src)
+    r[col['identity/LineItemId']] = item
+    r[col['lineItem/UnblendedCost']] = cost
+    r[col['lineItem/LineItemType']] = kind
+    return r
+out = data + [
+    list(data[0]),                                  # the same line item again
+    variant(data[1], 'neg-usage-1', '-3', 'Usage'),  # negative, not a credit
+    variant(data[2], 'neg-credit-1', '-4', 'Credit'),  # negative credit: fine
+]
+with open(sys.argv[2], 'w', newline='') as f:
+    csv.writer(f, lineterminator='\n').writerows([h] + out)
+PY
+write_dag() {                       # write_dag SEVERITY_OF_UNIQUE_KEY
+  cat >"$TMP/v.yaml" <<YAML
+dag: v
+start_date: 2023-06-01
+default_args: {retries: 0}
+tasks:
+  extract_aws:
+    plugin: extract_aws
+    params: {landing: "$L"}
+  validate_raw:
+    plugin: validate
+    depends_on: [extract_aws]
+    params:
+      stage: raw
+      not_null: [BillingAccountId, x_LineItemId]
+      numeric: [BilledCost]
+      unique_key: [ProviderName, x_LineItemId]
+      non_negative_cost_except_credits: true
+      accepted_values: {ChargeCategory: [Usage, Tax]}
+      row_count_min: 7
+      severity: {unique_key: $1, non_negative_cost_except_credits: warning,
+                 accepted_values: warning, row_count: warning}
+YAML
+}
+dq() {                              # dq RULE: "checked failed passed"
+  sql "SELECT rows_checked || ' ' || rows_failed || ' ' || passed
+       FROM dq_results WHERE rule='$1' ORDER BY id DESC LIMIT 1"
+}
+
+write_dag warning
+expect_exit 0 "warnings only: the run succeeds" \
+  "$COSTFLOW" run "$TMP/v.yaml" --date 2023-06-01
+eq "unique_key: one repeated line item among 6 rows" "$(dq unique_key)" "6 1 0"
+contains "its sample names the staging line of the repeat" \
+  "$(sql "SELECT samples FROM dq_results WHERE rule='unique_key'")" "staging.csv:5 duplicate key"
+eq "non-negative: the negative usage fails, the negative credit does not" \
+  "$(dq non_negative_cost_except_credits)" "6 1 0"
+eq "accepted_values: the credit row is not Usage or Tax" \
+  "$(dq accepted_values:ChargeCategory)" "6 1 0"
+eq "not_null over every row" "$(dq not_null:x_LineItemId)" "6 0 1"
+eq "numeric over every row" "$(dq numeric:BilledCost)" "6 0 1"
+eq "row_count: 6 rows < 7" "$(dq row_count)" "1 1 0"
+
+write_dag critical
+export COSTFLOW_HOME="$TMP/home-critical"
+expect_exit 1 "a critical unique_key over its threshold fails the run" \
+  "$COSTFLOW" run "$TMP/v.yaml" --date 2023-06-01
+eq "validate_raw is the task that failed" \
+  "$(sql "SELECT state FROM task_instances WHERE task_id='validate_raw'
+          ORDER BY id DESC LIMIT 1")" "failed"
+finish
