@@ -1,95 +1,60 @@
 /* validate stage: data-quality rules from params over the extract staging
  * (stage: raw) or this run's silver partitions (stage: cleaned). Each rule
  * is recorded with dq_record; a critical rule over its max_failed_ratio
- * fails the task. */
+ * fails the task. The files are scanned on threads (cfb_validate_scan.c)
+ * and merged in file order: the counts and samples are those of one pass
+ * over the files in that order. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "cfb_hash.h"
+#include "cfb_parallel.h"
 #include "cfb_plugin.h"
-#include "costflow/csv.h"
-
-#define MAX_SAMPLES 5
-
-/* Rule families checked row by row (the others are dataset-level). */
-enum rule_kind {
-  RK_OTHER, RK_NOT_NULL, RK_NUMERIC, RK_DATES, RK_ACCEPTED, RK_NON_NEGATIVE
-};
-
-struct rule {
-  const char *name;              /* e.g. "not_null:BilledCost" */
-  char *owned;                   /* storage for name */
-  const char *base;              /* rule family, for severity lookup */
-  enum rule_kind kind;           /* base, resolved once */
-  int col;                       /* column index in the current file */
-  const char *colname;
-  int64_t checked, failed;
-  struct cf_buf samples;         /* JSON array items */
-  int nsamples;
-  json_t *accepted;              /* accepted_values list */
-};
+#include "cfb_validate.h"
 
 struct vctx {
   struct cfbp h;
-  struct rule *r;
-  size_t n, cap;
-  /* unique_key */
-  size_t nkey;
-  const char **key_cols;
-  int *key_idx;
-  struct cf_buf key;             /* the current row's key, reused */
-  uint64_t *set;                 /* 64-bit fingerprints of the keys */
+  struct cfb_dq_rules R;
+  json_t *accepted;              /* the accepted_values param */
+  struct cfb_dq_rule *unique, *cont;
+  /* inputs, in order */
+  char **paths;
+  size_t npaths;
+  struct cfb_dq_scan *scans;
+  /* merged */
+  uint64_t *set;                 /* unique_key fingerprints (0 = empty) */
   size_t set_n, set_cap;
-  struct rule *unique;
-  /* date continuity */
-  struct rule *cont;
   cf_date *days;
-  size_t ndays, days_cap;
+  size_t ndays;
   int64_t rows;
 };
 
-static enum rule_kind kind_of(const char *base) {
-  static const struct { const char *base; enum rule_kind kind; } k[] = {
-    {"not_null", RK_NOT_NULL}, {"numeric", RK_NUMERIC}, {"dates", RK_DATES},
-    {"accepted_values", RK_ACCEPTED},
-    {"non_negative_cost_except_credits", RK_NON_NEGATIVE}};
+static enum cfb_dq_kind kind_of(const char *base) {
+  static const struct { const char *base; enum cfb_dq_kind kind; } k[] = {
+    {"required_columns", CFB_DQ_REQUIRED}, {"not_null", CFB_DQ_NOT_NULL},
+    {"numeric", CFB_DQ_NUMERIC}, {"dates", CFB_DQ_DATES},
+    {"accepted_values", CFB_DQ_ACCEPTED},
+    {"non_negative_cost_except_credits", CFB_DQ_NON_NEGATIVE}};
   for (size_t i = 0; i < sizeof k / sizeof *k; i++)
     if (!strcmp(base, k[i].base)) return k[i].kind;
-  return RK_OTHER;
+  return CFB_DQ_OTHER;
 }
 
-static struct rule *add_rule(struct vctx *v, const char *base,
-                             const char *col) {
+static struct cfb_dq_rule *add_rule(struct vctx *v, const char *base,
+                                    const char *col) {
   /* Fixed capacity: rules are referenced by pointer. */
-  if (v->n == v->cap) return NULL;
-  struct rule *r = &v->r[v->n++];
+  if (v->R.n == v->R.cap) return NULL;
+  struct cfb_dq_rule *r = &v->R.r[v->R.n++];
   memset(r, 0, sizeof *r);
-  r->owned = col ? cf_asprintf("%s:%s", base, col) : cf_strdup(base);
-  r->name = r->owned;
+  r->name = col ? cf_asprintf("%s:%s", base, col) : cf_strdup(base);
   r->base = base;
   r->kind = kind_of(base);
   r->colname = col;
-  r->col = -1;
-  cf_buf_init(&r->samples, 0);
-  return r->owned ? r : NULL;
+  return r->name ? r : NULL;
 }
 
-static void sample(struct rule *r, const char *file, int64_t line,
-                   const char *val) {
-  if (r->nsamples >= MAX_SAMPLES) return;
-  char where[64];
-  const char *base = strrchr(file, '/');
-  snprintf(where, sizeof where, "%s:%lld", base ? base + 1 : file,
-           (long long)line);
-  struct cf_buf s = CF_BUF_INIT(0);
-  cf_buf_addf(&s, "%s %.80s", where, val ? val : "");
-  if (r->nsamples++) cf_buf_addch(&r->samples, ',');
-  cfb_json_str(&r->samples, s.buf);
-  cf_buf_release(&s);
-}
-
+/* 1 if h was seen before, else adds it; -ENOMEM. */
 static int key_seen(struct vctx *v, uint64_t h) {
   if ((v->set_n + 1) * 2 > v->set_cap) {
     size_t nc = v->set_cap ? v->set_cap * 2 : 4096;
@@ -116,160 +81,86 @@ static int key_seen(struct vctx *v, uint64_t h) {
   return 0;
 }
 
-static int find_col(const char **f, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (!strcmp(f[i], name)) return (int)i;
-  return -1;
+/* Adds a scan's tally to the rule's: counts, then samples while the rule
+ * has room (so the first failures in file order are kept). */
+static void merge_tally(struct cfb_dq_tally *all, struct cfb_dq_tally *t) {
+  all->checked += t->checked;
+  all->failed += t->failed;
+  for (int i = 0; i < t->nsamples; i++) {
+    if (all->nsamples < CFB_DQ_MAX_SAMPLES) {
+      all->samples[all->nsamples++] = t->samples[i];
+      t->samples[i] = NULL;
+    }
+  }
 }
 
-static int is_exempt(const char **f, int credit_i, int cat_i) {
-  if (credit_i >= 0 && !strcmp(f[credit_i], "true")) return 1;
-  if (cat_i >= 0 && (!strcmp(f[cat_i], "Credit") ||
-                     !strcmp(f[cat_i], "Adjustment")))
-    return 1;
+static int merge_days(struct vctx *v, const struct cfb_dq_scan *s) {
+  if (!s->ndays) return 0;
+  cf_date *m = cf_calloc(v->ndays + s->ndays, sizeof *m);
+  if (!m) return -ENOMEM;
+  size_t i = 0, j = 0, n = 0;
+  while (i < v->ndays || j < s->ndays) {
+    cf_date d = j == s->ndays || (i < v->ndays && v->days[i] <= s->days[j])
+                    ? v->days[i++] : s->days[j++];
+    if (!n || m[n - 1] != d) m[n++] = d;
+  }
+  cf_free(v->days);
+  v->days = m;
+  v->ndays = n;
   return 0;
 }
 
-static int scan_file(struct vctx *v, const char *path) {
-  struct cf_csv *c;
-  char *err = NULL;
-  int ret = cf_csv_open(path, &c, &err);
-  if (ret < 0) {
-    v->h.api->log(v->h.ctx, CF_LOG_ERROR, "%s", err ? err : path);
-    cf_free(err);
-    return ret;
-  }
-  const char **f;
-  const size_t *l;
-  size_t n, ncols = 0;
-  int64_t line;
-  int cost_i = -1, credit_i = -1, cat_i = -1, start_i = -1;
-  int r;
-  while ((r = cf_csv_next(c, &f, &l, &n, &line, &err)) != 0) {
-    if (r < 0) {
-      cf_free(err);
-      err = NULL;
-      if (r != CF_EDATA) { ret = r; break; }
-      continue;
-    }
-    if (!ncols) {
-      ncols = n;
-      for (size_t i = 0; i < v->n; i++) {
-        struct rule *ru = &v->r[i];
-        if (!ru->colname) continue;
-        ru->col = find_col(f, n, ru->colname);
-        if (!strcmp(ru->base, "required_columns")) {
-          ru->checked++;
-          if (ru->col < 0) {
-            ru->failed++;
-            sample(ru, path, line, "missing");
-          }
-        }
-      }
-      for (size_t k = 0; k < v->nkey; k++)
-        v->key_idx[k] = find_col(f, n, v->key_cols[k]);
-      cost_i = find_col(f, n, "BilledCost");
-      credit_i = find_col(f, n, "x_IsCredit");
-      cat_i = find_col(f, n, "ChargeCategory");
-      start_i = find_col(f, n, "ChargePeriodStart");
-      continue;
-    }
-    if (n != ncols) continue;
-    v->rows++;
-    for (size_t i = 0; i < v->n; i++) {
-      struct rule *ru = &v->r[i];
-      const char *val = ru->col >= 0 ? f[ru->col] : NULL;
-      int bad = -1;                          /* -1: not applicable */
-      cf_dec d;
-      int64_t t;
-      size_t k;
-      json_t *a;
-      switch (ru->kind) {
-      case RK_NOT_NULL:
-        bad = !val || !*val;
-        break;
-      case RK_NUMERIC:
-        if (val && *val) bad = cfb_dec_parse_round(val, &d) < 0;
-        break;
-      case RK_DATES:
-        if (val && *val) bad = cfb_time_parse(val, &t) < 0;
-        break;
-      case RK_ACCEPTED:
-        if (!val) break;
-        bad = 1;
-        json_array_foreach(ru->accepted, k, a)
-          if (json_is_string(a) && !strcmp(json_string_value(a), val))
-            bad = 0;
-        break;
-      case RK_NON_NEGATIVE:
-        if (cost_i < 0) break;
-        val = f[cost_i];
-        bad = cfb_dec_parse_round(val, &d) == 0 && cf_dec_sign(d) < 0 &&
-              !is_exempt(f, credit_i, cat_i);
-        break;
-      case RK_OTHER:
-        break;
-      }
-      if (bad < 0) continue;
-      ru->checked++;
-      if (bad) {
-        ru->failed++;
-        sample(ru, path, line, val);
-      }
-    }
-    if (v->unique) {
-      /* Fields joined by a unit separator, as one 64-bit fingerprint:
-       * 2.4 M keys then collide by chance with odds of about 1 in 10^7
-       * (a collision reads as one false duplicate), in 32 MB. */
-      cf_buf_reset(&v->key);
-      int oom = 0;
-      for (size_t i = 0; i < v->nkey; i++) {
-        if (v->key_idx[i] >= 0) oom |= cf_buf_adds(&v->key, f[v->key_idx[i]]);
-        oom |= cf_buf_addch(&v->key, '\x1f');
-      }
-      if (oom < 0) { ret = -ENOMEM; break; }
-      uint64_t h = cfb_hash64(v->key.buf, v->key.len);
-      int seen = key_seen(v, h);
-      if (seen < 0) { ret = seen; break; }
-      v->unique->checked++;
-      if (seen) {
-        v->unique->failed++;
-        sample(v->unique, path, line, "duplicate key");
-      }
-    }
-    if (v->cont && start_i >= 0) {
-      int64_t t;
-      if (cfb_time_parse(f[start_i], &t) == 0) {
-        cf_date d = (cf_date)(t / 86400);
-        size_t i = 0;
-        while (i < v->ndays && v->days[i] < d) i++;
-        if (i == v->ndays || v->days[i] != d) {
-          if (v->ndays == v->days_cap) {
-            size_t nc = v->days_cap ? v->days_cap * 2 : 32;
-            cf_date *nd = cf_realloc(v->days, nc * sizeof *nd);
-            if (!nd) { ret = -ENOMEM; break; }
-            v->days = nd;
-            v->days_cap = nc;
-          }
-          memmove(v->days + i + 1, v->days + i,
-                  (v->ndays - i) * sizeof *v->days);
-          v->days[i] = d;
-          v->ndays++;
-        }
-      }
+/* Scan i's results into the rules, in file order; duplicates of
+ * unique_key are found here, across files. */
+static int merge_scan(struct vctx *v, struct cfb_dq_scan *s) {
+  for (size_t i = 0; i < v->R.n; i++) merge_tally(&v->R.r[i].all, &s->t[i]);
+  v->rows += s->rows;
+  for (size_t k = 0; v->unique && k < s->nfps; k++) {
+    int seen = key_seen(v, s->fps[k].hash);
+    if (seen < 0) return seen;
+    v->unique->all.checked++;
+    if (seen) {
+      v->unique->all.failed++;
+      cfb_dq_sample(&v->unique->all, s->path, s->fps[k].line,
+                    "duplicate key");
     }
   }
-  cf_free(err);
-  cf_csv_close(c);
-  return ret;
+  return merge_days(v, s);
 }
 
-/* failed/checked > ratio, exactly. */
-static int over_ratio(int64_t failed, int64_t checked, cf_dec ratio) {
-  if (failed == 0) return 0;
-  if (checked == 0) return 1;
-  __int128 lhs = (__int128)failed * 1000000000000000000LL;
-  return lhs > ratio.v * checked;
+static void scan_job(void *ctx, size_t i) {
+  cfb_dq_scan_file(&((struct cfb_dq_scan *)ctx)[i]);
+}
+
+static int add_path(struct vctx *v, char *p) {
+  if (!p) return -ENOMEM;
+  char **np = cf_realloc(v->paths, (v->npaths + 1) * sizeof *np);
+  if (!np) {
+    cf_free(p);
+    return -ENOMEM;
+  }
+  v->paths = np;
+  v->paths[v->npaths++] = p;
+  return 0;
+}
+
+/* Scans every input on threads, then merges them in order. */
+static int scan_all(struct vctx *v) {
+  if (!v->npaths) return 0;
+  if (!(v->scans = cf_calloc(v->npaths, sizeof *v->scans))) return -ENOMEM;
+  for (size_t i = 0; i < v->npaths; i++)
+    v->scans[i] = (struct cfb_dq_scan){.rules = &v->R, .path = v->paths[i]};
+  cfb_parallel(cfb_threads(0), v->npaths, scan_job, v->scans);
+  for (size_t i = 0; i < v->npaths; i++) {
+    struct cfb_dq_scan *s = &v->scans[i];
+    if (s->err)
+      v->h.api->log(v->h.ctx, CF_LOG_ERROR, "%s", s->err);
+    if (s->ret < 0) return s->ret;
+    int ret = merge_scan(v, s);
+    cfb_dq_scan_release(s);
+    if (ret < 0) return ret;
+  }
+  return 0;
 }
 
 static int add_list_rules(struct vctx *v, const char *param) {
@@ -277,6 +168,29 @@ static int add_list_rules(struct vctx *v, const char *param) {
   for (size_t i = 0; i < n; i++)
     if (!add_rule(v, param, v->h.api->param_item(v->h.ctx, param, i)))
       return -ENOMEM;
+  return 0;
+}
+
+/* accepted_values: {column: [values]}, one rule per column; the values
+ * are copied out of the JSON so scans on threads only read C strings. */
+static int add_accepted_rules(struct vctx *v) {
+  const char *aj = v->h.api->param_json(v->h.ctx, "accepted_values");
+  if (!aj || !(v->accepted = json_loads(aj, 0, NULL)) ||
+      !json_is_object(v->accepted))
+    return 0;
+  const char *k;
+  json_t *a;
+  json_object_foreach(v->accepted, k, a) {
+    struct cfb_dq_rule *ru = add_rule(v, "accepted_values", k);
+    if (!ru) return -ENOMEM;
+    size_t n = json_is_array(a) ? json_array_size(a) : 0;
+    if (!(ru->accepted = cf_calloc(n + 1, sizeof *ru->accepted)))
+      return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+      const char *s = json_string_value(json_array_get(a, i));
+      if (s) ru->accepted[ru->naccepted++] = s;
+    }
+  }
   return 0;
 }
 
@@ -291,53 +205,117 @@ static const char *map_get(const struct cfbp *h, const char *param,
   return NULL;
 }
 
+/* failed/checked > ratio, exactly. */
+static int over_ratio(int64_t failed, int64_t checked, cf_dec ratio) {
+  if (failed == 0) return 0;
+  if (checked == 0) return 1;
+  __int128 lhs = (__int128)failed * 1000000000000000000LL;
+  return lhs > ratio.v * checked;
+}
+
+/* stage raw: the extract's rejects, one rule over both providers' files
+ * (their header line is not a reject). */
+static int count_rejects(struct vctx *v, const char *const *rejects,
+                         size_t n) {
+  struct cfb_dq_rule *rr = NULL;
+  for (size_t p = 0; p < n; p++) {
+    FILE *rf = fopen(rejects[p], "re");
+    if (!rf) continue;
+    if (!rr && !(rr = add_rule(v, "rejected_rows", NULL))) {
+      fclose(rf);
+      return -ENOMEM;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int64_t k = 0;
+    while (getline(&line, &cap, rf) > 0)
+      if (k++ > 0) {
+        rr->all.failed++;
+        line[strcspn(line, "\n")] = '\0';
+        if (rr->all.nsamples < CFB_DQ_MAX_SAMPLES) {
+          char *s = cf_strdup(line);
+          if (s) rr->all.samples[rr->all.nsamples++] = s;
+        }
+      }
+    free(line);
+    fclose(rf);
+  }
+  if (rr) rr->all.checked = v->rows + rr->all.failed;
+  return 0;
+}
+
+/* Records rule ru and returns whether it fails the task. */
+static int verdict(struct vctx *v, struct cfb_dq_rule *ru) {
+  const struct cf_host_api *api = v->h.api;
+  const char *dflt = api->param(v->h.ctx, "default_severity");
+  const char *sev = map_get(&v->h, "severity", ru->name);
+  if (!sev) sev = map_get(&v->h, "severity", ru->base);
+  if (!sev) sev = !strcmp(ru->base, "rejected_rows") ? "warning"
+                  : dflt && *dflt ? dflt : "critical";
+  const char *rs = map_get(&v->h, "max_failed_ratio", ru->name);
+  if (!rs) rs = map_get(&v->h, "max_failed_ratio", ru->base);
+  cf_dec ratio = CF_DEC_ZERO;
+  if (rs && cfb_dec_parse_round(rs, &ratio) < 0) ratio = CF_DEC_ZERO;
+  int failed = over_ratio(ru->all.failed, ru->all.checked, ratio);
+  struct cf_buf sj = CF_BUF_INIT(0);
+  cf_buf_addch(&sj, '[');
+  for (int i = 0; i < ru->all.nsamples; i++) {
+    if (i) cf_buf_addch(&sj, ',');
+    cfb_json_str(&sj, ru->all.samples[i]);
+  }
+  cf_buf_addch(&sj, ']');
+  api->dq_record(v->h.ctx, ru->name, sev, ru->all.checked, ru->all.failed,
+                 !failed, sj.buf);
+  api->log(v->h.ctx, failed ? CF_LOG_WARN : CF_LOG_INFO,
+           "%s [%s]: %lld/%lld failed%s", ru->name, sev,
+           (long long)ru->all.failed, (long long)ru->all.checked,
+           failed ? " -- over threshold" : "");
+  cf_buf_release(&sj);
+  return failed && !strcmp(sev, "critical");
+}
+
 int cfbp_validate_run(struct cf_plugin_ctx *ctx,
                       const struct cf_host_api *api) {
-  struct vctx v = {.h = {ctx, api}, .key = CF_BUF_INIT(0)};
+  struct vctx v = {.h = {ctx, api}};
   const char *stage = api->param(ctx, "stage");
   const char *ds = api->logical_date(ctx);
   const char *home = api->home(ctx);
-  json_t *accepted = NULL, *parts = NULL;
-  int res = CF_RESULT_FAIL, ret = 0;
+  json_t *parts = NULL;
+  char *rejects[2] = {NULL, NULL};
+  int res = CF_RESULT_FAIL, ret = -ENOMEM;
   int cleaned = stage && !strcmp(stage, "cleaned");
   if (stage && !cleaned && strcmp(stage, "raw")) {
     api->log(ctx, CF_LOG_ERROR, "stage must be raw or cleaned");
     return CF_RESULT_FAIL;
   }
   /* Rules. Reserve space so pointers stay valid. */
-  v.cap = 256;
-  if (!(v.r = cf_calloc(v.cap, sizeof *v.r))) return CF_RESULT_FAIL;
+  v.R.cap = 256;
+  if (!(v.R.r = cf_calloc(v.R.cap, sizeof *v.R.r))) return CF_RESULT_FAIL;
   if ((ret = add_list_rules(&v, "required_columns")) < 0 ||
       (ret = add_list_rules(&v, "not_null")) < 0 ||
       (ret = add_list_rules(&v, "numeric")) < 0 ||
-      (ret = add_list_rules(&v, "dates")) < 0)
+      (ret = add_list_rules(&v, "dates")) < 0 ||
+      (ret = add_accepted_rules(&v)) < 0)
     goto done;
-  const char *aj = api->param_json(ctx, "accepted_values");
-  if (aj && (accepted = json_loads(aj, 0, NULL)) && json_is_object(accepted)) {
-    const char *k;
-    json_t *a;
-    json_object_foreach(accepted, k, a) {
-      struct rule *ru = add_rule(&v, "accepted_values", k);
-      if (!ru) goto done;
-      ru->accepted = a;
-    }
-  }
+  ret = -ENOMEM;
   if (cfbp_bool(api->param(ctx, "non_negative_cost_except_credits"), 0) &&
       !add_rule(&v, "non_negative_cost_except_credits", NULL))
     goto done;
-  v.nkey = api->param_count(ctx, "unique_key");
-  if (v.nkey) {
-    v.key_cols = cf_calloc(v.nkey, sizeof *v.key_cols);
-    v.key_idx = cf_calloc(v.nkey, sizeof *v.key_idx);
-    if (!v.key_cols || !v.key_idx) goto done;
-    for (size_t i = 0; i < v.nkey; i++)
-      v.key_cols[i] = api->param_item(ctx, "unique_key", i);
+  v.R.nkey = api->param_count(ctx, "unique_key");
+  if (v.R.nkey) {
+    const char **kc = cf_calloc(v.R.nkey, sizeof *kc);
+    if (!kc) goto done;
+    for (size_t i = 0; i < v.R.nkey; i++)
+      kc[i] = api->param_item(ctx, "unique_key", i);
+    v.R.key_cols = kc;
     if (!(v.unique = add_rule(&v, "unique_key", NULL))) goto done;
   }
-  if (cfbp_bool(api->param(ctx, "date_continuity"), 0) &&
-      !(v.cont = add_rule(&v, "date_continuity", NULL)))
-    goto done;
+  if (cfbp_bool(api->param(ctx, "date_continuity"), 0)) {
+    if (!(v.cont = add_rule(&v, "date_continuity", NULL))) goto done;
+    v.R.want_days = 1;
+  }
   /* Inputs. */
+  ret = 0;
   if (cleaned) {
     const char *task = api->param(ctx, "silver_task");
     if (!task || !*task) task = "transform_to_cleaned";
@@ -346,99 +324,63 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
     size_t i;
     json_t *d;
     json_array_foreach(parts, i, d) {
-      char *p = cf_asprintf("%s/lake/silver/cost/usage_date=%s/current/"
-                            "data.csv", home, json_string_value(d));
-      ret = p ? scan_file(&v, p) : -ENOMEM;
-      cf_free(p);
-      if (ret < 0) goto done;
+      if ((ret = add_path(&v, cf_asprintf("%s/lake/silver/cost/usage_date=%s/"
+                                          "current/data.csv", home,
+                                          json_string_value(d)))) < 0)
+        goto done;
     }
   } else {
     for (int p = CFB_AWS; p <= CFB_GCP; p++) {
       char *w = cfb_work_dir(home, api->dag_id(ctx), ds, (enum cfb_provider)p);
       char *sp = w ? cf_asprintf("%s/staging.csv", w) : NULL;
-      char *rp = w ? cf_asprintf("%s/rejects.csv", w) : NULL;
-      if (!sp || !rp) { cf_free(w); cf_free(sp); cf_free(rp); goto done; }
-      if (access(sp, F_OK) == 0) ret = scan_file(&v, sp);
-      /* Rejected rows: one rule over the extract's rejects file. */
-      FILE *rf = fopen(rp, "re");
-      if (rf) {
-        struct rule *rr = NULL;
-        for (size_t i = 0; i < v.n && !rr; i++)
-          if (!strcmp(v.r[i].base, "rejected_rows")) rr = &v.r[i];
-        if (!rr && !(rr = add_rule(&v, "rejected_rows", NULL))) ret = -ENOMEM;
-        char *line = NULL;
-        size_t cap = 0;
-        int64_t k = 0;
-        while (rr && getline(&line, &cap, rf) > 0)
-          if (k++ > 0) {
-            rr->failed++;
-            line[strcspn(line, "\n")] = '\0';
-            if (rr->nsamples < MAX_SAMPLES) {
-              if (rr->nsamples++) cf_buf_addch(&rr->samples, ',');
-              cfb_json_str(&rr->samples, line);
-            }
-          }
-        free(line);
-        fclose(rf);
-      }
+      rejects[p - CFB_AWS] = w ? cf_asprintf("%s/rejects.csv", w) : NULL;
       cf_free(w);
-      cf_free(sp);
-      cf_free(rp);
-      if (ret < 0) goto done;
+      ret = -ENOMEM;
+      if (!sp || !rejects[p - CFB_AWS]) {
+        cf_free(sp);
+        goto done;
+      }
+      if (access(sp, F_OK) == 0) {
+        if ((ret = add_path(&v, sp)) < 0) goto done;
+      } else {
+        cf_free(sp);
+      }
     }
-    for (size_t i = 0; i < v.n; i++)
-      if (!strcmp(v.r[i].base, "rejected_rows"))
-        v.r[i].checked = v.rows + v.r[i].failed;
+    ret = 0;
   }
+  if ((ret = scan_all(&v)) < 0) goto done;
+  if (!cleaned &&
+      (ret = count_rejects(&v, (const char *const *)rejects, 2)) < 0)
+    goto done;
   /* Dataset-level rules. */
   if (v.cont && v.ndays) {
-    v.cont->checked = v.days[v.ndays - 1] - v.days[0] + 1;
-    v.cont->failed = v.cont->checked - (int64_t)v.ndays;
+    v.cont->all.checked = v.days[v.ndays - 1] - v.days[0] + 1;
+    v.cont->all.failed = v.cont->all.checked - (int64_t)v.ndays;
     for (size_t i = 1; i < v.ndays; i++)
       for (cf_date d = v.days[i - 1] + 1; d < v.days[i]; d++) {
         char s[11];
         cf_date_format(d, s);
-        sample(v.cont, "gap", 0, s);
+        cfb_dq_sample(&v.cont->all, "gap", 0, s);
       }
   }
   long long rmin = cfbp_int(&v.h, "row_count_min", -1);
   long long rmax = cfbp_int(&v.h, "row_count_max", -1);
   if (rmin >= 0 || rmax >= 0) {
-    struct rule *rc = add_rule(&v, "row_count", NULL);
+    struct cfb_dq_rule *rc = add_rule(&v, "row_count", NULL);
+    ret = -ENOMEM;
     if (!rc) goto done;
-    rc->checked = 1;
-    rc->failed = (rmin >= 0 && v.rows < rmin) || (rmax >= 0 && v.rows > rmax);
+    ret = 0;
+    rc->all.checked = 1;
+    rc->all.failed = (rmin >= 0 && v.rows < rmin) ||
+                     (rmax >= 0 && v.rows > rmax);
     char s[64];
     snprintf(s, sizeof s, "%lld rows", (long long)v.rows);
-    if (rc->failed) sample(rc, "dataset", 0, s);
+    if (rc->all.failed) cfb_dq_sample(&rc->all, "dataset", 0, s);
   }
   /* Verdicts. */
-  const char *dflt = api->param(ctx, "default_severity");
   res = CF_RESULT_OK;
-  for (size_t i = 0; i < v.n; i++) {
-    struct rule *ru = &v.r[i];
-    const char *sev = map_get(&v.h, "severity", ru->name);
-    if (!sev) sev = map_get(&v.h, "severity", ru->base);
-    if (!sev) sev = !strcmp(ru->base, "rejected_rows") ? "warning"
-                    : dflt && *dflt ? dflt : "critical";
-    const char *rs = map_get(&v.h, "max_failed_ratio", ru->name);
-    if (!rs) rs = map_get(&v.h, "max_failed_ratio", ru->base);
-    cf_dec ratio = CF_DEC_ZERO;
-    if (rs && cfb_dec_parse_round(rs, &ratio) < 0) ratio = CF_DEC_ZERO;
-    int failed = over_ratio(ru->failed, ru->checked, ratio);
-    struct cf_buf sj = CF_BUF_INIT(0);
-    cf_buf_addch(&sj, '[');
-    cf_buf_add(&sj, ru->samples.buf, ru->samples.len);
-    cf_buf_addch(&sj, ']');
-    api->dq_record(ctx, ru->name, sev, ru->checked, ru->failed, !failed,
-                   sj.buf);
-    api->log(ctx, failed ? CF_LOG_WARN : CF_LOG_INFO,
-             "%s [%s]: %lld/%lld failed%s", ru->name, sev,
-             (long long)ru->failed, (long long)ru->checked,
-             failed ? " -- over threshold" : "");
-    cf_buf_release(&sj);
-    if (failed && !strcmp(sev, "critical")) res = CF_RESULT_FAIL;
-  }
+  for (size_t i = 0; i < v.R.n; i++)
+    if (verdict(&v, &v.R.r[i])) res = CF_RESULT_FAIL;
   api->log(ctx, CF_LOG_INFO, "validate %s: %lld rows, %s",
            cleaned ? "cleaned" : "raw", (long long)v.rows,
            res == CF_RESULT_OK ? "passed" : "FAILED (critical rule)");
@@ -447,17 +389,23 @@ done:
     api->log(ctx, CF_LOG_ERROR, "validate: %s", cf_strerror(ret));
     res = CF_RESULT_FAIL;
   }
-  for (size_t i = 0; i < v.n; i++) {
-    cf_free(v.r[i].owned);
-    cf_buf_release(&v.r[i].samples);
+  for (size_t i = 0; v.scans && i < v.npaths; i++)
+    cfb_dq_scan_release(&v.scans[i]);
+  cf_free(v.scans);
+  for (size_t i = 0; i < v.npaths; i++) cf_free(v.paths[i]);
+  cf_free(v.paths);
+  for (size_t i = 0; i < v.R.n; i++) {
+    cf_free(v.R.r[i].name);
+    cf_free(v.R.r[i].accepted);
+    cfb_dq_tally_release(&v.R.r[i].all);
   }
-  cf_free(v.r);
-  cf_free(v.key_cols);
-  cf_free(v.key_idx);
+  cf_free(v.R.r);
+  cf_free((void *)v.R.key_cols);
   cf_free(v.set);
-  cf_buf_release(&v.key);
   cf_free(v.days);
-  json_decref(accepted);
+  cf_free(rejects[0]);
+  cf_free(rejects[1]);
+  json_decref(v.accepted);
   json_decref(parts);
   return res;
 }

@@ -78,4 +78,33 @@ expect_exit 1 "a critical unique_key over its threshold fails the run" \
 eq "validate_raw is the task that failed" \
   "$(sql "SELECT state FROM task_instances WHERE task_id='validate_raw'
           ORDER BY id DESC LIMIT 1")" "failed"
+
+# unique_key across files: AWS and GCP staging are scanned apart (on
+# threads) and merged in order. Keyed by ChargeCategory, the AWS file holds
+# Usage and Credit, the GCP file only Usage: 2 distinct keys in 15 rows,
+# so 13 repeats -- the GCP file's first row is one (were the files checked
+# apart, it would not be, and 12 would be counted).
+g="$L/gcp/year=2023/month=06/day=01"
+mkdir -p "$g"
+cp "$SHARED/koku/gcp/2022-08-01_5.csv" "$g/"
+cat >"$TMP/x.yaml" <<YAML
+dag: x
+start_date: 2023-06-01
+default_args: {retries: 0}
+tasks:
+  extract_aws: {plugin: extract_aws, params: {landing: "$L"}}
+  extract_gcp: {plugin: extract_gcp, params: {landing: "$L"}}
+  validate_raw:
+    plugin: validate
+    depends_on: [extract_aws, extract_gcp]
+    params: {stage: raw, unique_key: [ChargeCategory],
+             severity: {unique_key: warning}}
+YAML
+export COSTFLOW_HOME="$TMP/home-across"
+expect_exit 0 "AWS + GCP staging validated" \
+  "$COSTFLOW" run "$TMP/x.yaml" --date 2023-06-01
+rows=$(sql "SELECT rows_checked FROM dq_results WHERE rule='unique_key'")
+eq "both files' rows checked (6 AWS + 9 GCP)" "$rows" "15"
+eq "a key first seen in the AWS file repeats in the GCP file" \
+  "$(dq unique_key)" "15 13 0"
 finish
