@@ -2,6 +2,7 @@
  * readers and mapping, bronze, silver dedupe/restatement, and the atomic,
  * deterministic partition writer. */
 #include <locale.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,6 +524,62 @@ CF_TEST(category_map_csv_overrides) {
   free(dir);
 }
 
+/* Lookups from several threads on one loaded cfb_maps (as silver's
+ * readers do): every answer as the tables say. Run under TSan too. */
+struct cat_thread { const struct cfb_maps *m; int bad; };
+
+static void *cat_lookups(void *ud) {
+  struct cat_thread *t = ud;
+  char key[32], want[32];
+  for (int round = 0; round < 20; round++)
+    for (int i = 0; i < 300; i++) {
+      snprintf(key, sizeof key, "Gen%d", i);
+      /* Gen0..149 were loaded twice: the second row wins. */
+      snprintf(want, sizeof want, "Cat%d", i < 150 ? i + 1000 : i);
+      t->bad += strcmp(cfb_category(t->m, CFB_AWS, key), want) != 0;
+      t->bad += strcmp(cfb_category_n(t->m, CFB_AWS, key, 3), "Other") != 0;
+      t->bad += strcmp(cfb_category(t->m, CFB_GCP, key), "Other") != 0;
+    }
+  t->bad += strcmp(cfb_category(t->m, CFB_AWS, "AmazonEC2"), "Other") != 0;
+  t->bad += strcmp(cfb_category(t->m, CFB_AWS, "AmazonS3"), "Storage") != 0;
+  t->bad += strcmp(cfb_category(t->m, CFB_GCP, "BigQuery"), "Databases") != 0;
+  t->bad += strcmp(cfb_category(NULL, CFB_GCP, "Cloud Build"),
+                   "Developer Tools") != 0;
+  t->bad += strcmp(cfb_category_n(t->m, CFB_AWS, "AmazonEC2x", 9),
+                   "Other") != 0;
+  t->bad += strcmp(cfb_category_n(NULL, CFB_AWS, "AmazonEC2x", 9),
+                   "Compute") != 0;
+  t->bad += strcmp(cfb_category(t->m, CFB_AWS, ""), "Other") != 0;
+  return NULL;
+}
+
+CF_TEST(category_lookup_shared_by_threads) {
+  /* More rows than the first table holds (it grows while loading), keys
+   * loaded twice, a built-in overridden. */
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/map.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0);
+  cf_buf_adds(&b, "product_code,ServiceCategory\nAmazonEC2,Other\n");
+  for (int i = 0; i < 300; i++) cf_buf_addf(&b, "Gen%d,Cat%d\n", i, i);
+  for (int i = 0; i < 150; i++) cf_buf_addf(&b, "Gen%d,Cat%d\n", i, i + 1000);
+  put(path, b.buf);
+  cf_buf_release(&b);
+  struct cfb_maps *m = cfb_maps_new();
+  CF_ASSERT_EQ(0, cfb_maps_load(m, CFB_AWS, path, NULL));
+  struct cat_thread t[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) {
+    t[i] = (struct cat_thread){m, 0};
+    CF_ASSERT_EQ(0, pthread_create(&th[i], NULL, cat_lookups, &t[i]));
+  }
+  for (int i = 0; i < 4; i++) {
+    CF_ASSERT_EQ(0, pthread_join(th[i], NULL));
+    CF_ASSERT_EQ(0, t[i].bad);
+  }
+  cfb_maps_free(m);
+  free(dir);
+}
+
 struct cat_check { const struct cfb_maps *m; int rows, bad; };
 
 static int on_row_category(void *ud, const struct cfb_cost *c) {
@@ -534,9 +591,9 @@ static int on_row_category(void *ud, const struct cfb_cost *c) {
 }
 
 CF_TEST(aws_category_per_row_matches_lookup) {
-  /* The reader remembers categories by product code: similar codes, a
-   * mapped override, unknown and over-long codes, and more codes than it
-   * keeps must all come out as cfb_category says, in any order. */
+  /* Each row's category from the reader, by product code: similar
+   * codes, a mapped override, unknown and long codes, and many codes
+   * must all come out as cfb_category says, in any order. */
   static const char *const codes[] = {
       "AmazonEC2", "AmazonECR", "AmazonS3", "AmazonX3", "AmazonEC2",
       "NewThing", "awskms", "awswaf", "Unknown", "AmazonS3",
