@@ -32,6 +32,12 @@ struct cfb_rank {
   int64_t line;                  /* x_SourceLine */
 };
 int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b);
+/* Fills out[i].delivery and .file for candidates sorted by (day, sha256),
+ * zeroing the rest: delivery counts the distinct days before cand[i]'s,
+ * file the candidates ingested strictly earlier (bronze hash breaking
+ * ties; equal pairs share one ordinal). O(n log n). 0 or -ENOMEM. */
+int cfb_rank_candidates(const struct cfb_entry *const *cand, size_t n,
+                        struct cfb_rank *out);
 
 /* Spill files: one per target usage date under the scratch folder, each a
  * run of framed records (rank, dedupe key, silver CSV row) in read order.

@@ -15,6 +15,7 @@
 #include "cfb.h"
 #include "cfb_lake.h"
 #include "cfb_partition.h"
+#include "cfb_silver_int.h"
 
 static int count_lines(const char *s) {
   int n = 0;
@@ -845,6 +846,61 @@ CF_TEST(silver_dedupe_latest_wins_and_snapshots) {
   cf_buf_release(&pub);
   cf_buf_release(&t);
   free(root);
+}
+
+static int cmp_day_sha(const void *a, const void *b) {
+  const struct cfb_entry *x = *(const struct cfb_entry *const *)a;
+  const struct cfb_entry *y = *(const struct cfb_entry *const *)b;
+  int c = strcmp(x->day, y->day);
+  return c ? c : strcmp(x->sha256, y->sha256);
+}
+
+CF_TEST(silver_rank_candidates_many_files_with_ties) {
+  /* Thousands of candidates drawn from few days, ingestion times and
+   * hashes, so (ingested_at, sha256) ties are common (a file delivered on
+   * several days): the sorted ranking must give every candidate the
+   * ordinals the definition gives, counted one by one. */
+  enum { N = 3000 };
+  static char sha[N][8], ing[N][32];
+  struct cfb_entry *e = calloc(N, sizeof *e);
+  const struct cfb_entry **cand = calloc(N, sizeof *cand);
+  struct cfb_rank *got = calloc(N, sizeof *got);
+  CF_ASSERT(e && cand && got);
+  unsigned seed = 4242;
+  for (int round = 0; round < 3; round++) {
+    size_t n = round == 0 ? N : round == 1 ? 1 : 17;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = seed >> 8;
+      snprintf(e[i].day, sizeof e[i].day, "2025-01-%02u", 1 + r % 9);
+      snprintf(sha[i], sizeof sha[i], "%02x", (r >> 4) % 40);
+      snprintf(ing[i], sizeof ing[i], "2025-01-%02uT00:00:00.%03uZ",
+               1 + r % 9, (r >> 10) % 3);
+      e[i].sha256 = sha[i];
+      e[i].ingested_at = round == 2 ? "" : ing[i];  /* not yet in bronze */
+      cand[i] = &e[i];
+      got[i] = (struct cfb_rank){7, 7, 7, 7, 7};
+    }
+    qsort(cand, n, sizeof *cand, cmp_day_sha);
+    CF_ASSERT_EQ(0, cfb_rank_candidates(cand, n, got));
+    uint32_t delivery = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t file = 0;
+      for (size_t j = 0; j < n; j++) {
+        int c = strcmp(cand[j]->ingested_at, cand[i]->ingested_at);
+        file += (c ? c : strcmp(cand[j]->sha256, cand[i]->sha256)) < 0;
+      }
+      delivery += i && strcmp(cand[i - 1]->day, cand[i]->day) != 0;
+      if (got[i].delivery != delivery || got[i].file != file ||
+          got[i].finalized || got[i].unused || got[i].line)
+        CF_FAIL_("candidate %zu of %zu: delivery %u file %u, want %u %u", i,
+                 n, got[i].delivery, got[i].file, delivery, file);
+    }
+  }
+  CF_ASSERT_EQ(0, cfb_rank_candidates(cand, 0, got));
+  free(e);
+  free(cand);
+  free(got);
 }
 
 /* Silver of `ds` in `home` with the given reading options; returns every
