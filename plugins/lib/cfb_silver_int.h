@@ -51,9 +51,11 @@ struct cfb_spills {
 };
 int  cfb_spills_init(struct cfb_spills *s, const char *scratch,
                      const char *tag, const cf_date *dates, size_t n);
+/* Appends one record: the frame, the key, and `row` as its silver CSV
+ * line, written once, straight into the date's pending bytes. */
 int  cfb_spills_add(struct cfb_spills *s, size_t date_index,
                     const struct cfb_rank *rank, const char *key,
-                    size_t key_len, const char *row, size_t row_len);
+                    size_t key_len, const struct cfb_cost *row);
 /* Writes what is pending and closes every file (kept for reading). */
 int  cfb_spills_finish(struct cfb_spills *s);
 /* Closes, deletes the files and frees. */
