@@ -41,9 +41,13 @@ struct cfb_cost {
   int64_t line;                  /* x_SourceLine, as a number */
 };
 
-/* Category lookup: product code / service name -> FOCUS ServiceCategory.
- * A built-in table covers common services; `cfb_maps_load` adds rows from
- * a two-column CSV (key,category; header skipped). */
+/* Category lookup (cfb_category.c): product code / service name -> FOCUS
+ * ServiceCategory. A built-in table covers common services;
+ * `cfb_maps_load` adds rows from a two-column CSV (key,category; header
+ * skipped) that override it, the last row of a key winning. Keys are
+ * hashed, so a lookup per row is cheap. Load before reading: once loaded,
+ * one cfb_maps serves reader threads concurrently (lookups only read; m
+ * may be NULL: the built-ins alone). */
 struct cfb_maps;
 struct cfb_maps *cfb_maps_new(void);
 int  cfb_maps_load(struct cfb_maps *m, enum cfb_provider p, const char *path,
@@ -51,6 +55,9 @@ int  cfb_maps_load(struct cfb_maps *m, enum cfb_provider p, const char *path,
 void cfb_maps_free(struct cfb_maps *m);
 const char *cfb_category(const struct cfb_maps *m, enum cfb_provider p,
                          const char *key);             /* "Other" if none */
+/* The same for the n bytes at key (no NUL in them). */
+const char *cfb_category_n(const struct cfb_maps *m, enum cfb_provider p,
+                           const char *key, size_t n);
 
 /* What a reader knows about the file it reads. */
 struct cfb_src {

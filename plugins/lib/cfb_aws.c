@@ -310,12 +310,6 @@ static size_t fmt_line(char out[32], int64_t v) {
   return (size_t)n;
 }
 
-/* ServiceCategory by product code, remembered: a file's codes are a few
- * dozen, and cfb_category walks its tables with strcmp. Open addressing,
- * filled to half at most; codes past that are looked up every time. */
-#define CAT_SLOTS 64
-struct cat_slot { char code[48]; size_t len; const char *cat; };
-
 struct aws_ctx {
   const struct cfb_src *src;
   const struct aws_hdr *h;
@@ -326,29 +320,7 @@ struct aws_ctx {
   struct cf_buf tags;            /* Tags JSON of the current row */
   size_t *cut;                   /* C-string lengths of a row with a NUL */
   size_t ncut;
-  struct cat_slot cat[CAT_SLOTS];
-  unsigned ncat;
 };
-
-static const char *category(struct aws_ctx *x, const char *code, size_t n) {
-  if (!n || n >= sizeof x->cat[0].code)
-    return cfb_category(x->src->maps, CFB_AWS, code);
-  uint32_t h = 2166136261u;                   /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)code[i]) * 16777619u;
-  struct cat_slot *s = &x->cat[h % CAT_SLOTS];
-  while (s->cat) {
-    if (s->len == n && !memcmp(s->code, code, n)) return s->cat;
-    s = s + 1 < x->cat + CAT_SLOTS ? s + 1 : x->cat;
-  }
-  const char *cat = cfb_category(x->src->maps, CFB_AWS, code);
-  if (x->ncat < CAT_SLOTS / 2) {
-    x->ncat++;
-    memcpy(s->code, code, n);
-    s->len = n;
-    s->cat = cat;
-  }
-  return cat;
-}
 
 /* The field lengths map_row may use: the reader's, unless a field holds a
  * NUL byte -- values are C strings, cut at the first NUL, as always. */
@@ -435,7 +407,8 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   FIELD(CFB_SubAccountId, A_USAGE_ACCOUNT);
   cfb_rowbuf_ref(rb, CFB_ProviderName, "AWS", 3);
   FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
-  const char *sc = category(x, code, get_len(h, l, A_PRODUCT_CODE));
+  const char *sc = cfb_category_n(x->src->maps, CFB_AWS, code,
+                                  get_len(h, l, A_PRODUCT_CODE));
   cfb_rowbuf_ref(rb, CFB_ServiceCategory, sc, strlen(sc));  /* table's */
   r |= cfb_rowbuf_set(rb, CFB_RegionId, region);
   FIELD(CFB_ResourceId, A_RESOURCE);

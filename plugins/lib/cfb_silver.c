@@ -182,22 +182,37 @@ static void commit_job(void *ctx, size_t i) {
  * let the journal flush many partitions in one commit. */
 #define COMMIT_THREADS 8
 
-/* Ranks' delivery and file ordinals for the candidates (sorted by day):
- * delivery counts distinct days before, file counts the candidates
- * ingested earlier (bronze hash breaking ties). A day has few files. */
-static void rank_candidates(const struct cfb_entry *const *cand, size_t n,
-                            struct cfb_rank *out) {
+/* Orders candidates (pointers into the candidate array) by ingestion
+ * time, bronze hash breaking ties. */
+static int cmp_ingested(const void *a, const void *b) {
+  const struct cfb_entry *x = **(const struct cfb_entry *const *const *)a;
+  const struct cfb_entry *y = **(const struct cfb_entry *const *const *)b;
+  int c = strcmp(x->ingested_at, y->ingested_at);
+  return c ? c : strcmp(x->sha256, y->sha256);
+}
+
+int cfb_rank_candidates(const struct cfb_entry *const *cand, size_t n,
+                        struct cfb_rank *out) {
+  const struct cfb_entry *const **ord = cf_calloc(n + 1, sizeof *ord);
+  if (!ord) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     out[i] = (struct cfb_rank){0};
     if (i)
       out[i].delivery = out[i - 1].delivery +
                         (strcmp(cand[i - 1]->day, cand[i]->day) != 0);
-    for (size_t j = 0; j < n; j++) {
-      int c = strcmp(cand[j]->ingested_at, cand[i]->ingested_at);
-      if ((c ? c : strcmp(cand[j]->sha256, cand[i]->sha256)) < 0)
-        out[i].file++;
-    }
+    ord[i] = &cand[i];
   }
+  /* file = how many candidates sort strictly before: its position in
+   * (ingested_at, sha256) order, shared by a run of equal keys (one file
+   * delivered on two days), as counting them one by one would give. */
+  qsort(ord, n, sizeof *ord, cmp_ingested);
+  uint32_t file = 0;
+  for (size_t k = 0; k < n; k++) {
+    if (k && cmp_ingested(&ord[k - 1], &ord[k])) file = (uint32_t)k;
+    out[ord[k] - cand].file = file;
+  }
+  cf_free(ord);
+  return 0;
 }
 
 static int cmp_entry_ptr(const void *a, const void *b) {
@@ -246,7 +261,7 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
     cand[ncand++] = e;
   }
   qsort(cand, ncand, sizeof *cand, cmp_entry_ptr);
-  rank_candidates(cand, ncand, ranks);
+  if ((ret = cfb_rank_candidates(cand, ncand, ranks)) < 0) goto done;
   if ((ret = cf_mkdir_p(o->scratch, 0755)) < 0) goto done;
   struct cfb_silver_read_in in = {o, cand, ranks, ncand, &snaps, &T};
   int64_t t0 = cf_mono_ms();

@@ -32,6 +32,12 @@ struct cfb_rank {
   int64_t line;                  /* x_SourceLine */
 };
 int cfb_rank_cmp(const struct cfb_rank *a, const struct cfb_rank *b);
+/* Fills out[i].delivery and .file for candidates sorted by (day, sha256),
+ * zeroing the rest: delivery counts the distinct days before cand[i]'s,
+ * file the candidates ingested strictly earlier (bronze hash breaking
+ * ties; equal pairs share one ordinal). O(n log n). 0 or -ENOMEM. */
+int cfb_rank_candidates(const struct cfb_entry *const *cand, size_t n,
+                        struct cfb_rank *out);
 
 /* Spill files: one per target usage date under the scratch folder, each a
  * run of framed records (rank, dedupe key, silver CSV row) in read order.
@@ -45,9 +51,11 @@ struct cfb_spills {
 };
 int  cfb_spills_init(struct cfb_spills *s, const char *scratch,
                      const char *tag, const cf_date *dates, size_t n);
+/* Appends one record: the frame, the key, and `row` as its silver CSV
+ * line, written once, straight into the date's pending bytes. */
 int  cfb_spills_add(struct cfb_spills *s, size_t date_index,
                     const struct cfb_rank *rank, const char *key,
-                    size_t key_len, const char *row, size_t row_len);
+                    size_t key_len, const struct cfb_cost *row);
 /* Writes what is pending and closes every file (kept for reading). */
 int  cfb_spills_finish(struct cfb_spills *s);
 /* Closes, deletes the files and frees. */

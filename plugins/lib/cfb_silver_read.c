@@ -31,7 +31,7 @@ struct reader {
   /* per-reader state, touched by its own thread only */
   const struct cfb_silver_read_in *in;
   struct cfb_spills *spills;
-  struct cf_buf row, key;
+  struct cf_buf key;             /* dedupe key of the current row */
   FILE *rejects;                 /* this reader's reject lines */
   char *rejects_path;
   int64_t rejected;
@@ -54,15 +54,13 @@ static int emit_row(void *ud, const struct cfb_cost *c) {
   rank.finalized = c->finalized != 0;
   rank.line = c->line;
   cf_buf_reset(&rd->key);
-  cf_buf_reset(&rd->row);
   if (cf_buf_adds(&rd->key, cfb_provider_name(e->provider)) < 0 ||
       cf_buf_addch(&rd->key, ':') < 0 ||
       cf_buf_add(&rd->key, c->col[CFB_x_LineItemId],
-                 c->len[CFB_x_LineItemId]) < 0 ||
-      cfb_row_csv_len(&rd->row, c->col, c->len) < 0)
+                 c->len[CFB_x_LineItemId]) < 0)
     return -ENOMEM;
   return cfb_spills_add(rd->spills, (size_t)di, &rank, rd->key.buf,
-                        rd->key.len, rd->row.buf, rd->row.len);
+                        rd->key.len, c);
 }
 
 static int reject_row(void *ud, const char *path, int64_t line,
@@ -244,7 +242,6 @@ static int reader_init(const struct cfb_silver_read_in *in, struct reader *rd,
   snprintf(tag, sizeof tag, "r%zu", i);
   rd->in = in;
   rd->spills = spills;
-  cf_buf_init(&rd->row, 0);
   cf_buf_init(&rd->key, 0);
   rd->rejects_path = cf_asprintf("%s/rejects-%s.csv", in->o->scratch, tag);
   if (!rd->rejects_path) return -ENOMEM;
@@ -253,7 +250,6 @@ static int reader_init(const struct cfb_silver_read_in *in, struct reader *rd,
 }
 
 static void reader_release(struct reader *rd) {
-  cf_buf_release(&rd->row);
   cf_buf_release(&rd->key);
   if (rd->rejects) fclose(rd->rejects);
   if (rd->rejects_path) unlink(rd->rejects_path);

@@ -59,16 +59,26 @@ static int flush_date(struct cfb_spills *s, size_t i) {
 }
 
 int cfb_spills_add(struct cfb_spills *s, size_t i, const struct cfb_rank *rank,
-                   const char *key, size_t key_len, const char *row,
-                   size_t row_len) {
-  if (key_len > UINT32_MAX || row_len > UINT32_MAX) return CF_ETOOBIG;
-  struct frame f = {*rank, (uint32_t)key_len, (uint32_t)row_len};
+                   const char *key, size_t key_len,
+                   const struct cfb_cost *row) {
+  if (key_len > UINT32_MAX) return CF_ETOOBIG;
+  struct frame f = {*rank, (uint32_t)key_len, 0};
   struct cf_buf *b = &s->pending[i];
-  if (cf_buf_grow(b, sizeof f + key_len + row_len) < 0) return -ENOMEM;
-  memcpy(b->buf + b->len, &f, sizeof f);
-  memcpy(b->buf + b->len + sizeof f, key, key_len);
-  memcpy(b->buf + b->len + sizeof f + key_len, row, row_len);
-  b->len += sizeof f + key_len + row_len;
+  size_t at = b->len;
+  /* The row is formatted straight into the pending bytes (its only
+   * copy before the write); the frame gets its length afterwards. */
+  int r = cf_buf_add(b, &f, sizeof f);
+  if (r == 0) r = cf_buf_add(b, key, key_len);
+  if (r == 0) r = cfb_row_csv_len(b, row->col, row->len);
+  size_t row_len = b->len - at - sizeof f - key_len;
+  if (r == 0 && row_len > UINT32_MAX) r = CF_ETOOBIG;
+  if (r < 0) {                         /* no partial record is left */
+    b->len = at;
+    if (b->alloc) b->buf[at] = '\0';
+    return r;
+  }
+  f.row_len = (uint32_t)row_len;
+  memcpy(b->buf + at, &f, sizeof f);
   return b->len >= SPILL_FLUSH ? flush_date(s, i) : 0;
 }
 

@@ -2,6 +2,7 @@
  * readers and mapping, bronze, silver dedupe/restatement, and the atomic,
  * deterministic partition writer. */
 #include <locale.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "cfb.h"
 #include "cfb_lake.h"
 #include "cfb_partition.h"
+#include "cfb_silver_int.h"
 
 static int count_lines(const char *s) {
   int n = 0;
@@ -523,6 +525,62 @@ CF_TEST(category_map_csv_overrides) {
   free(dir);
 }
 
+/* Lookups from several threads on one loaded cfb_maps (as silver's
+ * readers do): every answer as the tables say. Run under TSan too. */
+struct cat_thread { const struct cfb_maps *m; int bad; };
+
+static void *cat_lookups(void *ud) {
+  struct cat_thread *t = ud;
+  char key[32], want[32];
+  for (int round = 0; round < 20; round++)
+    for (int i = 0; i < 300; i++) {
+      snprintf(key, sizeof key, "Gen%d", i);
+      /* Gen0..149 were loaded twice: the second row wins. */
+      snprintf(want, sizeof want, "Cat%d", i < 150 ? i + 1000 : i);
+      t->bad += strcmp(cfb_category(t->m, CFB_AWS, key), want) != 0;
+      t->bad += strcmp(cfb_category_n(t->m, CFB_AWS, key, 3), "Other") != 0;
+      t->bad += strcmp(cfb_category(t->m, CFB_GCP, key), "Other") != 0;
+    }
+  t->bad += strcmp(cfb_category(t->m, CFB_AWS, "AmazonEC2"), "Other") != 0;
+  t->bad += strcmp(cfb_category(t->m, CFB_AWS, "AmazonS3"), "Storage") != 0;
+  t->bad += strcmp(cfb_category(t->m, CFB_GCP, "BigQuery"), "Databases") != 0;
+  t->bad += strcmp(cfb_category(NULL, CFB_GCP, "Cloud Build"),
+                   "Developer Tools") != 0;
+  t->bad += strcmp(cfb_category_n(t->m, CFB_AWS, "AmazonEC2x", 9),
+                   "Other") != 0;
+  t->bad += strcmp(cfb_category_n(NULL, CFB_AWS, "AmazonEC2x", 9),
+                   "Compute") != 0;
+  t->bad += strcmp(cfb_category(t->m, CFB_AWS, ""), "Other") != 0;
+  return NULL;
+}
+
+CF_TEST(category_lookup_shared_by_threads) {
+  /* More rows than the first table holds (it grows while loading), keys
+   * loaded twice, a built-in overridden. */
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/map.csv", dir);
+  struct cf_buf b = CF_BUF_INIT(0);
+  cf_buf_adds(&b, "product_code,ServiceCategory\nAmazonEC2,Other\n");
+  for (int i = 0; i < 300; i++) cf_buf_addf(&b, "Gen%d,Cat%d\n", i, i);
+  for (int i = 0; i < 150; i++) cf_buf_addf(&b, "Gen%d,Cat%d\n", i, i + 1000);
+  put(path, b.buf);
+  cf_buf_release(&b);
+  struct cfb_maps *m = cfb_maps_new();
+  CF_ASSERT_EQ(0, cfb_maps_load(m, CFB_AWS, path, NULL));
+  struct cat_thread t[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) {
+    t[i] = (struct cat_thread){m, 0};
+    CF_ASSERT_EQ(0, pthread_create(&th[i], NULL, cat_lookups, &t[i]));
+  }
+  for (int i = 0; i < 4; i++) {
+    CF_ASSERT_EQ(0, pthread_join(th[i], NULL));
+    CF_ASSERT_EQ(0, t[i].bad);
+  }
+  cfb_maps_free(m);
+  free(dir);
+}
+
 struct cat_check { const struct cfb_maps *m; int rows, bad; };
 
 static int on_row_category(void *ud, const struct cfb_cost *c) {
@@ -534,9 +592,9 @@ static int on_row_category(void *ud, const struct cfb_cost *c) {
 }
 
 CF_TEST(aws_category_per_row_matches_lookup) {
-  /* The reader remembers categories by product code: similar codes, a
-   * mapped override, unknown and over-long codes, and more codes than it
-   * keeps must all come out as cfb_category says, in any order. */
+  /* Each row's category from the reader, by product code: similar
+   * codes, a mapped override, unknown and long codes, and many codes
+   * must all come out as cfb_category says, in any order. */
   static const char *const codes[] = {
       "AmazonEC2", "AmazonECR", "AmazonS3", "AmazonX3", "AmazonEC2",
       "NewThing", "awskms", "awswaf", "Unknown", "AmazonS3",
@@ -788,6 +846,129 @@ CF_TEST(silver_dedupe_latest_wins_and_snapshots) {
   cf_buf_release(&pub);
   cf_buf_release(&t);
   free(root);
+}
+
+CF_TEST(spill_records_hold_the_formatted_row_and_survive_failures) {
+  /* Rows are formatted straight into a date's pending bytes: each record
+   * read back must be (rank, key, the row as cfb_row_csv_len writes it),
+   * across flushes, and an allocation failing mid-record must leave no
+   * partial record behind. */
+  char *dir = mktmp();
+  cf_date dates[2] = {20089, 20090};
+  struct cfb_spills sp;
+  CF_ASSERT_EQ(0, cfb_spills_init(&sp, dir, "t", dates, 2));
+  struct cfb_rowbuf rb;
+  struct cf_buf want = CF_BUF_INIT(0), v = CF_BUF_INIT(0);
+  cfb_rowbuf_init(&rb);
+  int failed = 0;
+  for (int i = 0; i < 3000; i++) {
+    cfb_rowbuf_reset(&rb);
+    cf_buf_reset(&v);
+    /* Big rows grow the pending bytes after the frame and key are in;
+     * rows 250, 1250, 2250 need more than ever held, and fail. */
+    int n = i % 1000 == 250 ? 300000 : i % 1000 == 750 ? 100000 : i % 97;
+    for (int k = 0; k < n; k++) cf_buf_adds(&v, k % 5 ? "x" : "\"y,");
+    CF_ASSERT_EQ(0, cfb_rowbuf_set(&rb, CFB_Tags, v.buf));
+    CF_ASSERT_EQ(0, cfb_rowbuf_setn(&rb, CFB_x_SourceLine, "1234", 1 + i % 4));
+    struct cfb_cost row;
+    cfb_rowbuf_finish(&rb, &row);
+    struct cfb_rank rank = {(uint32_t)i, 1, 2, 0, i};
+    char key[32];
+    int kn = snprintf(key, sizeof key, "aws:K%d", i);
+    if (i % 1000 == 250) cf_alloc_fail_after(0);   /* the next one fails */
+    int r = cfb_spills_add(&sp, (size_t)(i % 2), &rank, key, (size_t)kn,
+                           &row);
+    cf_alloc_fail_after(-1);
+    if (i % 1000 == 250) {
+      CF_ASSERT(r < 0);
+      failed++;
+      continue;
+    }
+    CF_ASSERT_EQ(0, r);
+    if (i % 2 == 0) {
+      cf_buf_addf(&want, "%d|%s|", i, key);
+      cfb_row_csv_len(&want, row.col, row.len);
+    }
+  }
+  CF_ASSERT_EQ(3, failed);
+  CF_ASSERT_EQ(0, cfb_spills_finish(&sp));
+  struct cf_mapped m;
+  CF_ASSERT_EQ(0, cf_map_file(sp.path[0], &m));
+  struct cf_buf got = CF_BUF_INIT(0);
+  struct cfb_spill_rec rec;
+  size_t pos = 0;
+  int r;
+  while ((r = cfb_spill_next(&m, &pos, &rec)) == 1) {
+    CF_ASSERT_EQ(rec.rank.delivery, (uint32_t)rec.rank.line);
+    cf_buf_addf(&got, "%lld|%.*s|", (long long)rec.rank.line,
+                (int)rec.key_len, rec.key);
+    cf_buf_add(&got, rec.row, rec.row_len);
+  }
+  CF_ASSERT_EQ(0, r);
+  CF_ASSERT_EQ(want.len, got.len);
+  CF_ASSERT(memcmp(want.buf, got.buf, want.len) == 0);
+  cf_unmap_file(&m);
+  cfb_spills_release(&sp);
+  cfb_rowbuf_release(&rb);
+  cf_buf_release(&want);
+  cf_buf_release(&got);
+  cf_buf_release(&v);
+  free(dir);
+}
+
+static int cmp_day_sha(const void *a, const void *b) {
+  const struct cfb_entry *x = *(const struct cfb_entry *const *)a;
+  const struct cfb_entry *y = *(const struct cfb_entry *const *)b;
+  int c = strcmp(x->day, y->day);
+  return c ? c : strcmp(x->sha256, y->sha256);
+}
+
+CF_TEST(silver_rank_candidates_many_files_with_ties) {
+  /* Thousands of candidates drawn from few days, ingestion times and
+   * hashes, so (ingested_at, sha256) ties are common (a file delivered on
+   * several days): the sorted ranking must give every candidate the
+   * ordinals the definition gives, counted one by one. */
+  enum { N = 3000 };
+  static char sha[N][8], ing[N][32];
+  struct cfb_entry *e = calloc(N, sizeof *e);
+  const struct cfb_entry **cand = calloc(N, sizeof *cand);
+  struct cfb_rank *got = calloc(N, sizeof *got);
+  CF_ASSERT(e && cand && got);
+  unsigned seed = 4242;
+  for (int round = 0; round < 3; round++) {
+    size_t n = round == 0 ? N : round == 1 ? 1 : 17;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = seed >> 8;
+      snprintf(e[i].day, sizeof e[i].day, "2025-01-%02u", 1 + r % 9);
+      snprintf(sha[i], sizeof sha[i], "%02x", (r >> 4) % 40);
+      snprintf(ing[i], sizeof ing[i], "2025-01-%02uT00:00:00.%03uZ",
+               1 + r % 9, (r >> 10) % 3);
+      e[i].sha256 = sha[i];
+      e[i].ingested_at = round == 2 ? "" : ing[i];  /* not yet in bronze */
+      cand[i] = &e[i];
+      got[i] = (struct cfb_rank){7, 7, 7, 7, 7};
+    }
+    qsort(cand, n, sizeof *cand, cmp_day_sha);
+    CF_ASSERT_EQ(0, cfb_rank_candidates(cand, n, got));
+    uint32_t delivery = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t file = 0;
+      for (size_t j = 0; j < n; j++) {
+        int c = strcmp(cand[j]->ingested_at, cand[i]->ingested_at);
+        file += (c ? c : strcmp(cand[j]->sha256, cand[i]->sha256)) < 0;
+      }
+      delivery += i && strcmp(cand[i - 1]->day, cand[i]->day) != 0;
+      if (got[i].delivery != delivery || got[i].file != file ||
+          got[i].finalized || got[i].unused || got[i].line)
+        CF_FAIL_("candidate %zu of %zu: delivery %u file %u, want %u %u", i,
+                 n, got[i].delivery, got[i].file, delivery, file);
+    }
+  }
+  CF_ASSERT_EQ(0, cfb_rank_candidates(cand, 0, got));
+  free(e);
+  free(cand);
+  free(got);
 }
 
 /* Silver of `ds` in `home` with the given reading options; returns every
