@@ -1,15 +1,9 @@
 /* Silver's read phase: every candidate bronze file is mapped to silver
  * rows and spilled per usage date. Each reader has its own spill files
  * and rejects, so readers run on threads without sharing anything; a big
- * plain CSV is split into byte ranges read in parallel.
- *
- * A range must start at a record start, which only a full parse from the
- * top can know for sure (a quoted field may hold a line break). Ranges
- * are therefore a guess at a line break, checked afterwards: each reader
- * reports where the first record it did not read starts, and that must be
- * where the next range began. If it is not, the file's ranges are thrown
- * away and the file is read again in one piece, so the guess can cost
- * time but never change a byte of the output. */
+ * plain CSV is split into byte ranges read in parallel (cfb_aws_split.h:
+ * the cuts are checked afterwards, and a file whose ranges did not meet
+ * is read again in one piece). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,17 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "cfb_aws_split.h"
 #include "cfb_silver_int.h"
-
-#define RANGE_MIN (16LL << 20)       /* default range_bytes */
 
 /* One reader: a whole file, or a byte range of a plain AWS CSV. */
 struct reader {
   size_t cand;                   /* index into in->cand */
-  struct cfb_aws_file *aws;      /* shared by a split file's ranges */
-  int64_t start, line, end;      /* range; end < 0: whole file */
-  int64_t nlines;                /* line breaks in the range, or -1 */
-  int64_t next;                  /* where reading stopped */
+  struct cfb_aws_split *split;   /* a range of this split file, or NULL */
+  size_t range;                  /* which */
   /* per-reader state, touched by its own thread only */
   const struct cfb_silver_read_in *in;
   struct cfb_spills *spills;
@@ -78,9 +69,9 @@ static void run_reader(void *ctx, size_t i) {
   struct reader *rd = &((struct reader *)ctx)[i];
   const struct cfb_entry *e = rd->in->cand[rd->cand];
   struct cfb_src src = {e->path, e->sha256, e->ingested_at, rd->in->o->maps};
-  if (rd->aws)
-    rd->ret = cfb_aws_read_range(rd->aws, rd->start, rd->line, rd->end,
-                                 &rd->next, emit_row, reject_row, rd);
+  if (rd->split)
+    rd->ret = cfb_aws_split_read(rd->split, rd->range, emit_row, reject_row,
+                                 rd);
   else if (e->provider == CFB_AWS)
     rd->ret = cfb_aws_read(&src, emit_row, reject_row, rd);
   else
@@ -92,43 +83,11 @@ static void run_reader(void *ctx, size_t i) {
                           cf_strerror(rd->ret));
 }
 
-/* Offset just past the first '\n' at or after `at` (or the file size). */
-static int64_t next_line_start(int fd, int64_t at, int64_t size) {
-  char buf[65536];
-  while (at < size) {
-    ssize_t n = pread(fd, buf, sizeof buf, (off_t)at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return size;
-    char *nl = memchr(buf, '\n', (size_t)n);
-    if (nl) return at + (nl - buf) + 1;
-    at += n;
-  }
-  return size;
-}
-
-/* Line breaks in [from, to): the physical line where a range starts. */
-static int64_t count_lines(int fd, int64_t from, int64_t to) {
-  static __thread char buf[1 << 16];
-  int64_t lines = 0;
-  while (from < to) {
-    size_t want = (size_t)(to - from) < sizeof buf ? (size_t)(to - from)
-                                                    : sizeof buf;
-    ssize_t n = pread(fd, buf, want, (off_t)from);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    for (char *p = buf, *end = buf + n;
-         (p = memchr(p, '\n', (size_t)(end - p))); p++)
-      lines++;
-    from += n;
-  }
-  return lines;
-}
-
 struct plan {
   struct reader *v;
   size_t n, cap;
-  struct cfb_aws_file **files;   /* split files' shared headers */
-  size_t nfiles;
+  struct cfb_aws_split **splits; /* the split files */
+  size_t nsplits;
 };
 
 static struct reader *plan_add(struct plan *p, size_t cand) {
@@ -140,97 +99,40 @@ static struct reader *plan_add(struct plan *p, size_t cand) {
     p->cap = nc;
   }
   struct reader *rd = &p->v[p->n++];
-  *rd = (struct reader){.cand = cand, .end = -1, .next = -1};
+  *rd = (struct reader){.cand = cand};
   return rd;
 }
 
 /* Splits candidate `ci` into ranges if it is a big plain AWS CSV, else
  * plans one whole-file reader. */
-static int count_reject(void *ud, const char *path, int64_t line,
-                        const char *reason) {
-  (void)path, (void)line, (void)reason;
-  ++*(int64_t *)ud;
-  return 0;
-}
-
 static int plan_file(const struct cfb_silver_read_in *in, size_t ci,
-                     int threads, struct plan *p) {
+                     int threads, struct plan *p, char **errmsg) {
   const struct cfb_entry *e = in->cand[ci];
-  struct stat st;
-  int64_t size = stat(e->path, &st) == 0 ? (int64_t)st.st_size : 0;
-  int64_t range_min = in->o->range_bytes > 0 ? in->o->range_bytes : RANGE_MIN;
-  if (e->provider != CFB_AWS || threads < 2 || size < 2 * range_min ||
-      strcmp(cfb_file_ext(e->path), ".csv") != 0)
-    return plan_add(p, ci) ? 0 : -ENOMEM;
-  /* Header first. A file with any trouble before its first data row is
-   * read whole instead, so its rejects keep their place in the order. */
-  struct cfb_src src = {e->path, e->sha256, e->ingested_at, in->o->maps};
-  struct cfb_aws_file *f;
-  int64_t header_rejects = 0;
-  int ret = cfb_aws_open(&src, count_reject, &header_rejects, &f);
-  if (ret < 0) return ret;
-  if (!f || header_rejects) {
-    cfb_aws_close(f);
-    return plan_add(p, ci) ? 0 : -ENOMEM;
+  struct cfb_aws_split *sp = NULL;
+  int ret = 0;
+  if (e->provider == CFB_AWS) {
+    struct cfb_src src = {e->path, e->sha256, e->ingested_at, in->o->maps};
+    struct cfb_aws_split **v =
+        cf_realloc(p->splits, (p->nsplits + 1) * sizeof *v);
+    if (!v || !(sp = cf_calloc(1, sizeof *sp))) {
+      if (v) p->splits = v;
+      return -ENOMEM;
+    }
+    p->splits = v;
+    if ((ret = cfb_aws_split_plan(&src, threads, in->o->range_bytes, sp,
+                                  errmsg)) < 0 || sp->n == 0) {
+      cf_free(sp);
+      sp = NULL;
+    } else {
+      p->splits[p->nsplits++] = sp;
+    }
+    if (ret < 0) return ret;
   }
-  struct cfb_aws_file **nf =
-      cf_realloc(p->files, (p->nfiles + 1) * sizeof *nf);
-  if (!nf) {
-    cfb_aws_close(f);
-    return -ENOMEM;
-  }
-  p->files = nf;
-  p->files[p->nfiles++] = f;
-  int64_t line, start = cfb_aws_data_offset(f, &line);
-  int64_t nranges = (size - start) / range_min;
-  if (nranges > threads) nranges = threads;
-  int fd = open(e->path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  const int64_t data = start;           /* cuts at equal shares of this */
-  for (int64_t k = 0; k < nranges && ret == 0; k++) {
-    int64_t cut = data + (size - data) * (k + 1) / nranges;
-    int64_t end = k + 1 == nranges ? size : next_line_start(fd, cut, size);
-    if (end < start) end = start;          /* a line longer than a share */
+  for (size_t k = 0; k < (sp ? sp->n : 1); k++) {
     struct reader *rd = plan_add(p, ci);
-    if (!rd) {
-      ret = -ENOMEM;
-      break;
-    }
-    rd->aws = f;
-    rd->start = start;
-    rd->line = k ? -1 : line;            /* later ranges: number_ranges() */
-    rd->end = end;
-    start = end;
-  }
-  close(fd);
-  return ret;
-}
-
-/* Line breaks of a range that another range of its file follows. */
-static void count_range(void *ctx, size_t i) {
-  struct plan *p = ctx;
-  struct reader *rd = &p->v[i];
-  rd->nlines = 0;
-  if (!rd->aws || i + 1 == p->n || p->v[i + 1].aws != rd->aws) return;
-  int fd = open(rd->in->cand[rd->cand]->path, O_RDONLY | O_CLOEXEC);
-  rd->nlines = fd < 0 ? -1 : count_lines(fd, rd->start, rd->end);
-  if (fd >= 0) close(fd);
-}
-
-/* The physical line where each range starts, from the line breaks of the
- * ranges before it, counted on threads. */
-static int number_ranges(struct plan *p, int threads, char **errmsg) {
-  cfb_parallel(threads, p->n, count_range, p);
-  for (size_t i = 0; i + 1 < p->n; i++) {
-    if (!p->v[i].aws || p->v[i + 1].aws != p->v[i].aws) continue;
-    if (p->v[i].nlines < 0) {
-      if (errmsg && !*errmsg)
-        *errmsg = cf_asprintf("silver: counting the lines of %s: %s",
-                              p->v[i].in->cand[p->v[i].cand]->path,
-                              cf_strerror(-EIO));
-      return -EIO;
-    }
-    p->v[i + 1].line = p->v[i].line + p->v[i].nlines;
+    if (!rd) return -ENOMEM;
+    rd->split = sp;
+    rd->range = k;
   }
   return 0;
 }
@@ -287,7 +189,7 @@ static void reread_whole(struct reader *rd, size_t n, size_t index) {
   }
   char tag[32];
   snprintf(tag, sizeof tag, "w%zu", index);
-  rd->aws = NULL;
+  rd->split = NULL;
   rd->ret = cfb_spills_init(rd->spills, rd->in->o->scratch, tag,
                             rd->in->dates->v, rd->in->dates->n);
   if (rd->ret == 0) run_reader(rd, 0);
@@ -301,23 +203,23 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
   memset(out, 0, sizeof *out);
   *rejected = 0;
   for (size_t ci = 0; ci < in->ncand && ret == 0; ci++)
-    ret = plan_file(in, ci, threads, &p);
+    ret = plan_file(in, ci, threads, &p, errmsg);
   if (ret == 0 && !(out->readers = cf_calloc(p.n + 1, sizeof *out->readers)))
     ret = -ENOMEM;
   for (size_t i = 0; i < p.n && ret == 0; i++) {
     out->n++;
     ret = reader_init(in, &p.v[i], i, &out->readers[i]);
   }
-  if (ret == 0) ret = number_ranges(&p, threads, errmsg);
   if (ret == 0) cfb_parallel(threads, p.n, run_reader, p.v);
   /* Check each split file's ranges met; report in reader order. */
   for (size_t i = 0; i < p.n && ret == 0;) {
     size_t j = i;
-    while (j + 1 < p.n && p.v[j + 1].aws && p.v[j + 1].aws == p.v[i].aws)
+    while (j + 1 < p.n && p.v[i].split && p.v[j + 1].split == p.v[i].split)
       j++;
-    int met = 1;
-    for (size_t k = i; k < j && met; k++)
-      met = p.v[k].ret < 0 || p.v[k].next == p.v[k + 1].start;
+    /* A failed range is reported below; the others must meet. */
+    int met = !p.v[i].split, failed = 0;
+    for (size_t k = i; k <= j; k++) failed |= p.v[k].ret < 0;
+    if (!met) met = failed || cfb_aws_split_met(p.v[i].split);
     if (!met) {
       if (in->o->log) {
         char *m = cf_asprintf("silver: %s: a range did not start at a record "
@@ -343,9 +245,12 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
     i = j + 1;
   }
   for (size_t i = 0; i < p.n; i++) reader_release(&p.v[i]);
-  for (size_t i = 0; i < p.nfiles; i++) cfb_aws_close(p.files[i]);
+  for (size_t i = 0; i < p.nsplits; i++) {
+    cfb_aws_split_release(p.splits[i]);
+    cf_free(p.splits[i]);
+  }
   cf_free(p.v);
-  cf_free(p.files);
+  cf_free(p.splits);
   if (ret < 0) cfb_silver_spilled_release(out);
   return ret;
 }
