@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <jansson.h>
+#include "cfb_aws_split.h"
 #include "cfb_lake.h"
+#include "cfb_parallel.h"
 
 struct paths { char **v; size_t n, cap; };
 
@@ -144,6 +146,24 @@ struct ex_ctx {
   int64_t rows, rejected;
 };
 
+/* Adds d to the sorted set v (a file's usage dates: a small set). */
+static int dates_add(cf_date **v, size_t *n, size_t *cap, cf_date d) {
+  size_t i = 0;
+  while (i < *n && (*v)[i] < d) i++;
+  if (i < *n && (*v)[i] == d) return 0;
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 16;
+    cf_date *nv = cf_realloc(*v, nc * sizeof *nv);
+    if (!nv) return -ENOMEM;
+    *v = nv;
+    *cap = nc;
+  }
+  memmove(*v + i + 1, *v + i, (*n - i) * sizeof **v);
+  (*v)[i] = d;
+  (*n)++;
+  return 0;
+}
+
 static int ex_emit(void *ud, const struct cfb_cost *c) {
   struct ex_ctx *x = ud;
   cf_buf_reset(&x->row);
@@ -151,21 +171,7 @@ static int ex_emit(void *ud, const struct cfb_cost *c) {
   if (fwrite(x->row.buf, 1, x->row.len, x->staging) != x->row.len)
     return -EIO;
   x->rows++;
-  /* Usage dates of this file (small sorted set). */
-  size_t i = 0;
-  while (i < x->ndates && x->dates[i] < c->usage_date) i++;
-  if (i < x->ndates && x->dates[i] == c->usage_date) return 0;
-  if (x->ndates == x->cap) {
-    size_t nc = x->cap ? x->cap * 2 : 16;
-    cf_date *v = cf_realloc(x->dates, nc * sizeof *v);
-    if (!v) return -ENOMEM;
-    x->dates = v;
-    x->cap = nc;
-  }
-  memmove(x->dates + i + 1, x->dates + i, (x->ndates - i) * sizeof *x->dates);
-  x->dates[i] = c->usage_date;
-  x->ndates++;
-  return 0;
+  return dates_add(&x->dates, &x->ndates, &x->cap, c->usage_date);
 }
 
 static int ex_reject(void *ud, const char *path, int64_t line,
@@ -188,10 +194,172 @@ static void logf_(cfb_log_fn log, void *ud, int level, const char *fmt, ...) {
   cf_buf_release(&b);
 }
 
+/* The staging rows go to a sequence of files, staging.csv then
+ * staging.1.csv, staging.2.csv, ...: each with the header line, the
+ * sequence read in order being the rows of one sequential read. A file
+ * split into byte ranges on threads writes each range to its own file of
+ * the sequence, so nothing is copied, and validate reads them on threads
+ * in turn. */
+static char *staging_path(const char *work, int i) {
+  return i ? cf_asprintf("%s/staging.%d.csv", work, i)
+           : cf_asprintf("%s/staging.csv", work);
+}
+
+static FILE *staging_open(const char *path) {
+  FILE *f = path ? fopen(path, "we") : NULL;
+  if (f && fputs(cfb_header_line, f) == EOF) {
+    fclose(f);
+    return NULL;
+  }
+  return f;
+}
+
+/* Makes a finished staging file durable and closes it. */
+static int staging_seal(FILE *f) {
+  int ret = fflush(f) || fsync(fileno(f)) ? -errno : 0;
+  if (fclose(f) && ret == 0) ret = -errno;
+  return ret;
+}
+
+/* An earlier attempt's staging.N.csv would be read as part of this one. */
+static int remove_stale_staging(const char *work) {
+  DIR *d = opendir(work);
+  if (!d) return errno == ENOENT ? 0 : -errno;
+  struct dirent *e;
+  int ret = 0, n;
+  char tail;
+  while ((e = readdir(d)) && ret == 0)
+    if (sscanf(e->d_name, "staging.%d.cs%c", &n, &tail) == 2 && tail == 'v' &&
+        unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT)
+      ret = -errno;
+  closedir(d);
+  return ret;
+}
+
+/* One byte range of a split file: its staging rows (range 0 into the
+ * current staging file, the others into new ones) and reject lines. */
+struct ex_part {
+  struct ex_ctx x;
+  struct cfb_rejects rej;        /* header-less: lines only */
+  char *staging_path;            /* a new staging file, or NULL */
+  char *rejects_path;
+  struct cfb_aws_split *split;
+  size_t k;
+  int ret;
+};
+
+static void read_part(void *ctx, size_t i) {
+  struct ex_part *pt = &((struct ex_part *)ctx)[i];
+  pt->ret = cfb_aws_split_read(pt->split, pt->k, ex_emit, ex_reject, &pt->x);
+  if (pt->ret >= 0 && (fflush(pt->x.staging) || fflush(pt->rej.f)))
+    pt->ret = -errno;
+}
+
+/* Appends all of src (a small rejects part) to dst. */
+static int append_file(FILE *dst, FILE *src) {
+  char buf[1 << 16];
+  size_t n;
+  rewind(src);
+  while ((n = fread(buf, 1, sizeof buf, src)) > 0)
+    if (fwrite(buf, 1, n, dst) != n) return -EIO;
+  return ferror(src) ? -EIO : 0;
+}
+
+/* Frees the parts; new staging files not handed over are deleted. */
+static void parts_release(struct ex_part *pt, size_t n) {
+  for (size_t i = 0; pt && i < n; i++) {
+    if (pt[i].staging_path) {
+      if (pt[i].x.staging) fclose(pt[i].x.staging);
+      unlink(pt[i].staging_path);
+    }
+    if (pt[i].rej.f) fclose(pt[i].rej.f);
+    if (pt[i].rejects_path) unlink(pt[i].rejects_path);
+    cf_free(pt[i].staging_path);
+    cf_free(pt[i].rejects_path);
+    cf_buf_release(&pt[i].x.row);
+    cf_free(pt[i].x.dates);
+  }
+  cf_free(pt);
+}
+
+/* Reads a big plain AWS CSV as byte ranges on threads into x, whose
+ * current staging file is number *nstaging - 1; *done = 0 (nothing
+ * written) when it must be read whole instead: too small, or its ranges
+ * did not meet (a line break inside quotes near a cut). */
+static int read_split(const struct cfb_src *src, const char *work,
+                      const struct cfb_extract_opts *o, struct ex_ctx *x,
+                      int *nstaging, int *done, char **errmsg) {
+  struct cfb_aws_split sp;
+  struct ex_part *pt = NULL;
+  int threads = cfb_threads(o->threads);
+  *done = 0;
+  int ret = cfb_aws_split_plan(src, threads, o->range_bytes, &sp, errmsg);
+  if (ret < 0 || sp.n == 0) return ret;
+  off_t off0 = fflush(x->staging) ? -1 : ftello(x->staging);
+  ret = off0 < 0 ? -errno : -ENOMEM;
+  if (off0 < 0 || !(pt = cf_calloc(sp.n, sizeof *pt))) goto out;
+  for (size_t k = 0; k < sp.n; k++) {
+    pt[k] = (struct ex_part){.x = {.row = CF_BUF_INIT(0), .rej = &pt[k].rej},
+                             .split = &sp, .k = k};
+    pt[k].rejects_path = cf_asprintf("%s/rejects.part%zu.csv", work, k);
+    if (k) pt[k].staging_path = staging_path(work, *nstaging + (int)k - 1);
+    if (!pt[k].rejects_path || (k && !pt[k].staging_path)) goto out;
+    pt[k].x.staging = k ? staging_open(pt[k].staging_path) : x->staging;
+    if (!pt[k].x.staging || !(pt[k].rej.f = fopen(pt[k].rejects_path,
+                                                  "w+e"))) {
+      ret = -errno;
+      goto out;
+    }
+  }
+  cfb_parallel(threads, sp.n, read_part, pt);
+  ret = 0;
+  for (size_t k = 0; k < sp.n && ret == 0; k++) ret = pt[k].ret;
+  if (ret == 0 && !cfb_aws_split_met(&sp)) {
+    logf_(o->log, o->log_ud, 1, "%s: a range did not start at a record "
+          "(line break inside quotes); read it whole", src->path);
+    /* range 0's rows go; the other ranges' files are deleted below */
+    if (fflush(x->staging) || ftruncate(fileno(x->staging), off0) < 0 ||
+        fseeko(x->staging, off0, SEEK_SET))
+      ret = -errno;
+    goto out;
+  }
+  if (ret < 0) goto out;
+  /* Hand the new staging files over: every one but the last is done. */
+  for (size_t k = 0; k + 1 < sp.n && ret == 0; k++) {
+    ret = staging_seal(pt[k].x.staging);
+    pt[k].x.staging = NULL;
+  }
+  if (ret < 0) goto out;
+  x->staging = pt[sp.n - 1].x.staging;
+  *nstaging += (int)sp.n - 1;
+  for (size_t k = 0; k < sp.n; k++) {
+    cf_free(pt[k].staging_path);
+    pt[k].staging_path = NULL;
+  }
+  for (size_t k = 0; k < sp.n && ret == 0; k++) {
+    if ((ret = append_file(x->rej->f, pt[k].rej.f)) < 0) break;
+    x->rows += pt[k].x.rows;
+    x->rejected += pt[k].x.rejected;
+    x->rej->count += pt[k].rej.count;
+    for (size_t d = 0; d < pt[k].x.ndates && ret == 0; d++)
+      ret = dates_add(&x->dates, &x->ndates, &x->cap, pt[k].x.dates[d]);
+  }
+  *done = 1;
+  if (ret == 0)
+    logf_(o->log, o->log_ud, 1, "%s: read as %zu byte ranges on threads",
+          src->path, sp.n);
+out:
+  parts_release(pt, sp.n);
+  cfb_aws_split_release(&sp);
+  return ret;
+}
+
 int cfb_extract(enum cfb_provider p, const char *landing_day,
-                const char *work, const struct cfb_maps *maps,
-                cfb_log_fn log, void *log_ud, struct cfb_extract_stats *st,
-                char **errmsg) {
+                const char *work, const struct cfb_extract_opts *o,
+                struct cfb_extract_stats *st, char **errmsg) {
+  const struct cfb_maps *maps = o->maps;
+  cfb_log_fn log = o->log;
+  void *log_ud = o->log_ud;
   struct paths ps = {0};
   struct asm_info *asms = NULL;
   size_t nasm = 0;
@@ -200,19 +368,20 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   struct cf_buf files = CF_BUF_INIT(0);
   char *sp = NULL, *rp = NULL, *fp = NULL;
   cf_date *all = NULL;
-  size_t nall = 0;
+  size_t nall = 0, all_cap = 0;
+  int nstaging = 1;                    /* staging files so far */
   int ret = cf_mkdir_p(work, 0755);
   const char *what = work;
   st->files = st->rows = st->rejected = 0;
   if (ret < 0) goto done;
-  sp = cf_asprintf("%s/staging.csv", work);
+  if ((ret = remove_stale_staging(work)) < 0) goto done;
+  sp = staging_path(work, 0);
   rp = cf_asprintf("%s/rejects.csv", work);
   fp = cf_asprintf("%s/files.jsonl", work);
   ret = -ENOMEM;
   if (!sp || !rp || !fp) goto done;
   what = sp;
-  if (!(x.staging = fopen(sp, "we"))) { ret = -errno; goto done; }
-  fputs(cfb_header_line, x.staging);
+  if (!(x.staging = staging_open(sp))) { ret = -errno; goto done; }
   what = rp;
   if ((ret = cfb_rejects_open(&rej, rp)) < 0) goto done;
   what = landing_day;
@@ -275,8 +444,13 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     int64_t r0 = x.rows, j0 = x.rejected;
     if (strcmp(kind, "aws_manifest")) {
       struct cfb_src src = {path, sha, "", maps};
-      ret = p == CFB_AWS ? cfb_aws_read(&src, ex_emit, ex_reject, &x)
-                         : cfb_gcp_read(&src, ex_emit, ex_reject, &x);
+      int split = 0;
+      if (p == CFB_AWS && (ret = read_split(&src, work, o, &x, &nstaging,
+                                            &split, errmsg)) < 0)
+        goto done;
+      if (!split)
+        ret = p == CFB_AWS ? cfb_aws_read(&src, ex_emit, ex_reject, &x)
+                           : cfb_gcp_read(&src, ex_emit, ex_reject, &x);
       if (ret < 0) goto done;
     }
     e.rows = x.rows - r0;
@@ -288,17 +462,8 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     logf_(log, log_ud, 1, "%s: %s, %lld rows, %lld rejected", path, kind,
           (long long)e.rows, (long long)e.rejected);
     /* Union of usage dates over all files. */
-    for (size_t k = 0; k < x.ndates; k++) {
-      size_t j = 0;
-      while (j < nall && all[j] < x.dates[k]) j++;
-      if (j < nall && all[j] == x.dates[k]) continue;
-      cf_date *v = cf_realloc(all, (nall + 1) * sizeof *v);
-      if (!v) { ret = -ENOMEM; goto done; }
-      all = v;
-      memmove(all + j + 1, all + j, (nall - j) * sizeof *all);
-      all[j] = x.dates[k];
-      nall++;
-    }
+    for (size_t k = 0; k < x.ndates; k++)
+      if ((ret = dates_add(&all, &nall, &all_cap, x.dates[k])) < 0) goto done;
   }
   st->rows = x.rows;
   st->rejected += x.rejected;

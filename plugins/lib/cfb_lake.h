@@ -45,13 +45,23 @@ struct cfb_extract_stats {
   struct cf_buf usage_dates;     /* JSON array text */
 };
 
+struct cfb_extract_opts {
+  const struct cfb_maps *maps;   /* NULL: built-in */
+  cfb_log_fn log;                /* may be NULL */
+  void *log_ud;
+  int threads;                   /* <= 0: one per CPU */
+  int64_t range_bytes;           /* plain AWS CSVs of 2x this are read as
+                                    byte ranges on threads; <= 0: 16 MiB */
+};
+
 /* Reads every billing file under `landing_day` (recursively, sorted) for
- * provider p into `work`: staging.csv (silver columns, unsorted),
- * rejects.csv, files.jsonl. A missing folder is zero files. */
+ * provider p into `work`: staging.csv (silver columns, unsorted; a split
+ * file's ranges appended in file order, so the bytes are those of one
+ * sequential read), rejects.csv, files.jsonl. A missing folder is zero
+ * files. */
 int cfb_extract(enum cfb_provider p, const char *landing_day,
-                const char *work, const struct cfb_maps *maps,
-                cfb_log_fn log, void *log_ud, struct cfb_extract_stats *st,
-                char **errmsg);
+                const char *work, const struct cfb_extract_opts *o,
+                struct cfb_extract_stats *st, char **errmsg);
 
 /* Stores the files listed in `work`/files.jsonl into the bronze folder of
  * day `ds` and merges _manifest.jsonl. Same bytes again: no change. */

@@ -27,7 +27,8 @@ int cfbp_extract_run(struct cf_plugin_ctx *ctx, const struct cf_host_api *api,
              : NULL;
   work = cfbp_work(&h, p);
   if (!day || !work || !(maps = cfbp_maps(&h))) goto done;
-  if (cfb_extract(p, day, work, maps, cfbp_log, &h, &st, &err) < 0) {
+  struct cfb_extract_opts eo = {.maps = maps, .log = cfbp_log, .log_ud = &h};
+  if (cfb_extract(p, day, work, &eo, &st, &err) < 0) {
     api->log(ctx, CF_LOG_ERROR, "%s", err ? err : "extract failed");
     goto done;
   }

@@ -332,19 +332,31 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
   } else {
     for (int p = CFB_AWS; p <= CFB_GCP; p++) {
       char *w = cfb_work_dir(home, api->dag_id(ctx), ds, (enum cfb_provider)p);
-      char *sp = w ? cf_asprintf("%s/staging.csv", w) : NULL;
       rejects[p - CFB_AWS] = w ? cf_asprintf("%s/rejects.csv", w) : NULL;
-      cf_free(w);
       ret = -ENOMEM;
-      if (!sp || !rejects[p - CFB_AWS]) {
-        cf_free(sp);
+      if (!rejects[p - CFB_AWS]) {
+        cf_free(w);
         goto done;
       }
-      if (access(sp, F_OK) == 0) {
-        if ((ret = add_path(&v, sp)) < 0) goto done;
-      } else {
-        cf_free(sp);
+      /* staging.csv, then staging.1.csv, ... (one per byte range of a
+       * big file, see cfb_extract.c) */
+      for (int i = 0;; i++) {
+        char *sp = i ? cf_asprintf("%s/staging.%d.csv", w, i)
+                     : cf_asprintf("%s/staging.csv", w);
+        if (!sp) {
+          cf_free(w);
+          goto done;
+        }
+        if (access(sp, F_OK) != 0) {
+          cf_free(sp);
+          break;
+        }
+        if ((ret = add_path(&v, sp)) < 0) {
+          cf_free(w);
+          goto done;
+        }
       }
+      cf_free(w);
     }
     ret = 0;
   }

@@ -107,4 +107,47 @@ rows=$(sql "SELECT rows_checked FROM dq_results WHERE rule='unique_key'")
 eq "both files' rows checked (6 AWS + 9 GCP)" "$rows" "15"
 eq "a key first seen in the AWS file repeats in the GCP file" \
   "$(dq unique_key)" "15 13 0"
+
+# A CUR file big enough (>= 32 MiB) for extract to read it as byte ranges
+# on threads, each range into its own staging file: validate reads every
+# one of them, so it checks each row once, and the repeats are still found
+# across the ranges' files.
+B="$TMP/big"
+b="$B/aws/year=2023/month=06/day=01"
+mkdir -p "$b"
+python3 - "$SHARED/koku/aws/2023-06-01.csv" "$b/big.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+h, data = rows[0], rows[1:]
+item = h.index('identity/LineItemId')
+with open(sys.argv[2], 'w', newline='') as f:
+    w = csv.writer(f, lineterminator='\n')
+    w.writerow(h)
+    for i in range(40000):
+        r = list(data[0])
+        r[item] = 'big-%d' % (i % 39000)      # the last 1,000 repeat
+        w.writerow(r)
+PY
+cat >"$TMP/b.yaml" <<YAML
+dag: b
+start_date: 2023-06-01
+default_args: {retries: 0}
+tasks:
+  extract_aws: {plugin: extract_aws, params: {landing: "$B"}}
+  validate_raw:
+    plugin: validate
+    depends_on: [extract_aws]
+    params: {stage: raw, not_null: [x_LineItemId],
+             unique_key: [ProviderName, x_LineItemId],
+             severity: {unique_key: warning}}
+YAML
+export COSTFLOW_HOME="$TMP/home-big"
+expect_exit 0 "a 40,000-row CUR extracted and validated" \
+  "$COSTFLOW" run "$TMP/b.yaml" --date 2023-06-01
+eq "every row checked once" "$(dq not_null:x_LineItemId)" "40000 0 1"
+eq "the 1,000 repeats found, across range files" "$(dq unique_key)" "40000 1000 0"
+if [ "$(nproc)" -ge 2 ]; then
+  check "read as byte ranges into several staging files" \
+    test -f "$COSTFLOW_HOME/work/b/2023-06-01/aws/staging.1.csv"
+fi
 finish

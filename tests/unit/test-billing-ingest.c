@@ -745,7 +745,8 @@ static void ingest_day(const char *home, const char *landing, const char *ds,
              cfb_provider_name(p), ds, ds + 5, ds + 8);
     struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
     char *err = NULL;
-    if (cfb_extract(p, day, work, NULL, NULL, NULL, &st, &err) < 0)
+    struct cfb_extract_opts eo = {0};
+    if (cfb_extract(p, day, work, &eo, &st, &err) < 0)
       CF_FAIL_("extract: %s", err);
     int64_t a, b;
     if (cfb_bronze_store(home, p, ds, work, &a, &b, &err) < 0)
@@ -1050,6 +1051,100 @@ CF_TEST(silver_ranges_read_on_threads_give_the_same_bytes) {
     cf_buf_release(&log2);
     cf_buf_release(&t);
     cf_buf_release(&pub);
+    free(root);
+  }
+}
+
+/* Extract of one landing day with the given reading options; returns its
+ * staging, rejects and files.jsonl, concatenated. */
+static char *extract_with(const char *land, const char *work, int threads,
+                          int64_t range_bytes, struct cf_buf *log) {
+  char day[400], p[600];
+  snprintf(day, sizeof day, "%s/aws/year=2025/month=01/day=04", land);
+  struct cfb_extract_opts eo = {.threads = threads,
+                                .range_bytes = range_bytes,
+                                .log = collect_log, .log_ud = log};
+  struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+  char *err = NULL;
+  if (cfb_extract(CFB_AWS, day, work, &eo, &st, &err) < 0)
+    CF_FAIL_("extract: %s", err);
+  struct cf_buf all = CF_BUF_INIT(0);
+  cf_buf_addf(&all, "%lld rows, %lld rejected, dates %s\n",
+              (long long)st.rows, (long long)st.rejected, st.usage_dates.buf);
+  /* The staging sequence as one file: later files' header lines off. */
+  for (int i = 0;; i++) {
+    if (i) snprintf(p, sizeof p, "%s/staging.%d.csv", work, i);
+    else snprintf(p, sizeof p, "%s/staging.csv", work);
+    if (access(p, F_OK) != 0) break;
+    char *c = slurp(p);
+    cf_buf_adds(&all, i ? strchr(c, '\n') + 1 : c);
+    free(c);
+  }
+  static const char *const files[] = {"rejects.csv", "files.jsonl"};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", work, files[i]);
+    char *c = slurp(p);
+    cf_buf_adds(&all, c);
+    free(c);
+  }
+  cf_buf_release(&st.usage_dates);
+  return cf_buf_detach(&all, NULL);
+}
+
+CF_TEST(extract_ranges_read_on_threads_give_the_same_bytes) {
+  /* As silver's test above, for extract: a big plain CUR file read as
+   * byte ranges on threads writes the same staging, rejects and file
+   * list as one sequential read -- and falls back to that read when a cut
+   * lands inside quotes. No range part file is left behind. */
+  for (int multiline = 0; multiline <= 1; multiline++) {
+    char *root = mktmp(), land[300], p[600], w1[320], w4[320];
+    snprintf(land, sizeof land, "%s/land", root);
+    snprintf(w1, sizeof w1, "%s/w1", root);
+    snprintf(w4, sizeof w4, "%s/w4", root);
+    struct cf_buf t = CF_BUF_INIT(0);
+    cf_buf_adds(&t, "identity/LineItemId,identity/TimeInterval,"
+                "bill/InvoiceId,bill/BillingPeriodStartDate,"
+                "lineItem/UsageAccountId,lineItem/LineItemType,"
+                "lineItem/UsageStartDate,lineItem/ProductCode,"
+                "lineItem/UnblendedCost,lineItem/LineItemDescription\n");
+    for (int i = 0; i < 3000; i++) {
+      cf_buf_addf(&t, "K%d,I,,2025-01-01,A%d,Usage,2025-01-0%dT%02d:00:00Z,"
+                  "AmazonEC2,%d.%03d,\"%s%d\"\n", i % 1000, i % 7,
+                  1 + i % 1000 % 3, i % 1000 % 24, i, i % 1000,
+                  multiline ? "a\nb\nc\nd\ne\nf\ng\nh, \"\"q\"\"\n" : "d ",
+                  i);
+      if (i % 701 == 0) cf_buf_adds(&t, "bad,row\n");
+    }
+    snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=04/big.csv", land);
+    put(p, t.buf);
+    struct cf_buf log1 = CF_BUF_INIT(0), log4 = CF_BUF_INIT(0);
+    char *whole = extract_with(land, w1, 1, 0, &log1);
+    char *split = extract_with(land, w4, 4, 4096, &log4);
+    CF_ASSERT_STR(split, whole);
+    CF_ASSERT_CONTAINS(whole, "3000 rows, 5 rejected");
+    CF_ASSERT_CONTAINS(whole, "wrong column count");
+    if (multiline)
+      CF_ASSERT_CONTAINS(log4.buf, "read it whole");
+    else
+      CF_ASSERT_CONTAINS(log4.buf, "big.csv: read as 4 byte ranges");
+    CF_ASSERT(!strstr(log1.buf, "byte ranges"));
+    snprintf(p, sizeof p, "%s/rejects.part0.csv", w4);
+    CF_ASSERT(access(p, F_OK) != 0);
+    /* ranges in files of their own, or (read whole) in one */
+    snprintf(p, sizeof p, "%s/staging.3.csv", w4);
+    CF_ASSERT_EQ(multiline ? -1 : 0, access(p, F_OK));
+    snprintf(p, sizeof p, "%s/staging.1.csv", w4);
+    if (multiline) CF_ASSERT(access(p, F_OK) != 0);
+    /* a later run that reads it whole leaves no stale range file */
+    char *again = extract_with(land, w4, 1, 0, &log1);
+    CF_ASSERT_STR(again, whole);
+    CF_ASSERT(access(p, F_OK) != 0);
+    free(again);
+    free(whole);
+    free(split);
+    cf_buf_release(&log1);
+    cf_buf_release(&log4);
+    cf_buf_release(&t);
     free(root);
   }
 }
