@@ -163,4 +163,10 @@ int  cfb_rejects_add(struct cfb_rejects *r, const char *file, int64_t line,
                      const char *reason);
 int  cfb_rejects_close(struct cfb_rejects *r);   /* fsyncs */
 
+/* A sorted set of usage dates (cfb_dayset.c). */
+struct cfb_dayset { cf_date *v; size_t n, cap; };
+int  cfb_dayset_add(struct cfb_dayset *d, cf_date x);          /* -ENOMEM */
+long cfb_dayset_find(const struct cfb_dayset *d, cf_date x);   /* or -1 */
+void cfb_dayset_release(struct cfb_dayset *d);
+
 #endif

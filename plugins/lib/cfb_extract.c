@@ -141,28 +141,9 @@ struct ex_ctx {
   FILE *staging;
   struct cfb_rejects *rej;
   struct cf_buf row;
-  cf_date *dates;
-  size_t ndates, cap;
+  struct cfb_dayset dates;        /* of the file being read */
   int64_t rows, rejected;
 };
-
-/* Adds d to the sorted set v (a file's usage dates: a small set). */
-static int dates_add(cf_date **v, size_t *n, size_t *cap, cf_date d) {
-  size_t i = 0;
-  while (i < *n && (*v)[i] < d) i++;
-  if (i < *n && (*v)[i] == d) return 0;
-  if (*n == *cap) {
-    size_t nc = *cap ? *cap * 2 : 16;
-    cf_date *nv = cf_realloc(*v, nc * sizeof *nv);
-    if (!nv) return -ENOMEM;
-    *v = nv;
-    *cap = nc;
-  }
-  memmove(*v + i + 1, *v + i, (*n - i) * sizeof **v);
-  (*v)[i] = d;
-  (*n)++;
-  return 0;
-}
 
 static int ex_emit(void *ud, const struct cfb_cost *c) {
   struct ex_ctx *x = ud;
@@ -171,7 +152,7 @@ static int ex_emit(void *ud, const struct cfb_cost *c) {
   if (fwrite(x->row.buf, 1, x->row.len, x->staging) != x->row.len)
     return -EIO;
   x->rows++;
-  return dates_add(&x->dates, &x->ndates, &x->cap, c->usage_date);
+  return cfb_dayset_add(&x->dates, c->usage_date);
 }
 
 static int ex_reject(void *ud, const char *path, int64_t line,
@@ -277,7 +258,7 @@ static void parts_release(struct ex_part *pt, size_t n) {
     cf_free(pt[i].staging_path);
     cf_free(pt[i].rejects_path);
     cf_buf_release(&pt[i].x.row);
-    cf_free(pt[i].x.dates);
+    cfb_dayset_release(&pt[i].x.dates);
   }
   cf_free(pt);
 }
@@ -341,8 +322,8 @@ static int read_split(const struct cfb_src *src, const char *work,
     x->rows += pt[k].x.rows;
     x->rejected += pt[k].x.rejected;
     x->rej->count += pt[k].rej.count;
-    for (size_t d = 0; d < pt[k].x.ndates && ret == 0; d++)
-      ret = dates_add(&x->dates, &x->ndates, &x->cap, pt[k].x.dates[d]);
+    for (size_t d = 0; d < pt[k].x.dates.n && ret == 0; d++)
+      ret = cfb_dayset_add(&x->dates, pt[k].x.dates.v[d]);
   }
   *done = 1;
   if (ret == 0)
@@ -367,8 +348,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   struct ex_ctx x = {.row = CF_BUF_INIT(0), .rej = &rej};
   struct cf_buf files = CF_BUF_INIT(0);
   char *sp = NULL, *rp = NULL, *fp = NULL;
-  cf_date *all = NULL;
-  size_t nall = 0, all_cap = 0;
+  struct cfb_dayset all = {0};         /* over all files */
   int nstaging = 1;                    /* staging files so far */
   int ret = cf_mkdir_p(work, 0755);
   const char *what = work;
@@ -440,7 +420,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
         }
     for (size_t a = 0; a < nasm && *e.assembly_id; a++)
       if (!strcmp(asms[a].id, e.assembly_id)) e.top |= asms[a].top;
-    x.ndates = 0;
+    x.dates.n = 0;
     int64_t r0 = x.rows, j0 = x.rejected;
     if (strcmp(kind, "aws_manifest")) {
       struct cfb_src src = {path, sha, "", maps};
@@ -455,15 +435,15 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     }
     e.rows = x.rows - r0;
     e.rejected = x.rejected - j0;
-    e.dates = x.dates;
-    e.ndates = x.ndates;
+    e.dates = x.dates.v;
+    e.ndates = x.dates.n;
     if ((ret = cfb_entry_json(&e, &files)) < 0) goto done;
     st->files++;
     logf_(log, log_ud, 1, "%s: %s, %lld rows, %lld rejected", path, kind,
           (long long)e.rows, (long long)e.rejected);
     /* Union of usage dates over all files. */
-    for (size_t k = 0; k < x.ndates; k++)
-      if ((ret = dates_add(&all, &nall, &all_cap, x.dates[k])) < 0) goto done;
+    for (size_t k = 0; k < x.dates.n; k++)
+      if ((ret = cfb_dayset_add(&all, x.dates.v[k])) < 0) goto done;
   }
   st->rows = x.rows;
   st->rejected += x.rejected;
@@ -477,9 +457,9 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   if ((ret = cf_write_file_atomic(fp, files.buf, files.len)) < 0) goto done;
   cf_buf_reset(&st->usage_dates);
   cf_buf_addch(&st->usage_dates, '[');
-  for (size_t k = 0; k < nall; k++) {
+  for (size_t k = 0; k < all.n; k++) {
     char d[11];
-    cf_date_format(all[k], d);
+    cf_date_format(all.v[k], d);
     cf_buf_addf(&st->usage_dates, "%s\"%s\"", k ? "," : "", d);
   }
   ret = cf_buf_addch(&st->usage_dates, ']');
@@ -492,8 +472,8 @@ done:
   asm_release(asms, nasm);
   cf_buf_release(&x.row);
   cf_buf_release(&files);
-  cf_free(x.dates);
-  cf_free(all);
+  cfb_dayset_release(&x.dates);
+  cfb_dayset_release(&all);
   cf_free(sp);
   cf_free(rp);
   cf_free(fp);

@@ -48,38 +48,11 @@ static int build_snaps(const struct cfb_entries *es, struct snaps *s) {
 }
 
 
-static int ds_add(struct dateset *d, cf_date x) {
-  size_t i = 0;
-  while (i < d->n && d->v[i] < x) i++;
-  if (i < d->n && d->v[i] == x) return 0;
-  if (d->n == d->cap) {
-    size_t nc = d->cap ? d->cap * 2 : 32;
-    cf_date *v = cf_realloc(d->v, nc * sizeof *v);
-    if (!v) return -ENOMEM;
-    d->v = v;
-    d->cap = nc;
-  }
-  memmove(d->v + i + 1, d->v + i, (d->n - i) * sizeof *d->v);
-  d->v[i] = x;
-  d->n++;
-  return 0;
-}
-
-long cfb_dates_find(const struct dateset *d, cf_date x) {
-  size_t lo = 0, hi = d->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (d->v[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < d->n && d->v[lo] == x ? (long)lo : -1;
-}
-
 /* Usage dates to rebuild: only_dates, else every date the day's
  * deliveries hold, widened to the whole billing period for a CUR
  * snapshot (a new snapshot may drop rows of any date of its period). */
 static int target_dates(const struct cfb_silver_opts *o,
-                        const struct cfb_entries *es, struct dateset *T) {
+                        const struct cfb_entries *es, struct cfb_dayset *T) {
   int ret = 0;
   if (o->only_dates) {
     const char *p = o->only_dates;
@@ -88,7 +61,7 @@ static int target_dates(const struct cfb_silver_opts *o,
       cf_date v;
       size_t len = strcspn(p, ", ");
       snprintf(d, sizeof d, "%.*s", (int)(len < 10 ? len : 10), p);
-      if (len && cf_date_parse(d, &v) == 0 && (ret = ds_add(T, v)) < 0)
+      if (len && cf_date_parse(d, &v) == 0 && (ret = cfb_dayset_add(T, v)) < 0)
         return ret;
       p += len;
       while (*p == ',' || *p == ' ') p++;
@@ -99,13 +72,13 @@ static int target_dates(const struct cfb_silver_opts *o,
     const struct cfb_entry *e = &es->v[i];
     if (strcmp(e->day, o->ds)) continue;
     for (size_t k = 0; k < e->ndates; k++)
-      if ((ret = ds_add(T, e->dates[k])) < 0) return ret;
+      if ((ret = cfb_dayset_add(T, e->dates[k])) < 0) return ret;
     if (e->provider != CFB_AWS || !*e->billing_period) continue;
     for (size_t j = 0; j < es->n; j++)
       if (es->v[j].provider == CFB_AWS &&
           !strcmp(es->v[j].billing_period, e->billing_period))
         for (size_t k = 0; k < es->v[j].ndates; k++)
-          if ((ret = ds_add(T, es->v[j].dates[k])) < 0) return ret;
+          if ((ret = cfb_dayset_add(T, es->v[j].dates[k])) < 0) return ret;
   }
   return 0;
 }
@@ -226,7 +199,7 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
                      char **errmsg) {
   struct cfb_entries es = {0};
   struct snaps snaps = {0};
-  struct dateset T = {0};
+  struct cfb_dayset T = {0};
   struct cfb_silver_spilled spilled = {0};
   int64_t rejected = 0;
   const struct cfb_entry **cand = NULL;
@@ -251,7 +224,7 @@ int cfb_silver_build(const struct cfb_silver_opts *o, struct cf_buf *published,
     if (!strcmp(e->kind, "aws_manifest")) continue;
     int hit = 0;
     for (size_t k = 0; k < e->ndates && !hit; k++)
-      hit = cfb_dates_find(&T, e->dates[k]) >= 0;
+      hit = cfb_dayset_find(&T, e->dates[k]) >= 0;
     if (!hit) continue;
     if (e->provider == CFB_AWS && *e->assembly_id) {
       const struct snap *s = cfb_snap_find(&snaps, e->billing_period);

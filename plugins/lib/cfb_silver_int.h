@@ -16,8 +16,6 @@ struct snaps { struct snap *v; size_t n; };
 const struct snap *cfb_snap_find(const struct snaps *s, const char *period);
 
 /* Sorted set of usage dates. */
-struct dateset { cf_date *v; size_t n, cap; };
-long cfb_dates_find(const struct dateset *d, cf_date x);      /* or -1 */
 
 /* Which copy of a line item wins: the later delivery day, then the
  * finalized one, then the later ingestion (bronze hash breaking ties),
@@ -84,7 +82,7 @@ struct cfb_silver_read_in {
   const struct cfb_rank *ranks;          /* delivery/file per candidate */
   size_t ncand;
   const struct snaps *snaps;
-  const struct dateset *dates;
+  const struct cfb_dayset *dates;
 };
 int  cfb_silver_read(const struct cfb_silver_read_in *in,
                      struct cfb_silver_spilled *out, int64_t *rejected,

@@ -32,7 +32,7 @@ struct reader {
 
 static int emit_row(void *ud, const struct cfb_cost *c) {
   struct reader *rd = ud;
-  long di = cfb_dates_find(rd->in->dates, c->usage_date);
+  long di = cfb_dayset_find(rd->in->dates, c->usage_date);
   if (di < 0) return 0;
   const struct cfb_entry *e = rd->in->cand[rd->cand];
   /* A plain (manifest-less) CUR file older than the newest snapshot of

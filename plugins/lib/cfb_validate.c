@@ -25,8 +25,7 @@ struct vctx {
   /* merged */
   uint64_t *set;                 /* unique_key fingerprints (0 = empty) */
   size_t set_n, set_cap;
-  cf_date *days;
-  size_t ndays;
+  struct cfb_dayset days;
   int64_t rows;
 };
 
@@ -94,22 +93,6 @@ static void merge_tally(struct cfb_dq_tally *all, struct cfb_dq_tally *t) {
   }
 }
 
-static int merge_days(struct vctx *v, const struct cfb_dq_scan *s) {
-  if (!s->ndays) return 0;
-  cf_date *m = cf_calloc(v->ndays + s->ndays, sizeof *m);
-  if (!m) return -ENOMEM;
-  size_t i = 0, j = 0, n = 0;
-  while (i < v->ndays || j < s->ndays) {
-    cf_date d = j == s->ndays || (i < v->ndays && v->days[i] <= s->days[j])
-                    ? v->days[i++] : s->days[j++];
-    if (!n || m[n - 1] != d) m[n++] = d;
-  }
-  cf_free(v->days);
-  v->days = m;
-  v->ndays = n;
-  return 0;
-}
-
 /* Scan i's results into the rules, in file order; duplicates of
  * unique_key are found here, across files. */
 static int merge_scan(struct vctx *v, struct cfb_dq_scan *s) {
@@ -125,7 +108,10 @@ static int merge_scan(struct vctx *v, struct cfb_dq_scan *s) {
                     "duplicate key");
     }
   }
-  return merge_days(v, s);
+  int ret = 0;
+  for (size_t k = 0; k < s->days.n && ret == 0; k++)
+    ret = cfb_dayset_add(&v->days, s->days.v[k]);
+  return ret;
 }
 
 static void scan_job(void *ctx, size_t i) {
@@ -365,11 +351,11 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
       (ret = count_rejects(&v, (const char *const *)rejects, 2)) < 0)
     goto done;
   /* Dataset-level rules. */
-  if (v.cont && v.ndays) {
-    v.cont->all.checked = v.days[v.ndays - 1] - v.days[0] + 1;
-    v.cont->all.failed = v.cont->all.checked - (int64_t)v.ndays;
-    for (size_t i = 1; i < v.ndays; i++)
-      for (cf_date d = v.days[i - 1] + 1; d < v.days[i]; d++) {
+  if (v.cont && v.days.n) {
+    v.cont->all.checked = v.days.v[v.days.n - 1] - v.days.v[0] + 1;
+    v.cont->all.failed = v.cont->all.checked - (int64_t)v.days.n;
+    for (size_t i = 1; i < v.days.n; i++)
+      for (cf_date d = v.days.v[i - 1] + 1; d < v.days.v[i]; d++) {
         char s[11];
         cf_date_format(d, s);
         cfb_dq_sample(&v.cont->all, "gap", 0, s);
@@ -414,7 +400,7 @@ done:
   cf_free(v.R.r);
   cf_free((void *)v.R.key_cols);
   cf_free(v.set);
-  cf_free(v.days);
+  cfb_dayset_release(&v.days);
   cf_free(rejects[0]);
   cf_free(rejects[1]);
   json_decref(v.accepted);

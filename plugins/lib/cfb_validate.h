@@ -57,8 +57,7 @@ struct cfb_dq_scan {
   const char *path;
   struct cfb_dq_tally *t;        /* per rule */
   int64_t rows;
-  cf_date *days;                 /* sorted, distinct */
-  size_t ndays, days_cap;
+  struct cfb_dayset days;        /* ChargePeriodStart days seen */
   struct cfb_dq_fp *fps;         /* unique_key, in row order */
   size_t nfps, fps_cap;
   int ret;

@@ -26,7 +26,7 @@ void cfb_dq_scan_release(struct cfb_dq_scan *s) {
   for (size_t i = 0; s->t && i < s->rules->n; i++)
     cfb_dq_tally_release(&s->t[i]);
   cf_free(s->t);
-  cf_free(s->days);
+  cfb_dayset_release(&s->days);
   cf_free(s->fps);
   cf_free(s->err);
   *s = (struct cfb_dq_scan){.rules = s->rules, .path = s->path};
@@ -72,23 +72,6 @@ static int check_row(const struct cfb_dq_rule *ru, const char *val,
     break;
   }
   return -1;
-}
-
-static int add_day(struct cfb_dq_scan *s, cf_date d) {
-  size_t i = 0;
-  while (i < s->ndays && s->days[i] < d) i++;
-  if (i < s->ndays && s->days[i] == d) return 0;
-  if (s->ndays == s->days_cap) {
-    size_t nc = s->days_cap ? s->days_cap * 2 : 32;
-    cf_date *nd = cf_realloc(s->days, nc * sizeof *nd);
-    if (!nd) return -ENOMEM;
-    s->days = nd;
-    s->days_cap = nc;
-  }
-  memmove(s->days + i + 1, s->days + i, (s->ndays - i) * sizeof *s->days);
-  s->days[i] = d;
-  s->ndays++;
-  return 0;
 }
 
 /* The key's fields joined by a unit separator, as a 64-bit fingerprint:
@@ -184,7 +167,7 @@ void cfb_dq_scan_file(struct cfb_dq_scan *s) {
     if (R->nkey && (s->ret = add_fp(s, &key, f, key_idx, line)) < 0) break;
     int64_t t;
     if (R->want_days && start_i >= 0 && cfb_time_parse(f[start_i], &t) == 0 &&
-        (s->ret = add_day(s, (cf_date)(t / 86400))) < 0)
+        (s->ret = cfb_dayset_add(&s->days, (cf_date)(t / 86400))) < 0)
       break;
   }
 done:

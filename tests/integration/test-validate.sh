@@ -19,10 +19,14 @@ def variant(src, item, cost, kind):
     r[col['identity/LineItemId']] = item
     r[col['lineItem/UnblendedCost']] = cost
     r[col['lineItem/LineItemType']] = kind
+    if item == 'neg-usage-1':
+        r[col['lineItem/UsageStartDate']] = '2023-06-03T00:00:00Z'
+        r[col['lineItem/UsageEndDate']] = '2023-06-03T01:00:00Z'
     return r
 out = data + [
     list(data[0]),                                  # the same line item again
     variant(data[1], 'neg-usage-1', '-3', 'Usage'),  # negative, not a credit
+                                                     # (used on 06-03: a gap)
     variant(data[2], 'neg-credit-1', '-4', 'Credit'),  # negative credit: fine
 ]
 with open(sys.argv[2], 'w', newline='') as f:
@@ -48,8 +52,10 @@ tasks:
       non_negative_cost_except_credits: true
       accepted_values: {ChargeCategory: [Usage, Tax]}
       row_count_min: 7
+      date_continuity: true
       severity: {unique_key: $1, non_negative_cost_except_credits: warning,
-                 accepted_values: warning, row_count: warning}
+                 accepted_values: warning, row_count: warning,
+                 date_continuity: warning}
 YAML
 }
 dq() {                              # dq RULE: "checked failed passed"
@@ -70,6 +76,10 @@ eq "accepted_values: the credit row is not Usage or Tax" \
 eq "not_null over every row" "$(dq not_null:x_LineItemId)" "6 0 1"
 eq "numeric over every row" "$(dq numeric:BilledCost)" "6 0 1"
 eq "row_count: 6 rows < 7" "$(dq row_count)" "1 1 0"
+eq "date_continuity: 06-01 and 06-03 seen, 06-02 missing" \
+  "$(dq date_continuity)" "3 1 0"
+contains "naming the missing day" \
+  "$(sql "SELECT samples FROM dq_results WHERE rule='date_continuity'")" "2023-06-02"
 
 write_dag critical
 export COSTFLOW_HOME="$TMP/home-critical"

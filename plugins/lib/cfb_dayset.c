@@ -1,0 +1,37 @@
+/* A sorted set of usage dates (cfb.h): the dates of a file, of a
+ * delivery, of a run. Small (a month is ~31), so insertion just shifts. */
+#include <errno.h>
+#include <string.h>
+#include "cfb.h"
+
+int cfb_dayset_add(struct cfb_dayset *d, cf_date x) {
+  size_t i = 0;
+  while (i < d->n && d->v[i] < x) i++;
+  if (i < d->n && d->v[i] == x) return 0;
+  if (d->n == d->cap) {
+    size_t nc = d->cap ? d->cap * 2 : 32;
+    cf_date *v = cf_realloc(d->v, nc * sizeof *v);
+    if (!v) return -ENOMEM;
+    d->v = v;
+    d->cap = nc;
+  }
+  memmove(d->v + i + 1, d->v + i, (d->n - i) * sizeof *d->v);
+  d->v[i] = x;
+  d->n++;
+  return 0;
+}
+
+long cfb_dayset_find(const struct cfb_dayset *d, cf_date x) {
+  size_t lo = 0, hi = d->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (d->v[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < d->n && d->v[lo] == x ? (long)lo : -1;
+}
+
+void cfb_dayset_release(struct cfb_dayset *d) {
+  cf_free(d->v);
+  memset(d, 0, sizeof *d);
+}
