@@ -1004,6 +1004,33 @@ static char *silver_with(const char *home, const char *ds, int threads,
   return cf_buf_detach(&all, NULL);
 }
 
+/* A plain CUR file, big.csv of delivery day 2025-01-04 under land, big
+ * enough to be split into 4 KiB byte ranges: 3,000 rows whose line items
+ * repeat 1,000 rows later with a new cost (the latest line wins, wherever
+ * the ranges are cut), a few bad rows (the order of rejects), and with
+ * `multiline` descriptions full of quoted line breaks, so a cut guessed at
+ * a line break lands inside quotes. */
+static void put_split_cur(const char *land, int multiline) {
+  struct cf_buf t = CF_BUF_INIT(0);
+  char p[600];
+  cf_buf_adds(&t, "identity/LineItemId,identity/TimeInterval,"
+              "bill/InvoiceId,bill/BillingPeriodStartDate,"
+              "lineItem/UsageAccountId,lineItem/LineItemType,"
+              "lineItem/UsageStartDate,lineItem/ProductCode,"
+              "lineItem/UnblendedCost,lineItem/LineItemDescription\n");
+  for (int i = 0; i < 3000; i++) {
+    cf_buf_addf(&t, "K%d,I,,2025-01-01,A%d,Usage,2025-01-0%dT%02d:00:00Z,"
+                "AmazonEC2,%d.%03d,\"%s%d\"\n", i % 1000, i % 7,
+                1 + i % 1000 % 3, i % 1000 % 24, i, i % 1000,
+                multiline ? "a\nb\nc\nd\ne\nf\ng\nh, \"\"q\"\"\n" : "d ",
+                i);
+    if (i % 701 == 0) cf_buf_adds(&t, "bad,row\n");
+  }
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=04/big.csv", land);
+  put(p, t.buf);
+  cf_buf_release(&t);
+}
+
 CF_TEST(silver_ranges_read_on_threads_give_the_same_bytes) {
   /* Two plain CUR files big enough to be split into ranges: one whose
    * line breaks are all record ends (ranges meet), one where most line
@@ -1012,27 +1039,11 @@ CF_TEST(silver_ranges_read_on_threads_give_the_same_bytes) {
    * and a few bad rows test the order of rejects. Split or not, silver
    * and its rejects must be byte-identical. */
   for (int multiline = 0; multiline <= 1; multiline++) {
-    char *root = mktmp(), home[300], land[300], p[600];
+    char *root = mktmp(), home[300], land[300];
     snprintf(home, sizeof home, "%s/home", root);
     snprintf(land, sizeof land, "%s/land", root);
-    struct cf_buf t = CF_BUF_INIT(0), pub = CF_BUF_INIT(0);
-    cf_buf_adds(&t, "identity/LineItemId,identity/TimeInterval,"
-                "bill/InvoiceId,bill/BillingPeriodStartDate,"
-                "lineItem/UsageAccountId,lineItem/LineItemType,"
-                "lineItem/UsageStartDate,lineItem/ProductCode,"
-                "lineItem/UnblendedCost,lineItem/LineItemDescription\n");
-    for (int i = 0; i < 3000; i++) {
-      /* Line items repeat 1,000 rows later with a new cost: the latest
-       * line wins, wherever the ranges are cut. */
-      cf_buf_addf(&t, "K%d,I,,2025-01-01,A%d,Usage,2025-01-0%dT%02d:00:00Z,"
-                  "AmazonEC2,%d.%03d,\"%s%d\"\n", i % 1000, i % 7,
-                  1 + i % 1000 % 3, i % 1000 % 24, i, i % 1000,
-                  multiline ? "a\nb\nc\nd\ne\nf\ng\nh, \"\"q\"\"\n" : "d ",
-                  i);
-      if (i % 701 == 0) cf_buf_adds(&t, "bad,row\n");
-    }
-    snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=04/big.csv", land);
-    put(p, t.buf);
+    struct cf_buf pub = CF_BUF_INIT(0);
+    put_split_cur(land, multiline);
     ingest_day(home, land, "2025-01-04", &pub);    /* bronze (+ silver) */
     struct cf_buf log1 = CF_BUF_INIT(0), log2 = CF_BUF_INIT(0);
     char *whole = silver_with(home, "2025-01-04", 1, 0, &log1);
@@ -1049,7 +1060,6 @@ CF_TEST(silver_ranges_read_on_threads_give_the_same_bytes) {
     free(split);
     cf_buf_release(&log1);
     cf_buf_release(&log2);
-    cf_buf_release(&t);
     cf_buf_release(&pub);
     free(root);
   }
@@ -1101,22 +1111,7 @@ CF_TEST(extract_ranges_read_on_threads_give_the_same_bytes) {
     snprintf(land, sizeof land, "%s/land", root);
     snprintf(w1, sizeof w1, "%s/w1", root);
     snprintf(w4, sizeof w4, "%s/w4", root);
-    struct cf_buf t = CF_BUF_INIT(0);
-    cf_buf_adds(&t, "identity/LineItemId,identity/TimeInterval,"
-                "bill/InvoiceId,bill/BillingPeriodStartDate,"
-                "lineItem/UsageAccountId,lineItem/LineItemType,"
-                "lineItem/UsageStartDate,lineItem/ProductCode,"
-                "lineItem/UnblendedCost,lineItem/LineItemDescription\n");
-    for (int i = 0; i < 3000; i++) {
-      cf_buf_addf(&t, "K%d,I,,2025-01-01,A%d,Usage,2025-01-0%dT%02d:00:00Z,"
-                  "AmazonEC2,%d.%03d,\"%s%d\"\n", i % 1000, i % 7,
-                  1 + i % 1000 % 3, i % 1000 % 24, i, i % 1000,
-                  multiline ? "a\nb\nc\nd\ne\nf\ng\nh, \"\"q\"\"\n" : "d ",
-                  i);
-      if (i % 701 == 0) cf_buf_adds(&t, "bad,row\n");
-    }
-    snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=04/big.csv", land);
-    put(p, t.buf);
+    put_split_cur(land, multiline);
     struct cf_buf log1 = CF_BUF_INIT(0), log4 = CF_BUF_INIT(0);
     char *whole = extract_with(land, w1, 1, 0, &log1);
     char *split = extract_with(land, w4, 4, 4096, &log4);
@@ -1144,7 +1139,6 @@ CF_TEST(extract_ranges_read_on_threads_give_the_same_bytes) {
     free(split);
     cf_buf_release(&log1);
     cf_buf_release(&log4);
-    cf_buf_release(&t);
     free(root);
   }
 }
