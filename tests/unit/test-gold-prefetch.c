@@ -132,48 +132,11 @@ CF_TEST(day_read_survives_every_failed_allocation) {
   fx_rm(home);
 }
 
-/* Every row of the fact tables and the gold checksums; the facts (WITHOUT
- * ROWID) in key order, the rest in rowid order, i.e. insertion order. */
-static char *dump(sqlite3 *db) {
-  static const char *const sql[] = {
-    "SELECT * FROM fact_daily_cost ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
-    "SELECT * FROM fact_resource_daily ORDER BY 1, 2, 3, 4, 5",
-    "SELECT rowid, * FROM dim_account ORDER BY rowid",
-    "SELECT rowid, * FROM dim_service ORDER BY rowid",
-    "SELECT rowid, * FROM agg_daily_provider ORDER BY rowid",
-    "SELECT month, provider, currency, billed_cost, days"
-    " FROM agg_monthly_provider ORDER BY 1, 2, 3",
-    "SELECT usage_date, fact_rows, checksum, silver_rows, silver_checksum"
-    " FROM gold_partitions ORDER BY usage_date"};
-  struct cf_buf b = CF_BUF_INIT(0);
-  for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
-    sqlite3_stmt *st = NULL;
-    CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql[q], -1, &st, NULL));
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(st); c++) {
-        const char *v = (const char *)sqlite3_column_text(st, c);
-        cf_buf_addf(&b, "%s|", v ? v : "NULL");
-      }
-      cf_buf_addch(&b, '\n');
-    }
-    sqlite3_finalize(st);
-  }
-  return cf_buf_detach(&b, NULL);
-}
-
-static sqlite3 *open_wh(const char *home, const char *name) {
-  char *p = cf_asprintf("%s/%s", home, name), *err = NULL;
-  sqlite3 *db = NULL;
-  CF_ASSERT_EQ(0, cfb_gold_open(p, &db, &err));
-  cf_free(p);
-  return db;
-}
-
 CF_TEST(pipelined_load_writes_what_a_day_by_day_load_writes) {
   const char *home = fx_home();
   char *silver = fx_silver(home), *err = NULL;
   struct cfb_gold_part all[NDAYS], one[NDAYS];
-  sqlite3 *a = open_wh(home, "all.db"), *b = open_wh(home, "one.db");
+  sqlite3 *a = fx_wh_open(home, "all.db"), *b = fx_wh_open(home, "one.db");
   publish_days(home);
   CF_ASSERT_EQ(0, cfb_gold_load(a, silver, days, NDAYS, NULL, all, &err));
   for (size_t i = 0; i < NDAYS; i++)
@@ -183,7 +146,7 @@ CF_TEST(pipelined_load_writes_what_a_day_by_day_load_writes) {
     CF_ASSERT_STR(one[i].checksum, all[i].checksum);
     CF_ASSERT_EQ(40 * (int)i + 4, all[i].silver_rows);
   }
-  char *da = dump(a), *db = dump(b);
+  char *da = fx_dump_wh(a), *db = fx_dump_wh(b);
   CF_ASSERT_STR(db, da);
   /* Every resource row arrived, batches and remainders alike. */
   sqlite3_stmt *st = NULL;
@@ -208,7 +171,7 @@ CF_TEST(pipelined_load_fails_whole_on_a_bad_later_day) {
   char *silver = fx_silver(home), *err = NULL;
   const char *dates[] = {"2025-03-01", "2025-03-02", "2025-03-07"};
   struct cfb_gold_part parts[3];
-  sqlite3 *db = open_wh(home, "warehouse.db");
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   publish_days(home);
   CF_ASSERT_EQ(CF_ENOTFOUND,
                cfb_gold_load(db, silver, dates, 3, NULL, parts, &err));
