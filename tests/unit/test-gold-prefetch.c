@@ -2,7 +2,8 @@
  * order, errors arrive with their date, unfinished prefetches free
  * cleanly, a day read fails cleanly at any allocation; a load of many
  * days on the pipeline writes exactly what a day-by-day load writes,
- * batched resource inserts included. */
+ * batched resource inserts included, and so does a load on a connection
+ * that allows too few parameters for full-size batches. */
 #include <sqlite3.h>
 #include "cf_test.h"
 #include "gold_fixture.h"
@@ -185,6 +186,61 @@ CF_TEST(pipelined_load_fails_whole_on_a_bad_later_day) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   cf_free(silver);
+  fx_rm(home);
+}
+
+/* Rows per statement of the biggest resource insert a connection ran. */
+static int trace_res_rows(unsigned type, void *ctx, void *p, void *x) {
+  sqlite3_stmt *st = p;
+  const char *sql = sqlite3_sql(st);
+  int *rows = ctx;
+  (void)x;
+  if (type == SQLITE_TRACE_STMT && sql && !strncmp(sql, "INSERT", 6) &&
+      strstr(sql, "fact_resource_daily")) {
+    int r = sqlite3_bind_parameter_count(st) / 8;   /* 8 columns a row */
+    if (r > *rows) *rows = r;
+  }
+  return 0;
+}
+
+/* Loads every day on a connection allowing `limit` host parameters (0:
+ * SQLite's own); returns the dump and the resource rows per insert. */
+static char *load_with_limit(const char *home, int limit, int *rows) {
+  char *silver = fx_silver(home), *err = NULL;
+  char *name = cf_asprintf("limit%d.db", limit);
+  struct cfb_gold_part parts[NDAYS];
+  sqlite3 *db = fx_wh_open(home, name);
+  *rows = 0;
+  if (limit) sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, limit);
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_res_rows, rows);
+  int ret = cfb_gold_load(db, silver, days, NDAYS, NULL, parts, &err);
+  if (ret < 0) fprintf(stderr, "  limit %d: %s\n", limit, err ? err : "?");
+  CF_ASSERT_EQ(0, ret);
+  sqlite3_trace_v2(db, 0, NULL, NULL);
+  char *dump = fx_dump_wh(db);
+  sqlite3_close(db);
+  cf_free(name);
+  cf_free(silver);
+  return dump;
+}
+
+CF_TEST(load_under_a_low_parameter_limit_writes_the_same) {
+  /* The batch shrinks to what the connection allows (999: older SQLite
+   * builds; 15: the widest single statement, one row per insert), and
+   * the days still span whole batches plus remainders. */
+  static const int limits[] = {999, 40, 16, 15};
+  const char *home = fx_home();
+  int rows = 0;
+  publish_days(home);
+  char *want = load_with_limit(home, 0, &rows);
+  CF_ASSERT(rows > 999 / 8 - 1);                   /* full-size batches */
+  for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+    char *got = load_with_limit(home, limits[i], &rows);
+    CF_ASSERT_EQ(limits[i] / 8, rows);             /* the fallback ran */
+    CF_ASSERT_STR(want, got);
+    cf_free(got);
+  }
+  cf_free(want);
   fx_rm(home);
 }
 
