@@ -8,12 +8,13 @@
  *   - closed after writing and unchanged in size and mtime for `settle`
  *     (IN_CLOSE_WRITE; files found by a scan wait `settle` too), or
  *   - with `marker`: only once the marker file exists in its folder.
- * Dot-files, *.tmp and *.part are ignored. Complete files are hashed on the
+ * Dot-files, *.tmp and *.part are ignored. Folders are read (readdir,
+ * stat) on the thread pool by dir_scan.c and the files found are judged
+ * back on the loop, a slice per turn. Complete files are hashed on the
  * thread pool; path, size, mtime and SHA-256 go to sensor_files with
  * run_pk NULL ("not yet given to a run"); cf__sensor_attribute then creates
  * the run, or clears and re-runs a date that already ran. Identical bytes
  * for a date already recorded never start anything. */
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -25,10 +26,14 @@
 #include "clear.h"
 #include "costflow/cron.h"
 #include "daemon.h"
+#include "dir_scan.h"
 #include "runner.h"
 
 #define MAX_COMPS 32
 #define DEFAULT_SETTLE_MS 1000
+/* Files of a scan judged per loop turn: each is a store lookup, and a
+ * folder of 50,000 would otherwise hold the loop for its whole list. */
+#define SCAN_SLICE 256
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | \
                   IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
@@ -37,12 +42,24 @@ struct pend {                   /* a candidate file, waiting or hashing */
   int64_t size, mtime_ns;       /* snapshot for the settle check */
   uint64_t due;                 /* uv_now() when to re-check; 0 = hashing */
   int dirty;                    /* changed while hashing */
-  struct pend *next;
+  struct pend *next, *prev;     /* every candidate: s->pend */
+  struct pend *hnext;           /* same bucket of s->pidx */
 };
 
 struct wdir {
   int wd;
   char *path;
+};
+
+struct scan {                   /* a folder walk and its judging */
+  struct cf_sensor *s;
+  struct cf_dscan *sc;
+  int marker;                   /* a marker landed in root: take its files */
+  int renamed;                  /* the tree was moved in whole: complete */
+  int full;                     /* from the base: a rescan */
+  int redo;                     /* events were lost meanwhile: walk again */
+  size_t next;                  /* next file to judge */
+  struct scan *link;            /* walking list, then ready queue */
 };
 
 struct cf_sensor {
@@ -56,10 +73,15 @@ struct cf_sensor {
   int ifd;
   uv_poll_t poll;
   uv_timer_t settle_timer, rescan_timer;
+  uv_idle_t judge_idle;         /* a slice of the ready scans per turn */
   int open_handles, jobs, stopped, has_poll;
   struct wdir *wds;
   size_t nwd, awd;
   struct pend *pend;
+  struct pend **pidx;           /* candidates by path; NULL: search s->pend */
+  size_t nbuckets, npend;
+  struct scan *walking;         /* on the thread pool */
+  struct scan *ready, **ready_tail;   /* walked, files left to judge */
 };
 
 struct hjob {
@@ -72,14 +94,14 @@ struct hjob {
   int rc, changed;
 };
 
-static void scan_dir(struct cf_sensor *s, const char *dir, int depth,
-                     int renamed);
-
 /* ---- globs -------------------------------------------------------------- */
 
 static size_t split(char *p, char **v, size_t max) {
   size_t n = 0;
-  for (char *tok = strtok(p, "/"); tok && n < max; tok = strtok(NULL, "/"))
+  char *save = NULL;
+  /* strtok_r: folder walks match globs on pool threads too */
+  for (char *tok = strtok_r(p, "/", &save); tok && n < max;
+       tok = strtok_r(NULL, "/", &save))
     v[n++] = tok;
   return n;
 }
@@ -172,18 +194,68 @@ static cf_date date_of(struct cf_sensor *s, const char *path) {
 
 /* ---- candidates ---------------------------------------------------------- */
 
+/* Candidates are looked up by path for each event and each file a walk
+ * finds: indexed, a first walk of 30,000 new files is not 30,000 list
+ * searches 30,000 long on the loop. */
+static size_t pend_bucket(const struct cf_sensor *s, const char *path) {
+  uint64_t h = 14695981039346656037ULL;          /* FNV-1a */
+  for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+    h = (h ^ *c) * 1099511628211ULL;
+  return (size_t)h & (s->nbuckets - 1);
+}
+
 static struct pend *pend_find(struct cf_sensor *s, const char *path) {
-  for (struct pend *p = s->pend; p; p = p->next)
+  struct pend *p = s->pidx ? s->pidx[pend_bucket(s, path)] : s->pend;
+  for (; p; p = s->pidx ? p->hnext : p->next)
     if (!strcmp(p->path, path)) return p;
   return NULL;
 }
 
+/* Rebuilds the index with n buckets (a power of two) from the list. On
+ * -ENOMEM the old index, or none (list search), stays. */
+static int pend_reindex(struct cf_sensor *s, size_t n) {
+  struct pend **v = cf_calloc(n, sizeof *v);
+  if (!v) return -ENOMEM;
+  cf_free(s->pidx);
+  s->pidx = v;
+  s->nbuckets = n;
+  for (struct pend *p = s->pend; p; p = p->next) {
+    size_t b = pend_bucket(s, p->path);
+    p->hnext = v[b];
+    v[b] = p;
+  }
+  return 0;
+}
+
+static void pend_add(struct cf_sensor *s, struct pend *p) {
+  p->prev = NULL;
+  p->next = s->pend;
+  if (s->pend) s->pend->prev = p;
+  s->pend = p;
+  s->npend++;
+  s->d->sensor_busy++;
+  if (s->npend > s->nbuckets &&
+      pend_reindex(s, s->nbuckets ? s->nbuckets * 4 : 64) == 0)
+    return;                     /* p is in the new index */
+  if (s->pidx) {
+    size_t b = pend_bucket(s, p->path);
+    p->hnext = s->pidx[b];
+    s->pidx[b] = p;
+  }
+}
+
 static void pend_drop(struct cf_sensor *s, struct pend *p) {
-  for (struct pend **pp = &s->pend; *pp; pp = &(*pp)->next)
-    if (*pp == p) {
-      *pp = p->next;
-      break;
-    }
+  if (p->prev) p->prev->next = p->next;
+  else s->pend = p->next;
+  if (p->next) p->next->prev = p->prev;
+  if (s->pidx)
+    for (struct pend **pp = &s->pidx[pend_bucket(s, p->path)]; *pp;
+         pp = &(*pp)->hnext)
+      if (*pp == p) {
+        *pp = p->hnext;
+        break;
+      }
+  s->npend--;
   cf_free(p->path);
   cf_free(p);
   s->d->sensor_busy--;
@@ -276,8 +348,32 @@ static void start_hash(struct cf_sensor *s, struct pend *p) {
   s->jobs++;
 }
 
-/* A file looks complete (immediate) or must stay unchanged for settle. */
+/* A data file with size and mtime (size, mtime_ns) taken now or by a
+ * folder walk: complete (immediate), or it must stay unchanged for
+ * settle. p: its waiting candidate, or NULL to make one. The caller arms
+ * the settle timer once it has considered its files. */
+static void consider(struct cf_sensor *s, struct pend *p, const char *path,
+                     int immediate, int64_t size, int64_t mtime_ns) {
+  if (!p) {
+    if (!(p = cf_calloc(1, sizeof *p)) || !(p->path = cf_strdup(path))) {
+      cf_free(p);
+      return;
+    }
+    pend_add(s, p);
+  }
+  p->size = size;
+  p->mtime_ns = mtime_ns;
+  if (immediate || s->settle_ms <= 0) {
+    start_hash(s, p);
+    return;
+  }
+  p->due = uv_now(&s->d->loop) + (uint64_t)s->settle_ms;
+}
+
+/* An inotify event on path: a file that looks complete (immediate) or
+ * must stay unchanged for settle (on_inotify arms the timer after). */
 static void candidate(struct cf_sensor *s, const char *path, int immediate) {
+  int64_t size, mtime_ns;
   if (!is_data_file(s, path)) return;
   if (s->marker && !marker_present(s, path)) return;
   struct pend *p = pend_find(s, path);
@@ -285,25 +381,11 @@ static void candidate(struct cf_sensor *s, const char *path, int immediate) {
     p->dirty = 1;
     return;
   }
-  if (!p) {
-    if (!(p = cf_calloc(1, sizeof *p)) || !(p->path = cf_strdup(path))) {
-      cf_free(p);
-      return;
-    }
-    p->next = s->pend;
-    s->pend = p;
-    s->d->sensor_busy++;
-  }
-  if (snap(path, &p->size, &p->mtime_ns) < 0) {
-    pend_drop(s, p);
+  if (snap(path, &size, &mtime_ns) < 0) {
+    if (p) pend_drop(s, p);
     return;
   }
-  if (immediate || s->settle_ms <= 0) {
-    start_hash(s, p);
-    return;
-  }
-  p->due = uv_now(&s->d->loop) + (uint64_t)s->settle_ms;
-  arm_settle(s);
+  consider(s, p, path, immediate, size, mtime_ns);
 }
 
 static void settle_cb(uv_timer_t *h) {
@@ -502,8 +584,8 @@ static void wd_forget(struct cf_sensor *s, int wd) {
     }
 }
 
-static void watch_dir(struct cf_sensor *s, const char *dir) {
-  int wd = inotify_add_watch(s->ifd, dir, DIR_MASK);
+/* Remembers a folder a walk added to the inotify fd: its events name wd. */
+static void watch_add(struct cf_sensor *s, int wd, const char *dir) {
   if (wd < 0 || wd_path(s, wd)) return;
   if (s->nwd == s->awd) {
     size_t na = s->awd ? s->awd * 2 : 16;
@@ -518,9 +600,8 @@ static void watch_dir(struct cf_sensor *s, const char *dir) {
 }
 
 /* Known already: same path, size and mtime recorded. */
-static int known(struct cf_sensor *s, const char *path) {
-  int64_t sz, mt;
-  if (snap(path, &sz, &mt) < 0) return 1;
+static int known(struct cf_sensor *s, const char *path, int64_t sz,
+                 int64_t mt) {
   sqlite3_stmt *q = NULL;
   int k = 0;
   if (sqlite3_prepare_v2(cf_store_db(s->d->st),
@@ -536,57 +617,139 @@ static int known(struct cf_sensor *s, const char *path) {
   return k;
 }
 
-/* Watches dir and everything below that can match; files found are
- * candidates (renamed = the folder was moved in whole: complete). */
-static void scan_dir(struct cf_sensor *s, const char *dir, int depth,
-                     int renamed) {
-  if (depth > MAX_COMPS) return;
-  watch_dir(s, dir);
-  DIR *dh = opendir(dir);
-  if (!dh) return;
-  struct dirent *de;
-  while ((de = readdir(dh))) {
-    if (de->d_name[0] == '.') continue;
-    char *path = cf_asprintf("%s/%s", dir, de->d_name);
-    if (!path) break;
-    int type = de->d_type;
-    if (type == DT_UNKNOWN) {
-      struct stat sb;
-      type = stat(path, &sb) < 0 ? DT_UNKNOWN
-             : S_ISDIR(sb.st_mode) ? DT_DIR : DT_REG;
-    }
-    if (type == DT_DIR && dir_wanted(s, path))
-      scan_dir(s, path, depth + 1, renamed);
-    else if (type == DT_REG && is_data_file(s, path) && !pend_find(s, path)
-             && !known(s, path))
-      candidate(s, path, renamed);
-    cf_free(path);
-  }
-  closedir(dh);
+/* ---- folder walks ---------------------------------------------------------
+ * A walk runs on the thread pool (dir_scan.c): it watches each folder
+ * that can hold a match, then lists it, stat()ing the data files. The
+ * loop registers the watches and judges the files a slice per turn. An
+ * event on a folder whose watch is not registered yet (its walk has not
+ * come back) is lost, so a walk that saw one runs again when it is back. */
+
+/* Pool thread: reads only the glob and marker, which stay as they are
+ * until the sensor is freed, after its last walk. */
+static int scan_want(void *arg, const char *path, int is_dir) {
+  struct cf_sensor *s = arg;
+  if (is_dir) return dir_wanted(s, path);
+  return is_data_file(s, path) && (!s->marker || marker_present(s, path));
 }
 
-static void rescan(struct cf_sensor *s) { scan_dir(s, s->base, 0, 0); }
+static void scan_walked(struct cf_dscan *sc, int status);
+
+static void scan_free(struct scan *c) {
+  c->s->d->sensor_busy--;
+  cf__dscan_free(c->sc);
+  cf_free(c);
+}
+
+/* Walks root (at depth) and everything below that can match; renamed =
+ * the folder was moved in whole: its files are complete. A marker walk
+ * reads root only and takes its files. */
+static void start_scan(struct cf_sensor *s, const char *root, int depth,
+                       int renamed, int marker, int full) {
+  struct scan *c = cf_calloc(1, sizeof *c);
+  struct cf_dscan *sc = c ? cf__dscan_new(root, depth) : NULL;
+  int rc = sc ? 0 : -ENOMEM;
+  if (sc) {
+    c->s = s;
+    c->sc = sc;
+    c->marker = marker;
+    c->renamed = renamed;
+    c->full = full;
+    sc->max_depth = marker ? depth : MAX_COMPS;
+    sc->ifd = marker ? -1 : s->ifd;   /* a marker's folder is watched */
+    sc->mask = DIR_MASK;
+    sc->want = scan_want;
+    sc->want_arg = s;
+    sc->done = scan_walked;
+    sc->data = c;
+    rc = cf__dscan_start(&s->d->loop, sc);
+  }
+  if (rc < 0) {
+    cf__dlog(s->d, "error", s->e->dag->id, 0, NULL, 0, "cannot scan %s: "
+             "%s", root, cf_strerror(rc));
+    cf__dscan_free(sc);
+    cf_free(c);
+    return;
+  }
+  c->link = s->walking;
+  s->walking = c;
+  s->jobs++;
+  s->d->sensor_busy++;          /* --once waits for what it finds */
+}
+
+static void rescan(struct cf_sensor *s) {
+  for (struct scan *c = s->walking; c; c = c->link)
+    if (c->full) {              /* it may have read a folder already */
+      c->redo = 1;
+      return;
+    }
+  start_scan(s, s->base, 0, 0, 0, 1);
+}
+
+/* Judges up to SCAN_SLICE files of the walked scans, in order, as the
+ * events' files are. An idle handle runs once per loop turn, I/O polled
+ * in between (a 0 ms timer re-armed in its callback runs again at once
+ * in libuv 1.44, never yielding). */
+static void judge_cb(uv_idle_t *h) {
+  struct cf_sensor *s = h->data;
+  size_t budget = SCAN_SLICE;
+  while (s->ready && budget) {
+    struct scan *c = s->ready;
+    for (; c->next < c->sc->nfiles && budget; c->next++, budget--) {
+      const struct cf_dscan_file *f = &c->sc->files[c->next];
+      struct pend *p = pend_find(s, f->path);
+      /* a marker's create, attrib and close events each walk its folder:
+       * a file already taken is not taken again */
+      if (c->marker && p && p->due)
+        start_hash(s, p);
+      else if (!p && !known(s, f->path, f->size, f->mtime_ns))
+        consider(s, NULL, f->path, c->marker || c->renamed, f->size,
+                 f->mtime_ns);
+    }
+    if (c->next < c->sc->nfiles) break;
+    if (!(s->ready = c->link)) s->ready_tail = &s->ready;
+    scan_free(c);
+  }
+  if (!s->ready) uv_idle_stop(&s->judge_idle);
+  arm_settle(s);
+  cf__daemon_check_once(s->d);
+}
+
+static void scan_walked(struct cf_dscan *sc, int status) {
+  struct scan *c = sc->data;
+  struct cf_sensor *s = c->s;
+  for (struct scan **pp = &s->walking; *pp; pp = &(*pp)->link)
+    if (*pp == c) {
+      *pp = c->link;
+      break;
+    }
+  c->link = NULL;
+  s->jobs--;
+  if (s->stopped || status < 0) {
+    scan_free(c);
+    sensor_maybe_free(s);       /* may free s: last */
+    return;
+  }
+  if (sc->err)
+    cf__dlog(s->d, "warn", s->e->dag->id, 0, NULL, 0, "scan of %s "
+             "incomplete: %s", sc->root, cf_strerror(sc->err));
+  for (size_t i = 0; i < sc->ndirs; i++)
+    watch_add(s, sc->dirs[i].wd, sc->dirs[i].path);
+  if (c->redo)                  /* before this one ends: --once waits */
+    start_scan(s, sc->root, sc->depth, 0, c->marker, c->full);
+  *s->ready_tail = c;
+  s->ready_tail = &c->link;
+  uv_idle_start(&s->judge_idle, judge_cb);   /* no-op if active */
+}
 
 static void rescan_cb(uv_timer_t *h) {
   struct cf_sensor *s = h->data;
-  if (!s->stopped) rescan(s);
-}
-
-static void on_marker(struct cf_sensor *s, const char *dir) {
-  DIR *dh = opendir(dir);
-  if (!dh) return;
-  struct dirent *de;
-  while ((de = readdir(dh))) {
-    char *path = cf_asprintf("%s/%s", dir, de->d_name);
-    struct pend *p = path ? pend_find(s, path) : NULL;
-    /* the marker's create, attrib and close events all land here: a file
-     * already taken is not taken again */
-    if (p && p->due) start_hash(s, p);
-    else if (!p && path && is_data_file(s, path) && !known(s, path))
-      candidate(s, path, 1);
-    cf_free(path);
-  }
-  closedir(dh);
+  if (s->stopped) return;
+  /* a rescan still walking or being judged does this one's work */
+  for (struct scan *c = s->walking; c; c = c->link)
+    if (c->full) return;
+  for (struct scan *c = s->ready; c; c = c->link)
+    if (c->full) return;
+  rescan(s);
 }
 
 static void on_inotify(uv_poll_t *h, int status, int events) {
@@ -611,16 +774,19 @@ static void on_inotify(uv_poll_t *h, int status, int events) {
         continue;
       }
       const char *dir = wd_path(s, ev->wd);
+      if (!dir && ev->len)      /* a walk's folder, watch not back yet */
+        for (struct scan *c = s->walking; c; c = c->link)
+          if (c->sc->ifd >= 0) c->redo = 1;
       if (!dir || !ev->len) continue;
       char *path = cf_asprintf("%s/%s", dir, ev->name);
       if (!path) continue;
       if (ev->mask & IN_ISDIR) {
         if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && dir_wanted(s, path))
-          scan_dir(s, path, 1, !!(ev->mask & IN_MOVED_TO));
+          start_scan(s, path, 1, !!(ev->mask & IN_MOVED_TO), 0, 0);
       } else if (s->marker && !strcmp(ev->name, s->marker)) {
         if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
                         IN_ATTRIB))
-          on_marker(s, dir);
+          start_scan(s, dir, 0, 0, 1, 0);
       } else if (ev->mask & IN_MOVED_TO) {
         candidate(s, path, 1);
       } else if (ev->mask & IN_CLOSE_WRITE) {
@@ -675,8 +841,10 @@ int cf__sensor_start(struct cf_daemon *d, struct cf_dentry *e) {
              s->base, cf_strerror(rc));
   uv_timer_init(&d->loop, &s->settle_timer);
   uv_timer_init(&d->loop, &s->rescan_timer);
-  s->settle_timer.data = s->rescan_timer.data = s;
-  s->open_handles = 2;
+  uv_idle_init(&d->loop, &s->judge_idle);
+  s->settle_timer.data = s->rescan_timer.data = s->judge_idle.data = s;
+  s->open_handles = 3;
+  s->ready_tail = &s->ready;
   s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (s->ifd >= 0 && uv_poll_init(&d->loop, &s->poll, s->ifd) == 0) {
     s->poll.data = s;
@@ -705,6 +873,7 @@ static void sensor_maybe_free(struct cf_sensor *s) {
   if (s->ifd >= 0) close(s->ifd);
   for (size_t i = 0; i < s->nwd; i++) cf_free(s->wds[i].path);
   cf_free(s->wds);
+  cf_free(s->pidx);
   for (size_t i = 0; i < s->npat; i++) cf_free(s->pat[i]);
   cf_free(s->base);
   cf_free(s->marker);
@@ -722,7 +891,17 @@ void cf__sensor_stop(struct cf_sensor *s) {
   s->stopped = 1;
   s->e = NULL;
   while (s->pend) pend_drop(s, s->pend);
+  while (s->ready) {
+    struct scan *c = s->ready;
+    s->ready = c->link;
+    scan_free(c);
+  }
+  s->ready_tail = &s->ready;
+  /* a walk not started yet is dropped; one running ends, then its done
+   * callback frees it (jobs keeps s and the inotify fd alive till then) */
+  for (struct scan *c = s->walking; c; c = c->link) cf__dscan_cancel(c->sc);
   uv_close((uv_handle_t *)&s->settle_timer, sensor_closed);
   uv_close((uv_handle_t *)&s->rescan_timer, sensor_closed);
+  uv_close((uv_handle_t *)&s->judge_idle, sensor_closed);
   if (s->has_poll) uv_close((uv_handle_t *)&s->poll, sensor_closed);
 }

@@ -1,5 +1,6 @@
 /* Test fixture for the gold-side tests: writes silver partitions by hand
- * in the layout of docs/lake-format.md, in a temp COSTFLOW_HOME. */
+ * in the layout of docs/lake-format.md, in a temp COSTFLOW_HOME; opens
+ * gold warehouses and dumps their tables as text to compare. */
 #ifndef CF_GOLD_FIXTURE_H
 #define CF_GOLD_FIXTURE_H
 
@@ -8,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sqlite3.h>
+#include "cf_test.h"
 #include "costflow/common.h"
+#include "gold_warehouse.h"
 
 #define FX_HEADER                                                         \
   "BillingAccountId,SubAccountId,ProviderName,ServiceName,"               \
@@ -113,6 +116,75 @@ static inline const char *q1(sqlite3 *db, const char *sql) {
     snprintf(out, sizeof out, "%s", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
   return out;
+}
+
+/* Opens (creating or upgrading) the gold warehouse at path; the test
+ * fails, printing why, if it cannot. */
+static inline sqlite3 *fx_wh_open_path(const char *path) {
+  sqlite3 *db = NULL;
+  char *err = NULL;
+  int ret = cfb_gold_open(path, &db, &err);
+  if (ret < 0) fprintf(stderr, "  open: %s\n", err ? err : "?");
+  cf_free(err);
+  CF_ASSERT_EQ(0, ret);
+  return db;
+}
+
+/* The same, for HOME/NAME. */
+static inline sqlite3 *fx_wh_open(const char *home, const char *name) {
+  char *p = cf_asprintf("%s/%s", home, name);
+  sqlite3 *db = fx_wh_open_path(p);
+  cf_free(p);
+  return db;
+}
+
+/* Every row of each query as text, one line per row, "value|" per column
+ * ("NULL" for NULL), prefixed with the value's storage class ("3:x|") if
+ * `types`. Caller frees. */
+static inline char *fx_dump_rows(sqlite3 *db, const char *const *sql,
+                                 size_t n, int types) {
+  struct cf_buf b = CF_BUF_INIT(0);
+  for (size_t q = 0; q < n; q++) {
+    sqlite3_stmt *st = NULL;
+    CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql[q], -1, &st, NULL));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(st); c++) {
+        int type = sqlite3_column_type(st, c);
+        const char *v = (const char *)sqlite3_column_text(st, c);
+        if (types) cf_buf_addf(&b, "%d:", type);
+        cf_buf_addf(&b, "%s|", v ? v : "NULL");
+      }
+      cf_buf_addch(&b, '\n');
+    }
+    sqlite3_finalize(st);
+  }
+  return cf_buf_detach(&b, NULL);
+}
+
+/* Every fact row, in key order (the fact tables are WITHOUT ROWID), with
+ * each value's storage class. Caller frees. */
+static inline char *fx_dump_facts(sqlite3 *db) {
+  static const char *const sql[] = {
+    "SELECT * FROM fact_daily_cost ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+    "SELECT * FROM fact_resource_daily ORDER BY 1, 2, 3, 4, 5"};
+  return fx_dump_rows(db, sql, sizeof sql / sizeof *sql, 1);
+}
+
+/* Every row of the fact tables and the gold checksums; the facts in key
+ * order, the rest in rowid order, i.e. insertion order; load times left
+ * out. What two loads of the same silver must agree on. Caller frees. */
+static inline char *fx_dump_wh(sqlite3 *db) {
+  static const char *const sql[] = {
+    "SELECT * FROM fact_daily_cost ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+    "SELECT * FROM fact_resource_daily ORDER BY 1, 2, 3, 4, 5",
+    "SELECT rowid, * FROM dim_account ORDER BY rowid",
+    "SELECT rowid, * FROM dim_service ORDER BY rowid",
+    "SELECT rowid, * FROM agg_daily_provider ORDER BY rowid",
+    "SELECT month, provider, currency, billed_cost, days"
+    " FROM agg_monthly_provider ORDER BY 1, 2, 3",
+    "SELECT usage_date, fact_rows, checksum, silver_rows, silver_checksum"
+    " FROM gold_partitions ORDER BY usage_date"};
+  return fx_dump_rows(db, sql, sizeof sql / sizeof *sql, 0);
 }
 
 #endif

@@ -200,33 +200,4 @@ CF_TEST(roundtrip_canonical) {
     CF_ASSERT_STR(canon(v[i]), v[i]);
 }
 
-/* cf_dec_format as cf_dec_format_fixed(18) with the trailing zeros (and
- * a bare '.') cut: another code path to hold the fast one to. */
-static void reference(cf_dec d, char *out) {
-  size_t n = cf_dec_format_fixed(d, 18, out);
-  while (out[n - 1] == '0') n--;
-  if (out[n - 1] == '.') n--;
-  out[n] = '\0';
-}
-
-CF_TEST(format_matches_reference_trailing_zero_runs) {
-  /* Random magnitudes on both sides of 2^64 units of 10^-18, with runs
-   * of trailing zeros of every length, both signs. */
-  uint64_t x = 88172645463325252ULL;
-  char got[CF_DEC_MAXSTR], want[CF_DEC_MAXSTR];
-  for (int i = 0; i < 200000; i++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    unsigned __int128 m = x >> (i % 64);
-    if (i % 3 == 0) m = m * 1000000007u + x % 1000;    /* past 2^64 */
-    for (int z = i % 19; z > 0 && m < ((unsigned __int128)1 << 120); z--)
-      m *= 10;                                          /* zeros at the end */
-    cf_dec d = {(i & 1) ? -(__int128)m : (__int128)m};
-    cf_dec_format(d, got);
-    reference(d, want);
-    CF_ASSERT_STR(got, want);
-  }
-}
-
 CF_TEST_MAIN()

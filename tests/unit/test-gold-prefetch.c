@@ -2,7 +2,8 @@
  * order, errors arrive with their date, unfinished prefetches free
  * cleanly, a day read fails cleanly at any allocation; a load of many
  * days on the pipeline writes exactly what a day-by-day load writes,
- * batched resource inserts included. */
+ * batched resource inserts included, and so does a load on a connection
+ * that allows too few parameters for full-size batches. */
 #include <sqlite3.h>
 #include "cf_test.h"
 #include "gold_fixture.h"
@@ -132,48 +133,11 @@ CF_TEST(day_read_survives_every_failed_allocation) {
   fx_rm(home);
 }
 
-/* Every row of the fact tables and the gold checksums; the facts (WITHOUT
- * ROWID) in key order, the rest in rowid order, i.e. insertion order. */
-static char *dump(sqlite3 *db) {
-  static const char *const sql[] = {
-    "SELECT * FROM fact_daily_cost ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
-    "SELECT * FROM fact_resource_daily ORDER BY 1, 2, 3, 4, 5",
-    "SELECT rowid, * FROM dim_account ORDER BY rowid",
-    "SELECT rowid, * FROM dim_service ORDER BY rowid",
-    "SELECT rowid, * FROM agg_daily_provider ORDER BY rowid",
-    "SELECT month, provider, currency, billed_cost, days"
-    " FROM agg_monthly_provider ORDER BY 1, 2, 3",
-    "SELECT usage_date, fact_rows, checksum, silver_rows, silver_checksum"
-    " FROM gold_partitions ORDER BY usage_date"};
-  struct cf_buf b = CF_BUF_INIT(0);
-  for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
-    sqlite3_stmt *st = NULL;
-    CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql[q], -1, &st, NULL));
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(st); c++) {
-        const char *v = (const char *)sqlite3_column_text(st, c);
-        cf_buf_addf(&b, "%s|", v ? v : "NULL");
-      }
-      cf_buf_addch(&b, '\n');
-    }
-    sqlite3_finalize(st);
-  }
-  return cf_buf_detach(&b, NULL);
-}
-
-static sqlite3 *open_wh(const char *home, const char *name) {
-  char *p = cf_asprintf("%s/%s", home, name), *err = NULL;
-  sqlite3 *db = NULL;
-  CF_ASSERT_EQ(0, cfb_gold_open(p, &db, &err));
-  cf_free(p);
-  return db;
-}
-
 CF_TEST(pipelined_load_writes_what_a_day_by_day_load_writes) {
   const char *home = fx_home();
   char *silver = fx_silver(home), *err = NULL;
   struct cfb_gold_part all[NDAYS], one[NDAYS];
-  sqlite3 *a = open_wh(home, "all.db"), *b = open_wh(home, "one.db");
+  sqlite3 *a = fx_wh_open(home, "all.db"), *b = fx_wh_open(home, "one.db");
   publish_days(home);
   CF_ASSERT_EQ(0, cfb_gold_load(a, silver, days, NDAYS, NULL, all, &err));
   for (size_t i = 0; i < NDAYS; i++)
@@ -183,7 +147,7 @@ CF_TEST(pipelined_load_writes_what_a_day_by_day_load_writes) {
     CF_ASSERT_STR(one[i].checksum, all[i].checksum);
     CF_ASSERT_EQ(40 * (int)i + 4, all[i].silver_rows);
   }
-  char *da = dump(a), *db = dump(b);
+  char *da = fx_dump_wh(a), *db = fx_dump_wh(b);
   CF_ASSERT_STR(db, da);
   /* Every resource row arrived, batches and remainders alike. */
   sqlite3_stmt *st = NULL;
@@ -208,7 +172,7 @@ CF_TEST(pipelined_load_fails_whole_on_a_bad_later_day) {
   char *silver = fx_silver(home), *err = NULL;
   const char *dates[] = {"2025-03-01", "2025-03-02", "2025-03-07"};
   struct cfb_gold_part parts[3];
-  sqlite3 *db = open_wh(home, "warehouse.db");
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   publish_days(home);
   CF_ASSERT_EQ(CF_ENOTFOUND,
                cfb_gold_load(db, silver, dates, 3, NULL, parts, &err));
@@ -222,6 +186,61 @@ CF_TEST(pipelined_load_fails_whole_on_a_bad_later_day) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   cf_free(silver);
+  fx_rm(home);
+}
+
+/* Rows per statement of the biggest resource insert a connection ran. */
+static int trace_res_rows(unsigned type, void *ctx, void *p, void *x) {
+  sqlite3_stmt *st = p;
+  const char *sql = sqlite3_sql(st);
+  int *rows = ctx;
+  (void)x;
+  if (type == SQLITE_TRACE_STMT && sql && !strncmp(sql, "INSERT", 6) &&
+      strstr(sql, "fact_resource_daily")) {
+    int r = sqlite3_bind_parameter_count(st) / 8;   /* 8 columns a row */
+    if (r > *rows) *rows = r;
+  }
+  return 0;
+}
+
+/* Loads every day on a connection allowing `limit` host parameters (0:
+ * SQLite's own); returns the dump and the resource rows per insert. */
+static char *load_with_limit(const char *home, int limit, int *rows) {
+  char *silver = fx_silver(home), *err = NULL;
+  char *name = cf_asprintf("limit%d.db", limit);
+  struct cfb_gold_part parts[NDAYS];
+  sqlite3 *db = fx_wh_open(home, name);
+  *rows = 0;
+  if (limit) sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, limit);
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_res_rows, rows);
+  int ret = cfb_gold_load(db, silver, days, NDAYS, NULL, parts, &err);
+  if (ret < 0) fprintf(stderr, "  limit %d: %s\n", limit, err ? err : "?");
+  CF_ASSERT_EQ(0, ret);
+  sqlite3_trace_v2(db, 0, NULL, NULL);
+  char *dump = fx_dump_wh(db);
+  sqlite3_close(db);
+  cf_free(name);
+  cf_free(silver);
+  return dump;
+}
+
+CF_TEST(load_under_a_low_parameter_limit_writes_the_same) {
+  /* The batch shrinks to what the connection allows (999: older SQLite
+   * builds; 15: the widest single statement, one row per insert), and
+   * the days still span whole batches plus remainders. */
+  static const int limits[] = {999, 40, 16, 15};
+  const char *home = fx_home();
+  int rows = 0;
+  publish_days(home);
+  char *want = load_with_limit(home, 0, &rows);
+  CF_ASSERT(rows > 999 / 8 - 1);                   /* full-size batches */
+  for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+    char *got = load_with_limit(home, limits[i], &rows);
+    CF_ASSERT_EQ(limits[i] / 8, rows);             /* the fallback ran */
+    CF_ASSERT_STR(want, got);
+    cf_free(got);
+  }
+  cf_free(want);
   fx_rm(home);
 }
 

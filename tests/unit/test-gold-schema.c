@@ -55,40 +55,10 @@ static void exec(sqlite3 *db, const char *sql) {
   CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
 }
 
-/* Every fact row, in key order, with each value's storage class. */
-static char *dump_facts(sqlite3 *db) {
-  static const char *const sql[] = {
-    "SELECT * FROM fact_daily_cost ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
-    "SELECT * FROM fact_resource_daily ORDER BY 1, 2, 3, 4, 5"};
-  struct cf_buf b = CF_BUF_INIT(0);
-  for (size_t q = 0; q < sizeof sql / sizeof *sql; q++) {
-    sqlite3_stmt *st = NULL;
-    CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql[q], -1, &st, NULL));
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(st); c++)
-        cf_buf_addf(&b, "%d:%s|", sqlite3_column_type(st, c),
-                    (const char *)sqlite3_column_text(st, c));
-      cf_buf_addch(&b, '\n');
-    }
-    sqlite3_finalize(st);
-  }
-  return cf_buf_detach(&b, NULL);
-}
-
 static const char *rowid_tables_sql =
   "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name IN"
   " ('fact_daily_cost','fact_resource_daily') AND sql NOT LIKE"
   " '%WITHOUT ROWID'";
-
-static sqlite3 *gold_open(const char *path) {
-  sqlite3 *db = NULL;
-  char *err = NULL;
-  int ret = cfb_gold_open(path, &db, &err);
-  if (ret < 0) fprintf(stderr, "  open: %s\n", err ? err : "?");
-  cf_free(err);
-  CF_ASSERT_EQ(0, ret);
-  return db;
-}
 
 CF_TEST(gold_v1_warehouse_upgraded_in_place_with_same_rows) {
   const char *home = fx_home();
@@ -96,16 +66,16 @@ CF_TEST(gold_v1_warehouse_upgraded_in_place_with_same_rows) {
   sqlite3 *db = raw_open(path);
   exec(db, v1_ddl);
   exec(db, v1_rows);
-  char *before = dump_facts(db);
+  char *before = fx_dump_facts(db);
   CF_ASSERT_STR("2", q1(db, rowid_tables_sql));
   sqlite3_close(db);
 
   for (int open = 0; open < 2; open++) {     /* the second is a no-op */
-    db = gold_open(path);
+    db = fx_wh_open_path(path);
     CF_ASSERT_STR("2", q1(db, "SELECT value FROM gold_meta"
                               " WHERE key='schema_version'"));
     CF_ASSERT_STR("0", q1(db, rowid_tables_sql));
-    char *after = dump_facts(db);
+    char *after = fx_dump_facts(db);
     CF_ASSERT_STR(before, after);
     cf_free(after);
     CF_ASSERT_STR("ok", q1(db, "PRAGMA integrity_check"));
@@ -126,7 +96,7 @@ CF_TEST(gold_v1_warehouse_upgraded_in_place_with_same_rows) {
   fx_row(f, "2025-01-01", "111", "AWS", "EC2", "us-east-1", "i-1", "Usage",
          "0.3", "2");
   fx_end(&d, home, "2025-01-01", 1);
-  db = gold_open(path);
+  db = fx_wh_open_path(path);
   CF_ASSERT_EQ(0, cfb_gold_load(db, silver, dates, 1, NULL, &part, &err));
   CF_ASSERT_STR("1", q1(db, "SELECT count(*) FROM fact_resource_daily"
                             " WHERE usage_date='2025-01-01'"));
@@ -147,7 +117,7 @@ CF_TEST(gold_v1_warehouse_upgraded_in_place_with_same_rows) {
 CF_TEST(gold_new_warehouse_is_born_current) {
   const char *home = fx_home();
   char *path = cf_asprintf("%s/warehouse.db", home);
-  sqlite3 *db = gold_open(path);
+  sqlite3 *db = fx_wh_open_path(path);
   CF_ASSERT_STR("2", q1(db, "SELECT value FROM gold_meta"
                             " WHERE key='schema_version'"));
   CF_ASSERT_STR("0", q1(db, rowid_tables_sql));
@@ -159,7 +129,7 @@ CF_TEST(gold_new_warehouse_is_born_current) {
 CF_TEST(gold_unknown_level_refused) {
   const char *home = fx_home();
   char *path = cf_asprintf("%s/warehouse.db", home);
-  sqlite3 *db = gold_open(path);
+  sqlite3 *db = fx_wh_open_path(path);
   exec(db, "UPDATE gold_meta SET value='99' WHERE key='schema_version'");
   exec(db, "DROP TABLE dim_date");
   sqlite3_close(db);

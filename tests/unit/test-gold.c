@@ -10,14 +10,6 @@
 #include "report_build.h"
 #include "costflow/decimal.h"
 
-static sqlite3 *open_wh(const char *home) {
-  char *p = cf_asprintf("%s/warehouse.db", home), *err = NULL;
-  sqlite3 *db = NULL;
-  CF_ASSERT_EQ(0, cfb_gold_open(p, &db, &err));
-  cf_free(p);
-  return db;
-}
-
 static int load(sqlite3 *db, const char *home, const char *const *dates,
                 size_t n, struct cfb_gold_part *parts) {
   char *silver = fx_silver(home), *err = NULL;
@@ -66,7 +58,7 @@ static void day1(const char *home, int v) {
 
 CF_TEST(gold_exact_totals) {
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   struct cfb_gold_part p[1];
   const char *dates[] = {"2025-01-01"};
   day1(home, 1);
@@ -101,7 +93,7 @@ CF_TEST(gold_exact_totals) {
 
 CF_TEST(gold_rerun_replaces_not_appends) {
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   struct cfb_gold_part a, b;
   const char *dates[] = {"2025-01-01"};
   day1(home, 1);
@@ -131,7 +123,7 @@ CF_TEST(gold_rerun_replaces_not_appends) {
 
 CF_TEST(gold_failure_publishes_nothing) {
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   struct cfb_gold_part p[2];
   const char *one[] = {"2025-01-01"};
   const char *two[] = {"2025-01-01", "2025-01-02"};   /* 02 is missing */
@@ -159,7 +151,7 @@ CF_TEST(gold_failure_publishes_nothing) {
 
 CF_TEST(gold_checksum_independent_of_row_order) {
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   struct cfb_gold_part a, b;
   const char *dates[] = {"2025-01-01"};
   struct fx_day d;
@@ -200,7 +192,7 @@ static int reader_total(sqlite3 *db, char out[CF_DEC_MAXSTR]) {
 
 CF_TEST(gold_atomic_republish_under_reader) {
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   const char *dates[] = {"2025-01-01"};
   struct cfb_gold_part p;
   char *path = cf_asprintf("%s/warehouse.db", home);
@@ -371,7 +363,7 @@ CF_TEST(gold_effective_and_list_cost_apart_from_billed) {
   /* Most silver rows carry one text in all three costs (parsed once);
    * these differ, or are empty, and must still be summed apart. */
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   struct cfb_gold_part p[1];
   const char *dates[] = {"2025-01-01"};
   fx_publish(home, "2025-01-01", 1,
@@ -392,7 +384,7 @@ CF_TEST(gold_effective_and_list_cost_apart_from_billed) {
 
 CF_TEST(gold_report_renders) {
   const char *home = fx_home();
-  sqlite3 *db = open_wh(home);
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
   struct cfb_gold_part p;
   const char *dates[] = {"2025-01-01"};
   static const char run_dates[1][11] = {"2025-01-01"};
