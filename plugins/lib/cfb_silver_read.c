@@ -190,7 +190,12 @@ static int plan_file(const struct cfb_silver_read_in *in, size_t ci,
   for (int64_t k = 0; k < nranges && ret == 0; k++) {
     int64_t cut = data + (size - data) * (k + 1) / nranges;
     int64_t end = k + 1 == nranges ? size : next_line_start(fd, cut, size);
-    if (end < start) end = start;          /* a line longer than a share */
+    /* A line longer than a share holds the next cut too: that range is
+     * empty (start == end), reads nothing and still meets its neighbours
+     * (unit test silver_ranges_with_a_line_longer_than_a_range). Cuts only
+     * move forward, so this clamp matters only after a read error made
+     * next_line_start return the size for an earlier cut. */
+    if (end < start) end = start;
     struct reader *rd = plan_add(p, ci);
     if (!rd) {
       ret = -ENOMEM;

@@ -1054,6 +1054,53 @@ CF_TEST(silver_ranges_read_on_threads_give_the_same_bytes) {
   }
 }
 
+CF_TEST(silver_ranges_with_a_line_longer_than_a_range) {
+  /* Lines longer than a whole range share: a cut lands inside each, so
+   * the range after it is empty (it starts and ends at the next line
+   * break) and the range before reads the long line whole. The ranges
+   * still meet (no whole-file re-read), and split or not, silver and its
+   * rejects are byte-identical and hold the long rows. */
+  char *root = mktmp(), home[300], land[300], p[600];
+  snprintf(home, sizeof home, "%s/home", root);
+  snprintf(land, sizeof land, "%s/land", root);
+  struct cf_buf t = CF_BUF_INIT(0), pub = CF_BUF_INIT(0);
+  cf_buf_adds(&t, "identity/LineItemId,identity/TimeInterval,"
+              "bill/InvoiceId,bill/BillingPeriodStartDate,"
+              "lineItem/UsageAccountId,lineItem/LineItemType,"
+              "lineItem/UsageStartDate,lineItem/ProductCode,"
+              "lineItem/UnblendedCost,lineItem/LineItemDescription\n");
+  for (int i = 0; i < 2000; i++) {
+    cf_buf_addf(&t, "K%d,I,,2025-01-01,A%d,Usage,2025-01-0%dT%02d:00:00Z,"
+                "AmazonEC2,%d.5,", i, i % 7, 1 + i % 3, i % 24, i);
+    /* Long lines: row 700 of 900 KB (under the 1 MiB record cap) spans
+     * several shares of the ~1.3 MB file read as 8 ranges (~160 KB
+     * each); a reject and the last line of 104 KB each. */
+    int big = i == 700 ? 112500 : i == 1300 || i == 1999 ? 13000 : 1;
+    for (int k = 0; k < big; k++) cf_buf_adds(&t, "long des");
+    cf_buf_adds(&t, i == 1300 ? ",extra\n" : "\n");
+  }
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=04/big.csv", land);
+  put(p, t.buf);
+  ingest_day(home, land, "2025-01-04", &pub);
+  struct cf_buf log1 = CF_BUF_INIT(0), log2 = CF_BUF_INIT(0);
+  char *whole = silver_with(home, "2025-01-04", 1, 0, &log1);
+  char *split = silver_with(home, "2025-01-04", 8, 65536, &log2);
+  CF_ASSERT_STR(split, whole);
+  CF_ASSERT(!strstr(log2.buf, "read it whole"));
+  CF_ASSERT_CONTAINS(whole, ",700.5,700.5,700.5,");
+  CF_ASSERT_CONTAINS(whole, ",1999.5,1999.5,1999.5,");
+  CF_ASSERT_CONTAINS(whole, ",1302,\"wrong column count (11, header has 10)\"");
+  /* published dates; 3 headers and 1,999 rows; rejects header and line */
+  CF_ASSERT_EQ(1 + 3 + 1999 + 2, count_lines(whole));
+  free(whole);
+  free(split);
+  cf_buf_release(&log1);
+  cf_buf_release(&log2);
+  cf_buf_release(&t);
+  cf_buf_release(&pub);
+  free(root);
+}
+
 CF_TEST(silver_bytes_deterministic_under_tz_and_locale) {
   char *root = mktmp(), land[300], p[600];
   snprintf(land, sizeof land, "%s/land", root);
