@@ -81,6 +81,15 @@ CF_TEST(header_matches_columns) {
   cf_buf_release(&b);
 }
 
+/* The reference row: cfb_csv_field per field, comma-separated. */
+static void row_by_fields(struct cf_buf *b, const char *const col[CFB_NCOLS]) {
+  for (int i = 0; i < CFB_NCOLS; i++) {
+    if (i) CF_ASSERT_EQ(0, cf_buf_addch(b, ','));
+    CF_ASSERT_EQ(0, cfb_csv_field(b, col[i]));
+  }
+  CF_ASSERT_EQ(0, cf_buf_addch(b, '\n'));
+}
+
 CF_TEST(row_csv_one_pass_matches_field_by_field) {
   /* Random fields over the bytes that decide quoting, of lengths around
    * the 8-byte scan steps, through a rowbuf: the one-pass writer must
@@ -91,8 +100,8 @@ CF_TEST(row_csv_one_pass_matches_field_by_field) {
   unsigned seed = 777;
   struct cfb_rowbuf rb;
   struct cf_buf one = CF_BUF_INIT(0), gen = CF_BUF_INIT(0);
-  struct cf_buf capped = CF_BUF_INIT(700), capped_gen = CF_BUF_INIT(700);
-  struct cf_buf v = CF_BUF_INIT(0);
+  struct cf_buf ref = CF_BUF_INIT(0), v = CF_BUF_INIT(0);
+  int fits = 0, over = 0;
   cfb_rowbuf_init(&rb);
   for (int round = 0; round < 3000; round++) {
     cfb_rowbuf_reset(&rb);
@@ -111,27 +120,42 @@ CF_TEST(row_csv_one_pass_matches_field_by_field) {
     cfb_rowbuf_finish(&rb, &row);
     for (int c = 0; c < CFB_NCOLS; c++)
       CF_ASSERT_EQ(strlen(row.col[c]), row.len[c]);
-    CF_ASSERT_EQ(0, cfb_row_csv(&gen, row.col));
+    row_by_fields(&gen, row.col);
     CF_ASSERT_EQ(0, cfb_row_csv_len(&one, row.col, row.len));
     CF_ASSERT_EQ(gen.len, one.len);
     CF_ASSERT(memcmp(gen.buf, one.buf, gen.len) == 0);
-    /* Near its cap a buffer takes the general path: same bytes, and
-     * CF_ETOOBIG only when the row itself does not fit. */
-    cf_buf_reset(&capped);
-    cf_buf_reset(&capped_gen);
-    CF_ASSERT_EQ(cfb_row_csv(&capped_gen, row.col),
-                 cfb_row_csv_len(&capped, row.col, row.len));
-    CF_ASSERT_STR(capped.buf, capped_gen.buf);
+    /* A capped buffer, already holding a few bytes, sized exactly for
+     * the row, one byte short, or at 400: the row goes in whole, the same
+     * bytes, or CF_ETOOBIG leaves the buffer as it was. */
+    cf_buf_reset(&ref);
+    row_by_fields(&ref, row.col);
+    size_t caps[3] = {5 + ref.len, 5 + ref.len - 1, 400};
+    for (int k = 0; k < 3; k++) {
+      struct cf_buf capped = CF_BUF_INIT(caps[k]);
+      CF_ASSERT_EQ(0, cf_buf_add(&capped, "pre:\n", 5));
+      int r = cfb_row_csv_len(&capped, row.col, row.len);
+      if (5 + ref.len <= caps[k]) {
+        CF_ASSERT_EQ(0, r);
+        CF_ASSERT_EQ(5 + ref.len, capped.len);
+        CF_ASSERT(memcmp(capped.buf + 5, ref.buf, ref.len) == 0);
+        fits += k == 2;
+      } else {
+        CF_ASSERT_EQ(CF_ETOOBIG, r);
+        CF_ASSERT_STR(capped.buf, "pre:\n");
+        over += k == 2;
+      }
+      cf_buf_release(&capped);
+    }
     if (round % 100 == 0) {    /* rows appended to a non-empty buffer */
       cf_buf_reset(&gen);
       cf_buf_reset(&one);
     }
   }
+  CF_ASSERT(fits > 0 && over > 0);    /* both sides of the 400 cap seen */
   CF_ASSERT_STR(one.buf, gen.buf);
   cf_buf_release(&one);
   cf_buf_release(&gen);
-  cf_buf_release(&capped);
-  cf_buf_release(&capped_gen);
+  cf_buf_release(&ref);
   cf_buf_release(&v);
   cfb_rowbuf_release(&rb);
 }
