@@ -420,39 +420,14 @@ int cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d) {
   return cfb_rowbuf_setn(rb, c, t, cf_dec_format(d, t));
 }
 
-static void put2(char *p, int v) {
-  p[0] = (char)('0' + v / 10);
-  p[1] = (char)('0' + v % 10);
-}
-
-/* Same text as cf_format_iso_s ("YYYY-MM-DDTHH:MM:SSZ"), without printf on
- * the per-row path; years outside 0..9999 take the general formatter. */
+/* cf_format_iso_s's text, "YYYY-MM-DDTHH:MM:SSZ": 20 bytes (printf-free
+ * for years 0..9999; cfb_time_parse's forms give years -1..10000, also
+ * 20 bytes), 21 only for a five-character year, which it leaves
+ * unterminated. */
 int cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t) {
   char s[32];
-  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  int rem = (int)(t - days * 86400);
-  int y, m, d;
-  cf_date_to_ymd((cf_date)days, &y, &m, &d);
-  if (y >= 0 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
-    put2(s, y / 100);
-    put2(s + 2, y % 100);
-    s[4] = '-';
-    put2(s + 5, m);
-    s[7] = '-';
-    put2(s + 8, d);
-    s[10] = 'T';
-    put2(s + 11, rem / 3600);
-    s[13] = ':';
-    put2(s + 14, rem / 60 % 60);
-    s[16] = ':';
-    put2(s + 17, rem % 60);
-    s[19] = 'Z';
-    s[20] = '\0';
-  } else {
-    cf_format_iso_s(t, s);
-    return cfb_rowbuf_set(rb, c, s);
-  }
-  return cfb_rowbuf_setn(rb, c, s, 20);
+  cf_format_iso_s(t, s);
+  return cfb_rowbuf_setn(rb, c, s, s[20] ? 21 : 20);
 }
 
 int cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,
