@@ -38,7 +38,9 @@ cf_date cf_date_from_ymd(int y, int m, int d) {
   return (cf_date)(era * 146097 + (int)doe - 719468);
 }
 
-void cf_date_to_ymd(cf_date z0, int *y, int *m, int *d) {
+/* Hinnant's civil_from_days; static so this file's formatters inline it
+ * (they run per silver row). */
+static void ymd_of(cf_date z0, int *y, int *m, int *d) {
   int z = z0 + 719468;
   int era = (z >= 0 ? z : z - 146096) / 146097;
   unsigned doe = (unsigned)(z - era * 146097);
@@ -49,6 +51,10 @@ void cf_date_to_ymd(cf_date z0, int *y, int *m, int *d) {
   *d = (int)(doy - (153 * mp + 2) / 5 + 1);
   *m = (int)(mp < 10 ? mp + 3 : mp - 9);
   *y = yy + (*m <= 2);
+}
+
+void cf_date_to_ymd(cf_date z0, int *y, int *m, int *d) {
+  ymd_of(z0, y, m, d);
 }
 
 int cf_date_parse(const char *s, cf_date *out) {
@@ -62,20 +68,28 @@ int cf_date_parse(const char *s, cf_date *out) {
   return 0;
 }
 
+static void put2(char *p, int v) {
+  p[0] = (char)('0' + v / 10);
+  p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY-MM-DD" (no NUL) of a year in 0..9999, without printf: the one
+ * date writer behind cf_date_format and cf_format_iso_s (per-row callers:
+ * silver's partition dates and timestamps). */
+static void put_ymd(char *out, int y, int m, int d) {
+  put2(out, y / 100);
+  put2(out + 2, y % 100);
+  out[4] = '-';
+  put2(out + 5, m);
+  out[7] = '-';
+  put2(out + 8, d);
+}
+
 void cf_date_format(cf_date d, char out[11]) {
   int y, m, dd;
-  cf_date_to_ymd(d, &y, &m, &dd);
-  if (y >= 0 && y <= 9999) {       /* per-row callers: no printf */
-    out[0] = (char)('0' + y / 1000);
-    out[1] = (char)('0' + y / 100 % 10);
-    out[2] = (char)('0' + y / 10 % 10);
-    out[3] = (char)('0' + y % 10);
-    out[4] = '-';
-    out[5] = (char)('0' + m / 10);
-    out[6] = (char)('0' + m % 10);
-    out[7] = '-';
-    out[8] = (char)('0' + dd / 10);
-    out[9] = (char)('0' + dd % 10);
+  ymd_of(d, &y, &m, &dd);
+  if (y >= 0 && y <= 9999) {
+    put_ymd(out, y, m, dd);
     out[10] = '\0';
     return;
   }
@@ -89,7 +103,19 @@ void cf_format_iso_s(int64_t s, char out[32]) {
   int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
   int64_t rem = s - days * 86400;
   int y, m, d;
-  cf_date_to_ymd((cf_date)days, &y, &m, &d);
+  ymd_of((cf_date)days, &y, &m, &d);
+  if (y >= 0 && y <= 9999) {
+    put_ymd(out, y, m, d);
+    out[10] = 'T';
+    put2(out + 11, (int)(rem / 3600));
+    out[13] = ':';
+    put2(out + 14, (int)(rem / 60 % 60));
+    out[16] = ':';
+    put2(out + 17, (int)(rem % 60));
+    out[19] = 'Z';
+    out[20] = '\0';
+    return;
+  }
   char tmp[96];
   snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02dZ", y % 10000,
            m % 100, d % 100, (int)(rem / 3600), (int)(rem / 60 % 60),

@@ -120,10 +120,10 @@ int cfb_time_parse(const char *s, int64_t *epoch_s);
 char *cfb_json_quote_numbers(const char *s);
 /* Appends s as one CSV field (quoted only when needed). */
 int cfb_csv_field(struct cf_buf *b, const char *s);
-/* Appends a whole row (CFB_NCOLS fields) plus "\n". */
-int cfb_row_csv(struct cf_buf *b, const char *const col[CFB_NCOLS]);
-/* The same bytes as cfb_row_csv, from fields whose lengths are known: one
- * pass, quoting only the fields that need it (the per-row silver path). */
+/* Appends a whole row (CFB_NCOLS fields, col[i] of len[i] bytes) plus
+ * "\n": the bytes cfb_csv_field gives field by field, comma-separated,
+ * written in one pass that quotes only the fields that need it. On a
+ * capped buffer a row that does not fit is CF_ETOOBIG, nothing added. */
 int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
                     const size_t len[CFB_NCOLS]);
 /* Appends s as a JSON string literal. */

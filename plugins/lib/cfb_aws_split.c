@@ -115,7 +115,12 @@ int cfb_aws_split_plan(const struct cfb_src *src, int threads,
   for (int64_t k = 0; k < nranges; k++) {
     int64_t cut = data + (size - data) * (k + 1) / nranges;
     int64_t end = k + 1 == nranges ? size : next_line_start(fd, cut, size);
-    if (end < start) end = start;          /* a line longer than a share */
+    /* A line longer than a share holds the next cut too: that range is
+     * empty (start == end), reads nothing and still meets its neighbours
+     * (unit test silver_ranges_with_a_line_longer_than_a_range). Cuts only
+     * move forward, so this clamp matters only after a read error made
+     * next_line_start return the size for an earlier cut. */
+    if (end < start) end = start;
     s->r[k] = (struct cfb_aws_range){start, k ? -1 : line, end, -1};
     start = end;
   }

@@ -210,37 +210,6 @@ int cfb_csv_field(struct cf_buf *b, const char *s) {
   return r ? r : cf_buf_addch(b, '"');
 }
 
-int cfb_row_csv(struct cf_buf *b, const char *const col[CFB_NCOLS]) {
-  /* Common case, no field needs quotes: size it once, copy each field. */
-  size_t len[CFB_NCOLS], total = CFB_NCOLS;       /* commas and '\n' */
-  int plain = 1;
-  for (int i = 0; i < CFB_NCOLS && plain; i++) {
-    const char *s = col[i] ? col[i] : "";
-    len[i] = strcspn(s, ",\"\r\n");
-    plain = !s[len[i]];
-    total += len[i];
-  }
-  if (plain) {
-    int g = cf_buf_grow(b, total);
-    if (g < 0) return g;
-    char *out = b->buf + b->len;
-    for (int i = 0; i < CFB_NCOLS; i++) {
-      if (len[i]) memcpy(out, col[i], len[i]);
-      out += len[i];
-      *out++ = i + 1 < CFB_NCOLS ? ',' : '\n';
-    }
-    b->len += total;
-    b->buf[b->len] = '\0';
-    return 0;
-  }
-  int r = 0;
-  for (int i = 0; i < CFB_NCOLS && r == 0; i++) {
-    if (i) r = cf_buf_addch(b, ',');
-    if (r == 0) r = cfb_csv_field(b, col[i]);
-  }
-  return r ? r : cf_buf_addch(b, '\n');
-}
-
 /* Whether the 8 bytes in w hold ',', '"', '\r' or '\n'. A byte equal to
  * c gives (w ^ c) a zero byte, and ((x - 0x01..) & ~x & 0x80..) is
  * non-zero iff x has one; all four are below 0x2d, which most text bytes
@@ -317,14 +286,31 @@ static char *put_quoted(char *out, const char *s, size_t n) {
   return out;
 }
 
+/* Bytes field s[0..n) takes in a row: as is, or quoted, '"' doubled. */
+static size_t field_size(const char *s, size_t n) {
+  size_t quotes = 0;
+  int quote = 0;
+  for (size_t i = 0; i < n; i++) {
+    quotes += s[i] == '"';
+    quote |= s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+  }
+  return quote ? n + 2 + quotes : n;
+}
+
 int cfb_row_csv_len(struct cf_buf *b, const char *const col[CFB_NCOLS],
                     const size_t len[CFB_NCOLS]) {
-  size_t worst = 3 * CFB_NCOLS;         /* quotes, commas and '\n' */
-  for (int i = 0; i < CFB_NCOLS; i++) worst += 2 * len[i];
-  /* A capped buffer may hold the row though not the worst case. */
-  if (b->max && b->len + worst > b->max) return cfb_row_csv(b, col);
-  if (b->len + worst + 1 > b->alloc) {
-    int g = cf_buf_grow(b, worst);
+  size_t need = 3 * CFB_NCOLS;          /* worst: quotes, commas, '\n' */
+  for (int i = 0; i < CFB_NCOLS; i++) need += 2 * len[i];
+  /* A capped buffer may hold the row though not the worst case: size it
+   * exactly (the writers below store nothing past a field's final
+   * bytes). Growth is then all or nothing, so a row over the cap leaves
+   * the buffer as it was. */
+  if (b->max && b->len + need > b->max) {
+    need = CFB_NCOLS;                   /* commas and '\n' */
+    for (int i = 0; i < CFB_NCOLS; i++) need += field_size(col[i], len[i]);
+  }
+  if (b->len + need + 1 > b->alloc) {
+    int g = cf_buf_grow(b, need);
     if (g < 0) return g;
   }
   char *out = b->buf + b->len;
@@ -434,39 +420,14 @@ int cfb_rowbuf_dec(struct cfb_rowbuf *rb, enum cfb_col c, cf_dec d) {
   return cfb_rowbuf_setn(rb, c, t, cf_dec_format(d, t));
 }
 
-static void put2(char *p, int v) {
-  p[0] = (char)('0' + v / 10);
-  p[1] = (char)('0' + v % 10);
-}
-
-/* Same text as cf_format_iso_s ("YYYY-MM-DDTHH:MM:SSZ"), without printf on
- * the per-row path; years outside 0..9999 take the general formatter. */
+/* cf_format_iso_s's text, "YYYY-MM-DDTHH:MM:SSZ": 20 bytes (printf-free
+ * for years 0..9999; cfb_time_parse's forms give years -1..10000, also
+ * 20 bytes), 21 only for a five-character year, which it leaves
+ * unterminated. */
 int cfb_rowbuf_time(struct cfb_rowbuf *rb, enum cfb_col c, int64_t t) {
   char s[32];
-  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  int rem = (int)(t - days * 86400);
-  int y, m, d;
-  cf_date_to_ymd((cf_date)days, &y, &m, &d);
-  if (y >= 0 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
-    put2(s, y / 100);
-    put2(s + 2, y % 100);
-    s[4] = '-';
-    put2(s + 5, m);
-    s[7] = '-';
-    put2(s + 8, d);
-    s[10] = 'T';
-    put2(s + 11, rem / 3600);
-    s[13] = ':';
-    put2(s + 14, rem / 60 % 60);
-    s[16] = ':';
-    put2(s + 17, rem % 60);
-    s[19] = 'Z';
-    s[20] = '\0';
-  } else {
-    cf_format_iso_s(t, s);
-    return cfb_rowbuf_set(rb, c, s);
-  }
-  return cfb_rowbuf_setn(rb, c, s, 20);
+  cf_format_iso_s(t, s);
+  return cfb_rowbuf_setn(rb, c, s, s[20] ? 21 : 20);
 }
 
 int cfb_rowbuf_time_text(struct cfb_rowbuf *rb, enum cfb_col c,

@@ -81,6 +81,15 @@ CF_TEST(header_matches_columns) {
   cf_buf_release(&b);
 }
 
+/* The reference row: cfb_csv_field per field, comma-separated. */
+static void row_by_fields(struct cf_buf *b, const char *const col[CFB_NCOLS]) {
+  for (int i = 0; i < CFB_NCOLS; i++) {
+    if (i) CF_ASSERT_EQ(0, cf_buf_addch(b, ','));
+    CF_ASSERT_EQ(0, cfb_csv_field(b, col[i]));
+  }
+  CF_ASSERT_EQ(0, cf_buf_addch(b, '\n'));
+}
+
 CF_TEST(row_csv_one_pass_matches_field_by_field) {
   /* Random fields over the bytes that decide quoting, of lengths around
    * the 8-byte scan steps, through a rowbuf: the one-pass writer must
@@ -91,8 +100,8 @@ CF_TEST(row_csv_one_pass_matches_field_by_field) {
   unsigned seed = 777;
   struct cfb_rowbuf rb;
   struct cf_buf one = CF_BUF_INIT(0), gen = CF_BUF_INIT(0);
-  struct cf_buf capped = CF_BUF_INIT(700), capped_gen = CF_BUF_INIT(700);
-  struct cf_buf v = CF_BUF_INIT(0);
+  struct cf_buf ref = CF_BUF_INIT(0), v = CF_BUF_INIT(0);
+  int fits = 0, over = 0;
   cfb_rowbuf_init(&rb);
   for (int round = 0; round < 3000; round++) {
     cfb_rowbuf_reset(&rb);
@@ -111,27 +120,42 @@ CF_TEST(row_csv_one_pass_matches_field_by_field) {
     cfb_rowbuf_finish(&rb, &row);
     for (int c = 0; c < CFB_NCOLS; c++)
       CF_ASSERT_EQ(strlen(row.col[c]), row.len[c]);
-    CF_ASSERT_EQ(0, cfb_row_csv(&gen, row.col));
+    row_by_fields(&gen, row.col);
     CF_ASSERT_EQ(0, cfb_row_csv_len(&one, row.col, row.len));
     CF_ASSERT_EQ(gen.len, one.len);
     CF_ASSERT(memcmp(gen.buf, one.buf, gen.len) == 0);
-    /* Near its cap a buffer takes the general path: same bytes, and
-     * CF_ETOOBIG only when the row itself does not fit. */
-    cf_buf_reset(&capped);
-    cf_buf_reset(&capped_gen);
-    CF_ASSERT_EQ(cfb_row_csv(&capped_gen, row.col),
-                 cfb_row_csv_len(&capped, row.col, row.len));
-    CF_ASSERT_STR(capped.buf, capped_gen.buf);
+    /* A capped buffer, already holding a few bytes, sized exactly for
+     * the row, one byte short, or at 400: the row goes in whole, the same
+     * bytes, or CF_ETOOBIG leaves the buffer as it was. */
+    cf_buf_reset(&ref);
+    row_by_fields(&ref, row.col);
+    size_t caps[3] = {5 + ref.len, 5 + ref.len - 1, 400};
+    for (int k = 0; k < 3; k++) {
+      struct cf_buf capped = CF_BUF_INIT(caps[k]);
+      CF_ASSERT_EQ(0, cf_buf_add(&capped, "pre:\n", 5));
+      int r = cfb_row_csv_len(&capped, row.col, row.len);
+      if (5 + ref.len <= caps[k]) {
+        CF_ASSERT_EQ(0, r);
+        CF_ASSERT_EQ(5 + ref.len, capped.len);
+        CF_ASSERT(memcmp(capped.buf + 5, ref.buf, ref.len) == 0);
+        fits += k == 2;
+      } else {
+        CF_ASSERT_EQ(CF_ETOOBIG, r);
+        CF_ASSERT_STR(capped.buf, "pre:\n");
+        over += k == 2;
+      }
+      cf_buf_release(&capped);
+    }
     if (round % 100 == 0) {    /* rows appended to a non-empty buffer */
       cf_buf_reset(&gen);
       cf_buf_reset(&one);
     }
   }
+  CF_ASSERT(fits > 0 && over > 0);    /* both sides of the 400 cap seen */
   CF_ASSERT_STR(one.buf, gen.buf);
   cf_buf_release(&one);
   cf_buf_release(&gen);
-  cf_buf_release(&capped);
-  cf_buf_release(&capped_gen);
+  cf_buf_release(&ref);
   cf_buf_release(&v);
   cfb_rowbuf_release(&rb);
 }
@@ -1141,6 +1165,53 @@ CF_TEST(extract_ranges_read_on_threads_give_the_same_bytes) {
     cf_buf_release(&log4);
     free(root);
   }
+}
+
+CF_TEST(silver_ranges_with_a_line_longer_than_a_range) {
+  /* Lines longer than a whole range share: a cut lands inside each, so
+   * the range after it is empty (it starts and ends at the next line
+   * break) and the range before reads the long line whole. The ranges
+   * still meet (no whole-file re-read), and split or not, silver and its
+   * rejects are byte-identical and hold the long rows. */
+  char *root = mktmp(), home[300], land[300], p[600];
+  snprintf(home, sizeof home, "%s/home", root);
+  snprintf(land, sizeof land, "%s/land", root);
+  struct cf_buf t = CF_BUF_INIT(0), pub = CF_BUF_INIT(0);
+  cf_buf_adds(&t, "identity/LineItemId,identity/TimeInterval,"
+              "bill/InvoiceId,bill/BillingPeriodStartDate,"
+              "lineItem/UsageAccountId,lineItem/LineItemType,"
+              "lineItem/UsageStartDate,lineItem/ProductCode,"
+              "lineItem/UnblendedCost,lineItem/LineItemDescription\n");
+  for (int i = 0; i < 2000; i++) {
+    cf_buf_addf(&t, "K%d,I,,2025-01-01,A%d,Usage,2025-01-0%dT%02d:00:00Z,"
+                "AmazonEC2,%d.5,", i, i % 7, 1 + i % 3, i % 24, i);
+    /* Long lines: row 700 of 900 KB (under the 1 MiB record cap) spans
+     * several shares of the ~1.3 MB file read as 8 ranges (~160 KB
+     * each); a reject and the last line of 104 KB each. */
+    int big = i == 700 ? 112500 : i == 1300 || i == 1999 ? 13000 : 1;
+    for (int k = 0; k < big; k++) cf_buf_adds(&t, "long des");
+    cf_buf_adds(&t, i == 1300 ? ",extra\n" : "\n");
+  }
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=04/big.csv", land);
+  put(p, t.buf);
+  ingest_day(home, land, "2025-01-04", &pub);
+  struct cf_buf log1 = CF_BUF_INIT(0), log2 = CF_BUF_INIT(0);
+  char *whole = silver_with(home, "2025-01-04", 1, 0, &log1);
+  char *split = silver_with(home, "2025-01-04", 8, 65536, &log2);
+  CF_ASSERT_STR(split, whole);
+  CF_ASSERT(!strstr(log2.buf, "read it whole"));
+  CF_ASSERT_CONTAINS(whole, ",700.5,700.5,700.5,");
+  CF_ASSERT_CONTAINS(whole, ",1999.5,1999.5,1999.5,");
+  CF_ASSERT_CONTAINS(whole, ",1302,\"wrong column count (11, header has 10)\"");
+  /* published dates; 3 headers and 1,999 rows; rejects header and line */
+  CF_ASSERT_EQ(1 + 3 + 1999 + 2, count_lines(whole));
+  free(whole);
+  free(split);
+  cf_buf_release(&log1);
+  cf_buf_release(&log2);
+  cf_buf_release(&t);
+  cf_buf_release(&pub);
+  free(root);
 }
 
 CF_TEST(silver_bytes_deterministic_under_tz_and_locale) {

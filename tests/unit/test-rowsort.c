@@ -97,6 +97,67 @@ CF_TEST(rowsort_prefixes_duplicates_and_edges) {
   cfb_rowsort(v, 0);
 }
 
+/* Chunk values on which sort_chunks' median of three is always the
+ * second smallest: its partition is replayed on labels, and at each step
+ * the element that will sit first gets the smallest value left and the
+ * middle one the next, the last (the third sample) staying larger. Each
+ * step then peels off two elements, far more steps than the budget of
+ * 2 log2 n + 2 allows, so the sort must finish through its qsort
+ * fallback. The rest get values above all of those, with repeats (runs
+ * of equal chunks, sorted again deeper). Mirrors cfb_rowsort.c's
+ * partition: if that changes, recheck that the fallback is reached. */
+static void median3_killer(uint64_t *val, size_t n) {
+  size_t *lab = malloc(n * sizeof *lab);
+  CF_ASSERT(lab != NULL);
+  for (size_t i = 0; i < n; i++) {
+    lab[i] = i;
+    val[i] = 0;                             /* 0: not chosen yet */
+  }
+  uint64_t low = 1;                         /* smallest value left */
+  size_t off = 0, m = n;
+  while (m >= 16) {                         /* rowsort.c's SMALL */
+    val[lab[off]] = low++;
+    uint64_t p = val[lab[off + m / 2]] = low++;
+    size_t lt = 0, i = 0, gt = m;           /* the 3-way partition */
+    while (i < gt) {
+      uint64_t x = val[lab[off + i]] ? val[lab[off + i]] : UINT64_MAX;
+      size_t a = off + i, b;
+      if (x < p) b = off + lt++, i++;
+      else if (x > p) b = off + --gt;
+      else { i++; continue; }
+      size_t t = lab[a];
+      lab[a] = lab[b];
+      lab[b] = t;
+    }
+    CF_ASSERT_EQ(1, lt);                    /* the larger side is last */
+    off += gt;
+    m -= gt;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (!val[i]) val[i] = low + next() % (n / 8);
+  free(lab);
+}
+
+CF_TEST(rowsort_falls_back_to_qsort_on_a_median_of_3_killer) {
+  enum { N = 4000 };
+  uint64_t *val = malloc(N * sizeof *val);
+  char (*rows)[24] = malloc(N * sizeof *rows);
+  struct cfb_sortrow *v = malloc(N * sizeof *v);
+  CF_ASSERT(val && rows && v);
+  median3_killer(val, N);
+  for (size_t i = 0; i < N; i++) {
+    for (int k = 0; k < 8; k++)             /* big-endian: chunk = val */
+      rows[i][k] = (char)(val[i] >> (56 - 8 * k));
+    size_t len = 8 + next() % 16;       /* then a tail to sort by */
+    for (size_t k = 8; k < len; k++) rows[i][k] = (char)('a' + next() % 3);
+    v[i] = (struct cfb_sortrow){0, rows[i], len};
+  }
+  check_same_order(v, N);
+  free(val);
+  free(rows);
+  free(v);
+}
+
 CF_TEST(rowsort_all_rows_equal) {
   enum { N = 1000 };
   struct cfb_sortrow v[N];

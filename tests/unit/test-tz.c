@@ -262,4 +262,35 @@ CF_TEST(date_format_matches_printf) {
   }
 }
 
+CF_TEST(iso_s_matches_printf) {
+  /* cf_format_iso_s writes digits itself for years 0..9999 (silver's
+   * per-row timestamps); it must print what the printf format prints,
+   * at every second of a day and on both sides of that range. */
+  int64_t lo = (int64_t)cf_date_from_ymd(-3, 1, 1) * 86400;
+  int64_t hi = (int64_t)cf_date_from_ymd(10003, 12, 31) * 86400 + 86399;
+  uint64_t r = 88172645463325252ULL;
+  for (int64_t t = lo; t <= hi;) {
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int64_t rem = t - days * 86400;
+    int y, m, d;
+    char got[32], want[96];
+    cf_date_to_ymd((cf_date)days, &y, &m, &d);
+    snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02dZ", y % 10000,
+             m % 100, d % 100, (int)(rem / 3600), (int)(rem / 60 % 60),
+             (int)(rem % 60));
+    memset(got, 'x', sizeof got);
+    cf_format_iso_s(t, got);
+    CF_ASSERT_STR(got, want);
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;      /* xorshift64 */
+    t += 1 + (int64_t)(r % (86400 * 9));
+  }
+  char got[32];
+  cf_format_iso_s(0, got);
+  CF_ASSERT_STR(got, "1970-01-01T00:00:00Z");
+  cf_format_iso_s(-1, got);
+  CF_ASSERT_STR(got, "1969-12-31T23:59:59Z");
+  cf_format_iso_s(253402300799, got);
+  CF_ASSERT_STR(got, "9999-12-31T23:59:59Z");
+}
+
 CF_TEST_MAIN()
