@@ -816,7 +816,9 @@ done:
 }
 
 /* Downstream lists, then Kahn's algorithm taking the ready task that comes
- * first in the file (a min-heap of indexes), so the order is stable. */
+ * first in the file (a min-heap of indexes), so the order is stable. The
+ * inverse (topo_pos) and the edge count are kept with the DAG: the
+ * executor needs both at every run start. */
 static int build_graph(struct ld *l, size_t **left_out, size_t *nleft) {
   struct cf_dag *d = l->dag;
   size_t n = d->ntasks, *indeg = NULL, *heap = NULL, nh = 0, nt = 0;
@@ -826,10 +828,14 @@ static int build_graph(struct ld *l, size_t **left_out, size_t *nleft) {
   indeg = cf_calloc(n, sizeof *indeg);
   heap = cf_calloc(n, sizeof *heap);
   d->topo = cf_calloc(n, sizeof *d->topo);
-  if (!indeg || !heap || !d->topo) goto done;
-  for (size_t i = 0; i < n; i++)
+  d->topo_pos = cf_calloc(n, sizeof *d->topo_pos);
+  if (!indeg || !heap || !d->topo || !d->topo_pos) goto done;
+  d->nedges = 0;
+  for (size_t i = 0; i < n; i++) {
+    d->nedges += d->tasks[i].ndeps;
     for (size_t j = 0; j < d->tasks[i].ndeps; j++)
       d->tasks[d->tasks[i].dep_idx[j]].ndown++;
+  }
   for (size_t i = 0; i < n; i++) {
     struct cf_task *t = &d->tasks[i];
     if (t->ndown && !(t->down_idx = cf_calloc(t->ndown, sizeof(size_t))))
@@ -856,6 +862,7 @@ static int build_graph(struct ld *l, size_t **left_out, size_t *nleft) {
       size_t tmp = heap[i]; heap[i] = heap[s]; heap[s] = tmp;
       i = s;
     }
+    d->topo_pos[top] = nt;
     d->topo[nt++] = top;
     struct cf_task *t = &d->tasks[top];
     for (size_t j = 0; j < t->ndown; j++) {
@@ -1171,6 +1178,7 @@ void cf_dag_free(struct cf_dag *dag) {
   }
   cf_free(dag->tasks);
   cf_free(dag->topo);
+  cf_free(dag->topo_pos);
   cf_free(dag->id);
   cf_free(dag->description);
   cf_free(dag->path);

@@ -29,9 +29,13 @@ struct cf_cmd {
   int (*fn)(int argc, char **argv, struct cf_cli *cli);
 };
 
-/* Fills exe (this binary's absolute path) and home, dags_dir and
- * plugin_path from COSTFLOW_HOME, COSTFLOW_DAGS, COSTFLOW_PLUGIN_PATH. */
-void cf_cli_from_env(struct cf_cli *cli);
+/* Completes cli once the command line has been read into it (fields
+ * not given are NULL): fills exe (this binary's absolute path), then each
+ * of home, dags_dir and plugin_path not given from COSTFLOW_HOME,
+ * COSTFLOW_DAGS, COSTFLOW_PLUGIN_PATH, then the defaults: an empty or
+ * unset home is ./var, dags_dir ./dags, plugin_path NULL (the built-in
+ * plugin folder only). Shared by costflow and costflow-task. */
+void cf_cli_setup(struct cf_cli *cli);
 
 /* Prints "costflow: MSG\n" on stderr and returns `code` (git's error()). */
 int cf_cli_error(int code, const char *fmt, ...)

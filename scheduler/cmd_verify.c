@@ -23,7 +23,6 @@
 
 /* The context our host hands a plugin. */
 struct cf_plugin_ctx {
-  const struct cf_plugin *plugin;
   const char *dag_id, *task_id, *logical_date, *home, *dag_dir;
   char *scratch;
   json_t *params;             /* rendered params + our overrides */
@@ -35,15 +34,11 @@ struct cf_plugin_ctx {
   int verbose;
 };
 
-/* Params read exactly as the task-run host reads them; a param the DAG
- * does not set falls back to the plugin's declared default. */
+/* Params read exactly as the task-run host reads them. The plugin's
+ * declared defaults are in c->params already: cf_dag_load fills in every
+ * param the DAG does not set. */
 static const char *h_param(struct cf_plugin_ctx *c, const char *name) {
-  if (json_object_get(c->params, name))
-    return cf_params_text(c->params, name, &c->kept);
-  for (size_t i = 0; i < c->plugin->nparams; i++)
-    if (!strcmp(c->plugin->params[i].name, name))
-      return c->plugin->params[i].default_value;
-  return NULL;
+  return cf_params_text(c->params, name, &c->kept);
 }
 static const char *h_param_json(struct cf_plugin_ctx *c, const char *name) {
   return cf_params_json(c->params, name, &c->kept);
@@ -199,7 +194,7 @@ static int run_stage(struct verify *v, const char *plugin, json_t *over) {
   }
   json_object_update(params, over);
   struct cf_plugin_ctx c = {
-      .plugin = p, .dag_id = v->dag->id, .task_id = t->id,
+      .dag_id = v->dag->id, .task_id = t->id,
       .logical_date = v->date, .home = v->scratch, .dag_dir = v->dag->dir,
       .params = params, .outputs = v->outputs, .store = v->store,
       .run_dag = v->dag->id, .run_date = v->date, .parts = v->parts,

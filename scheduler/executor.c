@@ -54,8 +54,7 @@ struct xrun {
   json_t *params;              /* DAG params overridden by run conf */
   struct xti *tis;
   size_t n;
-  size_t *topo_pos;            /* task index -> position in dag->topo */
-  size_t edges;                /* sum of the tasks' downstream counts */
+  size_t edges;                /* dag->nedges, copied: see reserve_for_run */
   /* kept by set_state()/set_active() so that the end of a run is seen
    * without looking at every task */
   size_t nterminal, nfailed, nactive;
@@ -248,7 +247,6 @@ static void free_run(struct xrun *r) {
     cf_free(r->tis[i].log_error);
   }
   cf_free(r->tis);
-  cf_free(r->topo_pos);
   json_decref(r->params);
   cf_run_row_release(&r->run);
   cf_free(r);
@@ -947,7 +945,8 @@ static int save_changed(struct cf_exec *x) {
 
 static int by_topo_pos(const void *a, const void *b) {
   const struct xti *t = *(struct xti *const *)a, *u = *(struct xti *const *)b;
-  size_t p = t->run->topo_pos[t->idx], q = u->run->topo_pos[u->idx];
+  size_t p = t->run->dag->topo_pos[t->idx];
+  size_t q = u->run->dag->topo_pos[u->idx];
   return p < q ? -1 : p > q;
 }
 
@@ -1028,9 +1027,7 @@ static int reserve_list(struct xti_list *l, size_t need) {
  * once per upstream that ends), so no push can fail later and leave a
  * task queued or undecided forever. Once per run start. */
 static int reserve_for_run(struct cf_exec *x, struct xrun *r) {
-  r->edges = 0;
-  for (size_t i = 0; i < r->dag->ntasks; i++)
-    r->edges += r->dag->tasks[i].ndown;
+  r->edges = r->dag->nedges;
   /* Other runs by their own fields: a run ending right now (this start
    * may come from its on_done) is still listed, and its DAG may be gone. */
   size_t tis = r->n, work = r->n + r->edges;
@@ -1057,10 +1054,8 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
   r->params = merged_params(dag, r->run.conf);
   r->n = dag->ntasks;
   r->tis = cf_calloc(r->n, sizeof *r->tis);
-  r->topo_pos = cf_calloc(r->n, sizeof *r->topo_pos);
   ret = -ENOMEM;
-  if (!r->tis || !r->topo_pos || !r->params) goto fail;
-  for (size_t k = 0; k < r->n; k++) r->topo_pos[dag->topo[k]] = k;
+  if (!r->tis || !r->params) goto fail;
   if ((ret = reserve_for_run(x, r)) < 0) goto fail;
   if (dag->pools) {
     const char *name;
@@ -1158,7 +1153,6 @@ fail:
     for (size_t i = 0; i < r->n; i++) cf_ti_row_release(&r->tis[i].row);
   }
   cf_free(r->tis);
-  cf_free(r->topo_pos);
   json_decref(r->params);
   cf_run_row_release(&r->run);
   cf_free(r);

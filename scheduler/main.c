@@ -68,12 +68,9 @@ static int take_global_opts(int argc, char **argv, struct cf_cli *cli) {
 
 int main(int argc, char **argv) {
   struct cf_cli cli = {0};
-  cf_cli_from_env(&cli);
   argc = take_global_opts(argc, argv, &cli);
   if (argc < 0) return CF_EXIT_USAGE;
-  if (!cli.home || !*cli.home) cli.home = "./var";
-  if (!cli.dags_dir || !*cli.dags_dir) cli.dags_dir = "./dags";
-  if (cli.plugin_path && !*cli.plugin_path) cli.plugin_path = NULL;
+  cf_cli_setup(&cli);
 
   if (argc < 2) {
     usage(stderr);

@@ -9,8 +9,6 @@
 
 int main(int argc, char **argv) {
   struct cf_cli cli = {0};
-  cf_cli_from_env(&cli);
-  if (cli.plugin_path && !*cli.plugin_path) cli.plugin_path = NULL;
   /* The executor passes "task-run --home H": take --home, keep the rest. */
   int out = 1;
   for (int i = 1; i < argc; i++) {
@@ -18,7 +16,7 @@ int main(int argc, char **argv) {
     else argv[out++] = argv[i];
   }
   argv[out] = NULL;
-  if (!cli.home || !*cli.home) cli.home = "./var";
+  cf_cli_setup(&cli);
   if (out < 2 || strcmp(argv[1], "task-run"))
     return cf_cli_error(CF_EXIT_USAGE,
                         "costflow-task runs one task attempt for the "

@@ -71,6 +71,8 @@ struct cf_dag {
   struct cf_task *tasks;
   size_t ntasks;
   size_t *topo;                 /* task indexes in topological order */
+  size_t *topo_pos;             /* task index -> its position in topo */
+  size_t nedges;                /* dependencies: the sum of tasks' ndown */
 };
 
 /* Looks up a plugin descriptor by name for schema checks. Returns NULL

@@ -222,4 +222,25 @@ expect_exit 0 "the same DAG with costflow-task beside costflow" \
   "$COSTFLOW" --dags "$D" run whoami --date 2025-01-02
 eq "that attempt ran in costflow-task" \
   "$("$COSTFLOW" --dags "$D" logs whoami --date 2025-01-02 --task t | grep -cx costflow-task)" "1"
+# where settings come from, the same in costflow and costflow-task: an
+# option (before or after the command, even empty) over the variable, over
+# the default (./var, ./dags)
+mkdir -p "$TMP/cwd/dags" "$TMP/other"
+printf 'dag: here\ntasks:\n  t: {plugin: noop}\n' >"$TMP/cwd/dags/here.yaml"
+printf 'dag: there\ntasks:\n  t: {plugin: noop}\n' >"$TMP/other/there.yaml"
+listed() { (cd "$TMP/cwd" && "$@" 2>&1 | awk 'NR > 1 {print $1}'); }
+eq "default DAGs folder is ./dags" "$(listed env -u COSTFLOW_DAGS "$COSTFLOW" dags list)" "here"
+eq "\$COSTFLOW_DAGS over the default" "$(listed env COSTFLOW_DAGS="$TMP/other" "$COSTFLOW" dags list)" "there"
+eq "--dags over \$COSTFLOW_DAGS" "$(listed env COSTFLOW_DAGS="$TMP/other" "$COSTFLOW" --dags "$TMP/cwd/dags" dags list)" "here"
+eq "--dags=DIR after the command" "$(listed env COSTFLOW_DAGS="$TMP/other" "$COSTFLOW" dags list --dags="$TMP/cwd/dags")" "here"
+eq "an empty --dags= means the default" "$(listed env COSTFLOW_DAGS="$TMP/other" "$COSTFLOW" --dags= dags list)" "here"
+eq "an empty \$COSTFLOW_DAGS means the default" "$(listed env COSTFLOW_DAGS= "$COSTFLOW" dags list)" "here"
+expect_exit 0 "--home over \$COSTFLOW_HOME, in the task child too" \
+  "$COSTFLOW" --home "$TMP/h2" --dags "$D" run whoami --date 2025-01-03
+eq "that run and its attempt are in the --home store" \
+  "$(sqlite3 "$TMP/h2/costflow.db" "SELECT state FROM task_instances")" "success"
+eq "and not in \$COSTFLOW_HOME's" "$(sql "SELECT count(*) FROM runs WHERE logical_date='2025-01-03' AND dag_id='whoami'")" "0"
+(cd "$TMP/cwd" && env -u COSTFLOW_HOME "$COSTFLOW" --dags "$D" run whoami --date 2025-01-04 >/dev/null 2>&1)
+eq "default home is ./var, in the task child too" \
+  "$(sqlite3 "$TMP/cwd/var/costflow.db" "SELECT state FROM task_instances" 2>&1)" "success"
 finish

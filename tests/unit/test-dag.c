@@ -203,6 +203,12 @@ CF_TEST(topo_order_stable_by_file_order) {
   CF_ASSERT_EQ(2, d->topo[1]);
   CF_ASSERT_EQ(0, d->topo[2]);
   CF_ASSERT_EQ(3, d->topo[3]);
+  /* kept with the DAG for the executor: the inverse and the edge count */
+  CF_ASSERT_EQ(2, d->topo_pos[0]);
+  CF_ASSERT_EQ(0, d->topo_pos[1]);
+  CF_ASSERT_EQ(1, d->topo_pos[2]);
+  CF_ASSERT_EQ(3, d->topo_pos[3]);
+  CF_ASSERT_EQ(3, d->nedges);
   cf_dag_free(d);
   LEAK_CHECK();
 }

@@ -1,0 +1,186 @@
+/* The off-loop WAL checkpointer (scheduler/wal_checkpoint.c) on a real
+ * file store in WAL mode and a real libuv loop: commits on the loop's
+ * connection never checkpoint, the thread pool does, the WAL then starts
+ * again from its beginning, and stopping hands checkpoints back. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+#include "cf_test.h"
+#include "costflow/common.h"
+#include "costflow/store.h"
+#include "wal_checkpoint.h"
+
+#define BLOB 65536               /* bytes per commit: 16 pages and more */
+#define COMMITS 90               /* ~1,600 WAL pages: past 1,000, < 4,000 */
+
+static struct cf_store *open_store(char *path) {
+  int fd = mkstemp(path);
+  CF_ASSERT(fd >= 0);
+  close(fd);
+  unlink(path);
+  struct cf_store *st = NULL;
+  char *err = NULL;
+  CF_ASSERT_EQ(0, cf_store_open(path, &st, &err));
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(cf_store_db(st),
+                                       "CREATE TABLE filler(b BLOB)", NULL,
+                                       NULL, NULL));
+  return st;
+}
+
+static void remove_store(const char *path) {
+  char p[96];
+  unlink(path);
+  snprintf(p, sizeof p, "%s-wal", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s.reserve", path);
+  unlink(p);
+}
+
+static long long file_size(const char *path, const char *suffix) {
+  char p[96];
+  struct stat sb;
+  snprintf(p, sizeof p, "%s%s", path, suffix);
+  return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+static long long page_size(sqlite3 *db) {
+  sqlite3_stmt *s = NULL;
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s,
+                                             NULL));
+  CF_ASSERT_EQ(SQLITE_ROW, sqlite3_step(s));
+  long long n = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return n;
+}
+
+/* COMMITS transactions of BLOB random bytes each, one per commit. */
+static void fill(sqlite3 *db) {
+  for (int i = 0; i < COMMITS; i++)
+    CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(db, "INSERT INTO filler VALUES"
+                                         "(randomblob(65536))", NULL, NULL,
+                                         NULL));
+}
+
+/* Holds the pool's only thread until opened, so that what the checkpointer
+ * queues waits and what the loop's commits do can be seen alone. */
+struct gate {
+  uv_work_t req;
+  uv_sem_t started, open;
+};
+
+static void gate_work(uv_work_t *req) {
+  struct gate *g = req->data;
+  uv_sem_post(&g->started);
+  uv_sem_wait(&g->open);
+}
+
+static void gate_done(uv_work_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+/* A failed assertion exits with the gate perhaps still shut, and libuv's
+ * exit-time cleanup joins its threads: open it first (atexit handlers run
+ * before the libraries' destructors), or the test would hang. */
+static struct gate gate;
+static void open_gate_at_exit(void) { uv_sem_post(&gate.open); }
+
+static void timer_fired(uv_timer_t *t) { *(int *)t->data = 1; }
+
+CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
+  char path[] = "/tmp/cf-walck-XXXXXX";
+  struct cf_store *st = open_store(path);
+  sqlite3 *db = cf_store_db(st);
+  uv_loop_t loop;
+  struct cf_wal_checkpointer *w = NULL;
+  struct gate *g = &gate;
+  CF_ASSERT_EQ(0, setenv("UV_THREADPOOL_SIZE", "1", 1));  /* before use */
+  CF_ASSERT_EQ(0, uv_loop_init(&loop));
+  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
+  CF_ASSERT(w != NULL);
+  CF_ASSERT_EQ(0, uv_sem_init(&g->started, 0));
+  CF_ASSERT_EQ(0, uv_sem_init(&g->open, 0));
+  CF_ASSERT_EQ(0, atexit(open_gate_at_exit));
+  g->req.data = g;
+  CF_ASSERT_EQ(0, uv_queue_work(&loop, &g->req, gate_work, gate_done));
+  uv_sem_wait(&g->started);
+
+  long long db0 = file_size(path, "");
+  CF_ASSERT(db0 > 0);
+  fill(db);
+  /* a WAL file is a 32-byte header, then frames of 24 bytes + a page */
+  long long frames = (file_size(path, "-wal") - 32) / (page_size(db) + 24);
+  CF_ASSERT(frames > 1000 && frames < 4000);   /* one pool checkpoint due */
+  /* No commit checkpointed on the loop's connection (SQLite's automatic
+   * checkpoint would have copied the pages into the file at 1,000). */
+  CF_ASSERT_EQ(db0, file_size(path, ""));
+
+  /* the loop keeps serving its timers while the checkpoint waits */
+  int fired = 0;
+  uv_timer_t timer;
+  CF_ASSERT_EQ(0, uv_timer_init(&loop, &timer));
+  timer.data = &fired;
+  CF_ASSERT_EQ(0, uv_timer_start(&timer, timer_fired, 1, 0));
+  /* NOWAIT: with the queued work alive, a ONCE run after the timer has
+   * fired would wait for that work forever */
+  while (!fired) uv_run(&loop, UV_RUN_NOWAIT);
+  uv_close((uv_handle_t *)&timer, NULL);
+
+  /* the pool thread is free: the queued checkpoint copies the pages */
+  uv_sem_post(&g->open);
+  uv_run(&loop, UV_RUN_DEFAULT);      /* until the gate and it reported */
+  CF_ASSERT(file_size(path, "") >= (long long)COMMITS * BLOB);
+
+  /* every frame was copied, so the next commit starts the WAL over */
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(db, "INSERT INTO filler VALUES(1)",
+                                       NULL, NULL, NULL));
+  int log = -1, ckpt = -1;
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_wal_checkpoint_v2(db, "main",
+                                                    SQLITE_CHECKPOINT_PASSIVE,
+                                                    &log, &ckpt));
+  CF_ASSERT(log >= 1 && log < 10);
+
+  cf_wal_checkpointer_stop(w);
+  CF_ASSERT_EQ(0, uv_loop_close(&loop));
+  cf_store_close(st);
+  remove_store(path);
+}
+
+CF_TEST(stop_gives_checkpoints_back_to_the_connection) {
+  char path[] = "/tmp/cf-walck-XXXXXX";
+  struct cf_store *st = open_store(path);
+  sqlite3 *db = cf_store_db(st);
+  uv_loop_t loop;
+  struct cf_wal_checkpointer *w = NULL;
+  CF_ASSERT_EQ(0, uv_loop_init(&loop));
+  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
+  cf_wal_checkpointer_stop(w);
+  long long db0 = file_size(path, "");
+  fill(db);                           /* the loop never runs */
+  /* SQLite's own checkpoint at 1,000 pages copied them into the file */
+  CF_ASSERT(file_size(path, "") > db0 + (1 << 20));
+  CF_ASSERT_EQ(0, uv_loop_close(&loop));
+  cf_store_close(st);
+  remove_store(path);
+}
+
+CF_TEST(in_memory_store_is_refused) {
+  struct cf_store *st = NULL;
+  char *err = NULL;
+  uv_loop_t loop;
+  struct cf_wal_checkpointer *w = (struct cf_wal_checkpointer *)&loop;
+  CF_ASSERT_EQ(0, cf_store_open(":memory:", &st, &err));
+  CF_ASSERT_EQ(0, uv_loop_init(&loop));
+  CF_ASSERT(cf_wal_checkpointer_start(&loop, cf_store_db(st), &w) < 0);
+  CF_ASSERT(w == NULL);
+  cf_wal_checkpointer_stop(w);        /* NULL is fine */
+  CF_ASSERT_EQ(0, uv_loop_close(&loop));
+  cf_store_close(st);
+}
+
+CF_TEST_MAIN()
