@@ -21,6 +21,7 @@ struct cf_wal_checkpointer {
   sqlite3 *own;                /* used by the pool thread only; opened there */
   uv_work_t req;
   int busy;                    /* a checkpoint is queued or running */
+  int cancelled;               /* ...queued, and taken back (uv_cancel) */
   int next_at;                 /* WAL length (pages) for the next one */
   int last_pages;              /* WAL length after the previous commit */
 };
@@ -48,6 +49,7 @@ static void checkpoint_done(uv_work_t *req, int status) {
   struct cf_wal_checkpointer *w = req->data;
   (void)status;
   w->busy = 0;
+  w->cancelled = 0;
 }
 
 /* Called by SQLite after every commit on the loop's connection, with the
@@ -57,7 +59,13 @@ static int wal_committed(void *arg, sqlite3 *db, const char *schema,
   struct cf_wal_checkpointer *w = arg;
   if (pages < w->last_pages) w->next_at = CHECKPOINT_PAGES;  /* restarted */
   w->last_pages = pages;
-  if (pages >= CHECKPOINT_PAGES_MAX && !w->busy) {
+  /* Past the bound the loop checkpoints itself, unless the pool is at it
+   * right now. A checkpoint still queued behind other pool work (file
+   * hashing, folder scans) is taken back first: waiting for it would let
+   * the WAL grow for as long as the pool stays busy. */
+  if (pages >= CHECKPOINT_PAGES_MAX &&
+      (!w->busy || w->cancelled || uv_cancel((uv_req_t *)&w->req) == 0)) {
+    if (w->busy) w->cancelled = 1;      /* its done callback still runs */
     sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL,
                               NULL);
     return SQLITE_OK;

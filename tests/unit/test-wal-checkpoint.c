@@ -151,6 +151,37 @@ CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
   remove_store(path);
 }
 
+CF_TEST(a_checkpoint_stuck_behind_pool_work_is_done_on_the_loop) {
+  /* The pool's only thread stays busy with other work past the WAL's
+   * bound: the checkpoint queued at 1,000 pages never starts, so the
+   * loop's connection must take it back and checkpoint itself. */
+  char path[] = "/tmp/cf-walck-XXXXXX";
+  struct cf_store *st = open_store(path);
+  sqlite3 *db = cf_store_db(st);
+  uv_loop_t loop;
+  struct cf_wal_checkpointer *w = NULL;
+  struct gate *g = &gate;
+  CF_ASSERT_EQ(0, setenv("UV_THREADPOOL_SIZE", "1", 1));  /* before use */
+  CF_ASSERT_EQ(0, uv_loop_init(&loop));
+  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
+  CF_ASSERT_EQ(0, uv_sem_init(&g->started, 0));
+  CF_ASSERT_EQ(0, uv_sem_init(&g->open, 0));
+  CF_ASSERT_EQ(0, atexit(open_gate_at_exit));
+  g->req.data = g;
+  CF_ASSERT_EQ(0, uv_queue_work(&loop, &g->req, gate_work, gate_done));
+  uv_sem_wait(&g->started);
+  long long db0 = file_size(path, "");
+  for (int round = 0; round < 4; round++) fill(db);   /* ~6,400 pages */
+  /* the pages reached the file although the pool never ran a checkpoint */
+  CF_ASSERT(file_size(path, "") > db0 + 2LL * COMMITS * BLOB);
+  uv_sem_post(&g->open);
+  uv_run(&loop, UV_RUN_DEFAULT);      /* the gate, and the taken-back job */
+  cf_wal_checkpointer_stop(w);
+  CF_ASSERT_EQ(0, uv_loop_close(&loop));
+  cf_store_close(st);
+  remove_store(path);
+}
+
 CF_TEST(stop_gives_checkpoints_back_to_the_connection) {
   char path[] = "/tmp/cf-walck-XXXXXX";
   struct cf_store *st = open_store(path);
