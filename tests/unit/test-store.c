@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include "cf_test.h"
 #include "costflow/store.h"
+#include "store_fixture.h"
 
 static struct cf_store *open_mem(void) {
   struct cf_store *st = NULL;
@@ -11,29 +12,6 @@ static struct cf_store *open_mem(void) {
   CF_ASSERT_EQ(0, cf_store_open(":memory:", &st, &err));
   CF_ASSERT(err == NULL);
   return st;
-}
-
-/* A file store at a fresh mkstemp path (path is the template). */
-static struct cf_store *open_file(char *path) {
-  int fd = mkstemp(path);
-  CF_ASSERT(fd >= 0);
-  close(fd);
-  unlink(path);
-  struct cf_store *st = NULL;
-  char *err = NULL;
-  CF_ASSERT_EQ(0, cf_store_open(path, &st, &err));
-  return st;
-}
-
-static void remove_store(const char *path) {
-  char p[96];
-  unlink(path);
-  snprintf(p, sizeof p, "%s-wal", path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s.reserve", path);
-  unlink(p);
 }
 
 CF_TEST(store_migrates_to_latest_version) {
@@ -183,7 +161,7 @@ CF_TEST(transaction_rollback_leaves_nothing) {
 
 CF_TEST(file_store_is_wal_and_reopens) {
   char path[] = "/tmp/cf-store-XXXXXX";
-  struct cf_store *st = open_file(path);
+  struct cf_store *st = fx_store_open(path);
   char *err = NULL;
   sqlite3_stmt *s = NULL;
   sqlite3_prepare_v2(cf_store_db(st), "PRAGMA journal_mode", -1, &s, NULL);
@@ -204,7 +182,7 @@ CF_TEST(file_store_is_wal_and_reopens) {
   CF_ASSERT(cf_store_open(path, &st, &err) < 0);
   CF_ASSERT_CONTAINS(err, "newer than this costflow");
   cf_free(err);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 /* The store keeps its prepared statements for reuse (core/store.c): a
@@ -231,7 +209,7 @@ static struct cf_ti_row make_ti(struct cf_store *st, int64_t *run_pk) {
 
 CF_TEST(unset_values_are_null_again_on_reuse) {
   char path[] = "/tmp/cf-stmts-XXXXXX";
-  struct cf_store *st = open_file(path);
+  struct cf_store *st = fx_store_open(path);
   int64_t run_pk;
   struct cf_ti_row t = make_ti(st, &run_pk);
   /* first use binds exit code, signal, retry time and pid ... */
@@ -255,12 +233,12 @@ CF_TEST(unset_values_are_null_again_on_reuse) {
   cf_ti_row_release(&back);
   cf_ti_row_release(&t);
   cf_store_close(st);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 CF_TEST(no_read_stays_open_after_a_query) {
   char path[] = "/tmp/cf-stmts-XXXXXX";
-  struct cf_store *st = open_file(path);
+  struct cf_store *st = fx_store_open(path);
   int64_t run_pk;
   struct cf_ti_row t = make_ti(st, &run_pk);
   char *val = NULL;
@@ -285,12 +263,12 @@ CF_TEST(no_read_stays_open_after_a_query) {
   CF_ASSERT_EQ(0, log);
   cf_ti_row_release(&t);
   cf_store_close(st);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 CF_TEST(kept_transactions_commit_and_roll_back) {
   char path[] = "/tmp/cf-stmts-XXXXXX";
-  struct cf_store *st = open_file(path);
+  struct cf_store *st = fx_store_open(path);
   int64_t run_pk;
   struct cf_ti_row t = make_ti(st, &run_pk);
   for (int i = 0; i < 3; i++) {      /* the same kept statements, reused */
@@ -309,7 +287,7 @@ CF_TEST(kept_transactions_commit_and_roll_back) {
   CF_ASSERT(cf_store_commit(st) < 0);           /* nothing to commit */
   cf_ti_row_release(&t);
   cf_store_close(st);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 CF_TEST_MAIN()

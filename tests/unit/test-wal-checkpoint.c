@@ -11,34 +11,18 @@
 #include "cf_test.h"
 #include "costflow/common.h"
 #include "costflow/store.h"
+#include "store_fixture.h"
 #include "wal_checkpoint.h"
 
 #define BLOB 65536               /* bytes per commit: 16 pages and more */
 #define COMMITS 90               /* ~1,600 WAL pages: past 1,000, < 4,000 */
 
 static struct cf_store *open_store(char *path) {
-  int fd = mkstemp(path);
-  CF_ASSERT(fd >= 0);
-  close(fd);
-  unlink(path);
-  struct cf_store *st = NULL;
-  char *err = NULL;
-  CF_ASSERT_EQ(0, cf_store_open(path, &st, &err));
+  struct cf_store *st = fx_store_open(path);
   CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(cf_store_db(st),
                                        "CREATE TABLE filler(b BLOB)", NULL,
                                        NULL, NULL));
   return st;
-}
-
-static void remove_store(const char *path) {
-  char p[96];
-  unlink(path);
-  snprintf(p, sizeof p, "%s-wal", path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s.reserve", path);
-  unlink(p);
 }
 
 static long long file_size(const char *path, const char *suffix) {
@@ -90,6 +74,16 @@ static void gate_done(uv_work_t *req, int status) {
 static struct gate gate;
 static void open_gate_at_exit(void) { uv_sem_post(&gate.open); }
 
+/* Queues the gate on the pool's only thread and waits until it holds it. */
+static void shut_gate(uv_loop_t *loop) {
+  CF_ASSERT_EQ(0, uv_sem_init(&gate.started, 0));
+  CF_ASSERT_EQ(0, uv_sem_init(&gate.open, 0));
+  CF_ASSERT_EQ(0, atexit(open_gate_at_exit));
+  gate.req.data = &gate;
+  CF_ASSERT_EQ(0, uv_queue_work(loop, &gate.req, gate_work, gate_done));
+  uv_sem_wait(&gate.started);
+}
+
 static void timer_fired(uv_timer_t *t) { *(int *)t->data = 1; }
 
 CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
@@ -98,17 +92,11 @@ CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
   sqlite3 *db = cf_store_db(st);
   uv_loop_t loop;
   struct cf_wal_checkpointer *w = NULL;
-  struct gate *g = &gate;
   CF_ASSERT_EQ(0, setenv("UV_THREADPOOL_SIZE", "1", 1));  /* before use */
   CF_ASSERT_EQ(0, uv_loop_init(&loop));
   CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
   CF_ASSERT(w != NULL);
-  CF_ASSERT_EQ(0, uv_sem_init(&g->started, 0));
-  CF_ASSERT_EQ(0, uv_sem_init(&g->open, 0));
-  CF_ASSERT_EQ(0, atexit(open_gate_at_exit));
-  g->req.data = g;
-  CF_ASSERT_EQ(0, uv_queue_work(&loop, &g->req, gate_work, gate_done));
-  uv_sem_wait(&g->started);
+  shut_gate(&loop);
 
   long long db0 = file_size(path, "");
   CF_ASSERT(db0 > 0);
@@ -132,7 +120,7 @@ CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
   uv_close((uv_handle_t *)&timer, NULL);
 
   /* the pool thread is free: the queued checkpoint copies the pages */
-  uv_sem_post(&g->open);
+  uv_sem_post(&gate.open);
   uv_run(&loop, UV_RUN_DEFAULT);      /* until the gate and it reported */
   CF_ASSERT(file_size(path, "") >= (long long)COMMITS * BLOB);
 
@@ -148,7 +136,7 @@ CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
   cf_wal_checkpointer_stop(w);
   CF_ASSERT_EQ(0, uv_loop_close(&loop));
   cf_store_close(st);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 CF_TEST(a_checkpoint_stuck_behind_pool_work_is_done_on_the_loop) {
@@ -160,26 +148,20 @@ CF_TEST(a_checkpoint_stuck_behind_pool_work_is_done_on_the_loop) {
   sqlite3 *db = cf_store_db(st);
   uv_loop_t loop;
   struct cf_wal_checkpointer *w = NULL;
-  struct gate *g = &gate;
   CF_ASSERT_EQ(0, setenv("UV_THREADPOOL_SIZE", "1", 1));  /* before use */
   CF_ASSERT_EQ(0, uv_loop_init(&loop));
   CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
-  CF_ASSERT_EQ(0, uv_sem_init(&g->started, 0));
-  CF_ASSERT_EQ(0, uv_sem_init(&g->open, 0));
-  CF_ASSERT_EQ(0, atexit(open_gate_at_exit));
-  g->req.data = g;
-  CF_ASSERT_EQ(0, uv_queue_work(&loop, &g->req, gate_work, gate_done));
-  uv_sem_wait(&g->started);
+  shut_gate(&loop);
   long long db0 = file_size(path, "");
   for (int round = 0; round < 4; round++) fill(db);   /* ~6,400 pages */
   /* the pages reached the file although the pool never ran a checkpoint */
   CF_ASSERT(file_size(path, "") > db0 + 2LL * COMMITS * BLOB);
-  uv_sem_post(&g->open);
+  uv_sem_post(&gate.open);
   uv_run(&loop, UV_RUN_DEFAULT);      /* the gate, and the taken-back job */
   cf_wal_checkpointer_stop(w);
   CF_ASSERT_EQ(0, uv_loop_close(&loop));
   cf_store_close(st);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 CF_TEST(stop_gives_checkpoints_back_to_the_connection) {
@@ -197,7 +179,7 @@ CF_TEST(stop_gives_checkpoints_back_to_the_connection) {
   CF_ASSERT(file_size(path, "") > db0 + (1 << 20));
   CF_ASSERT_EQ(0, uv_loop_close(&loop));
   cf_store_close(st);
-  remove_store(path);
+  fx_store_remove(path);
 }
 
 CF_TEST(in_memory_store_is_refused) {
