@@ -150,7 +150,7 @@ static int ex_emit(void *ud, const struct cfb_cost *c) {
   cf_buf_reset(&x->row);
   if (cfb_row_csv_len(&x->row, c->col, c->len) < 0) return -ENOMEM;
   if (fwrite(x->row.buf, 1, x->row.len, x->staging) != x->row.len)
-    return -EIO;
+    return errno ? -errno : -EIO;        /* ENOSPC says why; EIO says less */
   x->rows++;
   return cfb_dayset_add(&x->dates, c->usage_date);
 }
@@ -307,8 +307,11 @@ static int read_split(const struct cfb_src *src, const char *work,
   if (ret < 0) goto out;
   /* Hand the new staging files over: every one but the last is done. */
   for (size_t k = 0; k + 1 < sp.n && ret == 0; k++) {
-    ret = staging_seal(pt[k].x.staging);
+    FILE *f = pt[k].x.staging;
     pt[k].x.staging = NULL;
+    if (k == 0) x->staging = NULL;   /* the same stream, closed even if the
+                                        seal fails: never closed twice */
+    ret = staging_seal(f);
   }
   if (ret < 0) goto out;
   x->staging = pt[sp.n - 1].x.staging;

@@ -55,10 +55,11 @@ struct cfb_extract_opts {
 };
 
 /* Reads every billing file under `landing_day` (recursively, sorted) for
- * provider p into `work`: staging.csv (silver columns, unsorted; a split
- * file's ranges appended in file order, so the bytes are those of one
- * sequential read), rejects.csv, files.jsonl. A missing folder is zero
- * files. */
+ * provider p into `work`: staging.csv, staging.1.csv, ... (silver columns,
+ * unsorted, each file with the header; a big file read as byte ranges
+ * gives each range its own file, so the sequence in order is the rows of
+ * one sequential read), rejects.csv, files.jsonl. A missing folder is
+ * zero files. */
 int cfb_extract(enum cfb_provider p, const char *landing_day,
                 const char *work, const struct cfb_extract_opts *o,
                 struct cfb_extract_stats *st, char **errmsg);

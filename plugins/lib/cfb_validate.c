@@ -20,6 +20,7 @@ struct vctx {
   struct cfb_dq_rule *unique, *cont;
   /* inputs, in order */
   char **paths;
+  unsigned char *continues;      /* per path: a later staging.N.csv */
   size_t npaths;
   struct cfb_dq_scan *scans;
   /* merged */
@@ -118,14 +119,17 @@ static void scan_job(void *ctx, size_t i) {
   cfb_dq_scan_file(&((struct cfb_dq_scan *)ctx)[i]);
 }
 
-static int add_path(struct vctx *v, char *p) {
+static int add_path(struct vctx *v, char *p, int continues) {
   if (!p) return -ENOMEM;
   char **np = cf_realloc(v->paths, (v->npaths + 1) * sizeof *np);
-  if (!np) {
+  unsigned char *nc = np ? cf_realloc(v->continues, v->npaths + 1) : NULL;
+  if (np) v->paths = np;
+  if (!nc) {
     cf_free(p);
     return -ENOMEM;
   }
-  v->paths = np;
+  v->continues = nc;
+  v->continues[v->npaths] = (unsigned char)continues;
   v->paths[v->npaths++] = p;
   return 0;
 }
@@ -135,7 +139,8 @@ static int scan_all(struct vctx *v) {
   if (!v->npaths) return 0;
   if (!(v->scans = cf_calloc(v->npaths, sizeof *v->scans))) return -ENOMEM;
   for (size_t i = 0; i < v->npaths; i++)
-    v->scans[i] = (struct cfb_dq_scan){.rules = &v->R, .path = v->paths[i]};
+    v->scans[i] = (struct cfb_dq_scan){.rules = &v->R, .path = v->paths[i],
+                                       .continues = v->continues[i]};
   cfb_parallel(cfb_threads(0), v->npaths, scan_job, v->scans);
   for (size_t i = 0; i < v->npaths; i++) {
     struct cfb_dq_scan *s = &v->scans[i];
@@ -312,7 +317,7 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
     json_array_foreach(parts, i, d) {
       if ((ret = add_path(&v, cf_asprintf("%s/lake/silver/cost/usage_date=%s/"
                                           "current/data.csv", home,
-                                          json_string_value(d)))) < 0)
+                                          json_string_value(d)), 0)) < 0)
         goto done;
     }
   } else {
@@ -337,7 +342,7 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
           cf_free(sp);
           break;
         }
-        if ((ret = add_path(&v, sp)) < 0) {
+        if ((ret = add_path(&v, sp, i > 0)) < 0) {
           cf_free(w);
           goto done;
         }
@@ -392,6 +397,7 @@ done:
   cf_free(v.scans);
   for (size_t i = 0; i < v.npaths; i++) cf_free(v.paths[i]);
   cf_free(v.paths);
+  cf_free(v.continues);
   for (size_t i = 0; i < v.R.n; i++) {
     cf_free(v.R.r[i].name);
     cf_free(v.R.r[i].accepted);

@@ -55,6 +55,9 @@ struct cfb_dq_fp {
 struct cfb_dq_scan {
   const struct cfb_dq_rules *rules;
   const char *path;
+  int continues;                 /* 1: more of the file before (a later
+                                    staging.N.csv): its header is not
+                                    counted again by required_columns */
   struct cfb_dq_tally *t;        /* per rule */
   int64_t rows;
   struct cfb_dayset days;        /* ChargePeriodStart days seen */

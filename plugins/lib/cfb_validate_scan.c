@@ -136,7 +136,7 @@ void cfb_dq_scan_file(struct cfb_dq_scan *s) {
       for (size_t i = 0; i < R->n; i++) {
         const struct cfb_dq_rule *ru = &R->r[i];
         col[i] = ru->colname ? find_col(f, n, ru->colname) : -1;
-        if (ru->kind != CFB_DQ_REQUIRED) continue;
+        if (ru->kind != CFB_DQ_REQUIRED || s->continues) continue;
         s->t[i].checked++;
         if (col[i] < 0) {
           s->t[i].failed++;

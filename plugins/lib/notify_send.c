@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,13 @@ static void sleep_ms(int64_t ms) {
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
+static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* Once per process, whichever thread sends first (the daemon sends
+ * deadline notices from its thread pool). */
 static void curl_init_once(void) {
-  static int done;
-  if (!done) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    done = 1;
-  }
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, curl_init);
 }
 
 /* Connection-level failures worth another try. */

@@ -45,6 +45,44 @@ expect_exit 0 "after freeing space the rerun succeeds" \
   "$COSTFLOW" --dags "$D" rerun fill --date 2025-04-01
 eq "one run for the date" "$(sql "SELECT count(*) FROM runs WHERE dag_id='fill'")" "1"
 eq "file fully written" "$(stat -c %s "$COSTFLOW_HOME/big-2025-04-01")" "13107200"
+
+# Extract reading a big CUR as byte ranges on threads runs out of space:
+# the task fails with the reason (no crash), and leaves no range file and
+# no files.jsonl, so nothing downstream reads a partial staging.
+SHARED=${CF_SHARED_DATA:-$CF_SOURCE_DIR/../shared/data}
+L="$TMP/landing/aws/year=2023/month=06/day=01"
+mkdir -p "$L"
+python3 - "$SHARED/koku/aws/2023-06-01.csv" "$L/big.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+h, data = rows[0], rows[1:]
+item = h.index('identity/LineItemId')
+with open(sys.argv[2], 'w', newline='') as f:
+    w = csv.writer(f, lineterminator='\n')
+    w.writerow(h)
+    for i in range(40000):
+        r = list(data[0])
+        r[item] = 'big-%d' % i
+        w.writerow(r)
+PY
+cat >"$D/ex.yaml" <<YAML
+dag: ex
+default_args: {retries: 0}
+tasks:
+  extract_aws: {plugin: extract_aws, params: {landing: "$TMP/landing"}}
+YAML
+rm -f "$COSTFLOW_HOME"/big-*
+mount -o remount,size=10m "$DISK"
+"$COSTFLOW" --dags "$D" run ex --date 2023-06-01 >"$TMP/ex.out" 2>&1
+eq "the extract run fails (exit 1)" "$?" "1"
+W="$COSTFLOW_HOME/work/ex/2023-06-01/aws"
+contains "its log says the disk is full" \
+  "$(cat "$COSTFLOW_HOME/logs/ex/2023-06-01/extract_aws/1.log")" "No space left on device"
+eq "the task failed, not crashed" \
+  "$(sql "SELECT state FROM task_instances WHERE task_id='extract_aws'")" "failed"
+check "no range staging file left" test ! -e "$W/staging.1.csv"
+check "no file list: the extract is not complete" test ! -e "$W/files.jsonl"
+check "the store is intact after it" sql_is "PRAGMA integrity_check" ok
 stop_daemon TERM
 eq "daemon exits 0" "$DAEMON_RC" "0"
 finish

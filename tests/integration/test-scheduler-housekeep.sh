@@ -70,6 +70,7 @@ dag: late
 schedule: "30 6 * * *"
 start_date: 2025-03-01
 deadline: "08:00"
+params: {cc: cc@example.com}
 tasks:
   t: {plugin: fail}
   alert:
@@ -78,11 +79,15 @@ tasks:
     trigger_rule: one_failed
     params:
       mode: failure
-      webhook_url: "http://127.0.0.1:$HOOK_PORT/hook"
       smtp_url: "smtp://127.0.0.1:$SMTP_PORT"
       smtp_require_tls: false
       mail_from: costflow@example.com
-      mail_to: [oncall@example.com, finops@example.com]
+      mail_to: [oncall@example.com, finops@example.com, "{{ params.cc }}"]
+  page:
+    plugin: notify
+    depends_on: [t]
+    trigger_rule: one_failed
+    params: {mode: failure, webhook_url: "http://127.0.0.1:$HOOK_PORT/hook"}
 YAML
 cat >"$D/ontime.yaml" <<'YAML'
 dag: ontime
@@ -108,6 +113,7 @@ eq "the DAG's SMTP recipients got it by mail" \
   "$(grep -c 'had not succeeded by its deadline' "$SMTP_OUT" 2>/dev/null)" "1"
 contains "under a subject naming the DAG" "$(cat "$SMTP_OUT")" "Subject: [costflow] late: deadline missed"
 contains "addressed to both recipients" "$(cat "$SMTP_OUT")" "RCPT TO:<finops@example.com>"
+eq "and never to a recipient that is still a template" "$(grep -c '{{' "$SMTP_OUT")" "0"
 check "09:30: checked again" sched_once 2025-03-02T09:30:00Z
 eq "still one notification (sent once)" "$(wc -l <"$OUT")" "1"
 eq "and one webhook message" "$(grep -c 'had not succeeded by its deadline' "$HOOK_OUT")" "1"

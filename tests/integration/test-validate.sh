@@ -148,6 +148,7 @@ tasks:
     plugin: validate
     depends_on: [extract_aws]
     params: {stage: raw, not_null: [x_LineItemId],
+             required_columns: [x_LineItemId],
              unique_key: [ProviderName, x_LineItemId],
              severity: {unique_key: warning}}
 YAML
@@ -155,6 +156,8 @@ export COSTFLOW_HOME="$TMP/home-big"
 expect_exit 0 "a 40,000-row CUR extracted and validated" \
   "$COSTFLOW" run "$TMP/b.yaml" --date 2023-06-01
 eq "every row checked once" "$(dq not_null:x_LineItemId)" "40000 0 1"
+eq "the header checked once, however many range files" \
+  "$(dq required_columns:x_LineItemId)" "1 0 1"
 eq "the 1,000 repeats found, across range files" "$(dq unique_key)" "40000 1000 0"
 if [ "$(nproc)" -ge 2 ]; then
   check "read as byte ranges into several staging files" \
