@@ -44,6 +44,28 @@ contains() {
   fi
 }
 
+# big_cur OUT ROWS DISTINCT: a plain AWS CUR of ROWS copies of the first
+# row of a koku sample (~900 bytes each: 40,000 rows make ~36 MB, enough
+# for extract to read it as byte ranges), line item ids big-0 ...; ids
+# repeat after DISTINCT rows.
+big_cur() {
+  python3 - "${CF_SHARED_DATA:-$CF_SOURCE_DIR/../shared/data}/koku/aws/2023-06-01.csv" \
+    "$1" "$2" "$3" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+h, first = rows[0], rows[1]
+item = h.index('identity/LineItemId')
+n, distinct = int(sys.argv[3]), int(sys.argv[4])
+with open(sys.argv[2], 'w', newline='') as f:
+    w = csv.writer(f, lineterminator='\n')
+    w.writerow(h)
+    for i in range(n):
+        r = list(first)
+        r[item] = 'big-%d' % (i % distinct)
+        w.writerow(r)
+PY
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" = 0 ]

@@ -49,22 +49,9 @@ eq "file fully written" "$(stat -c %s "$COSTFLOW_HOME/big-2025-04-01")" "1310720
 # Extract reading a big CUR as byte ranges on threads runs out of space:
 # the task fails with the reason (no crash), and leaves no range file and
 # no files.jsonl, so nothing downstream reads a partial staging.
-SHARED=${CF_SHARED_DATA:-$CF_SOURCE_DIR/../shared/data}
 L="$TMP/landing/aws/year=2023/month=06/day=01"
 mkdir -p "$L"
-python3 - "$SHARED/koku/aws/2023-06-01.csv" "$L/big.csv" <<'PY'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1], newline='')))
-h, data = rows[0], rows[1:]
-item = h.index('identity/LineItemId')
-with open(sys.argv[2], 'w', newline='') as f:
-    w = csv.writer(f, lineterminator='\n')
-    w.writerow(h)
-    for i in range(40000):
-        r = list(data[0])
-        r[item] = 'big-%d' % i
-        w.writerow(r)
-PY
+big_cur "$L/big.csv" 40000 40000
 cat >"$D/ex.yaml" <<YAML
 dag: ex
 default_args: {retries: 0}

@@ -125,19 +125,7 @@ eq "a key first seen in the AWS file repeats in the GCP file" \
 B="$TMP/big"
 b="$B/aws/year=2023/month=06/day=01"
 mkdir -p "$b"
-python3 - "$SHARED/koku/aws/2023-06-01.csv" "$b/big.csv" <<'PY'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1], newline='')))
-h, data = rows[0], rows[1:]
-item = h.index('identity/LineItemId')
-with open(sys.argv[2], 'w', newline='') as f:
-    w = csv.writer(f, lineterminator='\n')
-    w.writerow(h)
-    for i in range(40000):
-        r = list(data[0])
-        r[item] = 'big-%d' % (i % 39000)      # the last 1,000 repeat
-        w.writerow(r)
-PY
+big_cur "$b/big.csv" 40000 39000              # the last 1,000 repeat
 cat >"$TMP/b.yaml" <<YAML
 dag: b
 start_date: 2023-06-01
