@@ -162,6 +162,9 @@ int  cfb_rejects_open(struct cfb_rejects *r, const char *path);
 int  cfb_rejects_add(struct cfb_rejects *r, const char *file, int64_t line,
                      const char *reason);
 int  cfb_rejects_close(struct cfb_rejects *r);   /* fsyncs */
+/* Appends the reject lines of `part` (a header-less file that holds
+ * `count` of them, written by another reader) to r, in order. */
+int  cfb_rejects_append(struct cfb_rejects *r, FILE *part, int64_t count);
 
 /* A sorted set of usage dates (cfb_dayset.c). */
 struct cfb_dayset { cf_date *v; size_t n, cap; };

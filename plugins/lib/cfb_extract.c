@@ -175,13 +175,12 @@ static void logf_(cfb_log_fn log, void *ud, int level, const char *fmt, ...) {
   cf_buf_release(&b);
 }
 
-/* The staging rows go to a sequence of files, staging.csv then
- * staging.1.csv, staging.2.csv, ...: each with the header line, the
- * sequence read in order being the rows of one sequential read. A file
- * split into byte ranges on threads writes each range to its own file of
- * the sequence, so nothing is copied, and validate reads them on threads
- * in turn. */
-static char *staging_path(const char *work, int i) {
+/* The staging rows go to a sequence of files (cfb_staging_path): each
+ * with the header line, the sequence read in order being the rows of one
+ * sequential read. A file split into byte ranges on threads writes each
+ * range to its own file of the sequence, so nothing is copied, and
+ * validate reads them on threads in turn. */
+char *cfb_staging_path(const char *work, int i) {
   return i ? cf_asprintf("%s/staging.%d.csv", work, i)
            : cf_asprintf("%s/staging.csv", work);
 }
@@ -236,16 +235,6 @@ static void read_part(void *ctx, size_t i) {
     pt->ret = -errno;
 }
 
-/* Appends all of src (a small rejects part) to dst. */
-static int append_file(FILE *dst, FILE *src) {
-  char buf[1 << 16];
-  size_t n;
-  rewind(src);
-  while ((n = fread(buf, 1, sizeof buf, src)) > 0)
-    if (fwrite(buf, 1, n, dst) != n) return -EIO;
-  return ferror(src) ? -EIO : 0;
-}
-
 /* Frees the parts; new staging files not handed over are deleted. */
 static void parts_release(struct ex_part *pt, size_t n) {
   for (size_t i = 0; pt && i < n; i++) {
@@ -283,7 +272,7 @@ static int read_split(const struct cfb_src *src, const char *work,
     pt[k] = (struct ex_part){.x = {.row = CF_BUF_INIT(0), .rej = &pt[k].rej},
                              .split = &sp, .k = k};
     pt[k].rejects_path = cf_asprintf("%s/rejects.part%zu.csv", work, k);
-    if (k) pt[k].staging_path = staging_path(work, *nstaging + (int)k - 1);
+    if (k) pt[k].staging_path = cfb_staging_path(work, *nstaging + (int)k - 1);
     if (!pt[k].rejects_path || (k && !pt[k].staging_path)) goto out;
     pt[k].x.staging = k ? staging_open(pt[k].staging_path) : x->staging;
     if (!pt[k].x.staging || !(pt[k].rej.f = fopen(pt[k].rejects_path,
@@ -321,10 +310,10 @@ static int read_split(const struct cfb_src *src, const char *work,
     pt[k].staging_path = NULL;
   }
   for (size_t k = 0; k < sp.n && ret == 0; k++) {
-    if ((ret = append_file(x->rej->f, pt[k].rej.f)) < 0) break;
+    if ((ret = cfb_rejects_append(x->rej, pt[k].rej.f, pt[k].rej.count)) < 0)
+      break;
     x->rows += pt[k].x.rows;
     x->rejected += pt[k].x.rejected;
-    x->rej->count += pt[k].rej.count;
     for (size_t d = 0; d < pt[k].x.dates.n && ret == 0; d++)
       ret = cfb_dayset_add(&x->dates, pt[k].x.dates.v[d]);
   }
@@ -358,7 +347,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   st->files = st->rows = st->rejected = 0;
   if (ret < 0) goto done;
   if ((ret = remove_stale_staging(work)) < 0) goto done;
-  sp = staging_path(work, 0);
+  sp = cfb_staging_path(work, 0);
   rp = cf_asprintf("%s/rejects.csv", work);
   fp = cf_asprintf("%s/files.jsonl", work);
   ret = -ENOMEM;

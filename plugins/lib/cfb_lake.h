@@ -63,6 +63,9 @@ struct cfb_extract_opts {
 int cfb_extract(enum cfb_provider p, const char *landing_day,
                 const char *work, const struct cfb_extract_opts *o,
                 struct cfb_extract_stats *st, char **errmsg);
+/* Staging file i of a work folder: staging.csv (i = 0), then
+ * staging.1.csv, staging.2.csv, ... (NULL if out of memory). */
+char *cfb_staging_path(const char *work, int i);
 
 /* Stores the files listed in `work`/files.jsonl into the bronze folder of
  * day `ds` and merges _manifest.jsonl. Same bytes again: no change. */

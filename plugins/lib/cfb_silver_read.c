@@ -159,19 +159,6 @@ static void reader_release(struct reader *rd) {
   cf_free(rd->err);
 }
 
-/* Appends a reader's reject lines to the task's rejects file, in order. */
-static int merge_rejects(struct reader *rd, struct cfb_rejects *out) {
-  if (!rd->rejects || !out || !out->f) return 0;
-  char buf[65536];
-  size_t n;
-  rewind(rd->rejects);
-  while ((n = fread(buf, 1, sizeof buf, rd->rejects)) > 0)
-    if (fwrite(buf, 1, n, out->f) != n) return -EIO;
-  if (ferror(rd->rejects)) return -EIO;
-  out->count += rd->rejected;
-  return 0;
-}
-
 /* A split file whose ranges did not meet: drop the output of its n
  * readers and read the file whole with the first one. */
 static void reread_whole(struct reader *rd, size_t n, size_t index) {
@@ -240,7 +227,10 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
         break;
       }
       *rejected += p.v[k].rejected;
-      ret = merge_rejects(&p.v[k], in->o->rejects);
+      /* the reader's reject lines, after the readers' before it */
+      if (p.v[k].rejects && in->o->rejects && in->o->rejects->f)
+        ret = cfb_rejects_append(in->o->rejects, p.v[k].rejects,
+                                 p.v[k].rejected);
     }
     i = j + 1;
   }

@@ -356,6 +356,17 @@ int cfb_rejects_add(struct cfb_rejects *r, const char *file, int64_t line,
   return ret;
 }
 
+int cfb_rejects_append(struct cfb_rejects *r, FILE *part, int64_t count) {
+  char buf[65536];
+  size_t n;
+  rewind(part);
+  while ((n = fread(buf, 1, sizeof buf, part)) > 0)
+    if (r->f && fwrite(buf, 1, n, r->f) != n) return -EIO;
+  if (ferror(part)) return -EIO;
+  r->count += count;
+  return 0;
+}
+
 int cfb_rejects_close(struct cfb_rejects *r) {
   if (!r->f) return 0;
   int ret = 0;

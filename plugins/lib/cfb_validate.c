@@ -332,8 +332,7 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
       /* staging.csv, then staging.1.csv, ... (one per byte range of a
        * big file, see cfb_extract.c) */
       for (int i = 0;; i++) {
-        char *sp = i ? cf_asprintf("%s/staging.%d.csv", w, i)
-                     : cf_asprintf("%s/staging.csv", w);
+        char *sp = cfb_staging_path(w, i);
         if (!sp) {
           cf_free(w);
           goto done;

@@ -1107,12 +1107,15 @@ static char *extract_with(const char *land, const char *work, int threads,
               (long long)st.rows, (long long)st.rejected, st.usage_dates.buf);
   /* The staging sequence as one file: later files' header lines off. */
   for (int i = 0;; i++) {
-    if (i) snprintf(p, sizeof p, "%s/staging.%d.csv", work, i);
-    else snprintf(p, sizeof p, "%s/staging.csv", work);
-    if (access(p, F_OK) != 0) break;
-    char *c = slurp(p);
+    char *sp = cfb_staging_path(work, i);
+    if (access(sp, F_OK) != 0) {
+      cf_free(sp);
+      break;
+    }
+    char *c = slurp(sp);
     cf_buf_adds(&all, i ? strchr(c, '\n') + 1 : c);
     free(c);
+    cf_free(sp);
   }
   static const char *const files[] = {"rejects.csv", "files.jsonl"};
   for (size_t i = 0; i < 2; i++) {
