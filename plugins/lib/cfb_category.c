@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "cfb.h"
+#include "cfb_hash.h"
 #include "costflow/csv.h"
 
 /* Most common codes (from the FOCUS converters' mapping files). */
@@ -68,14 +69,8 @@ static const char *const gcp_builtin[][2] = {
 struct cat_slot { const char *key, *cat; size_t len; };
 struct cat_table { struct cat_slot *slot; size_t mask, n; };
 
-static uint32_t hash_key(const char *k, size_t n) {
-  uint32_t h = 2166136261u;                       /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 16777619u;
-  return h;
-}
-
 /* The slot holding key, or the empty slot where it would go. */
-static struct cat_slot *probe(const struct cat_table *t, uint32_t h,
+static struct cat_slot *probe(const struct cat_table *t, uint64_t h,
                               const char *key, size_t n) {
   for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
     struct cat_slot *s = &t->slot[i];
@@ -103,7 +98,7 @@ static void builtin_fill(void) {
     for (size_t i = 0; i < n; i++) {
       size_t len = strlen(v[i][0]);
       struct cat_slot *s =
-          probe(&builtin[p], hash_key(v[i][0], len), v[i][0], len);
+          probe(&builtin[p], cfb_hash64(v[i][0], len), v[i][0], len);
       if (s->key) continue;                       /* first row wins */
       *s = (struct cat_slot){v[i][0], v[i][1], len};
       builtin[p].n++;
@@ -142,7 +137,7 @@ static int table_reserve(struct cat_table *t) {
   if (!g.slot) return -ENOMEM;
   for (size_t i = 0; i < cap; i++)
     if (t->slot[i].key)
-      *probe(&g, hash_key(t->slot[i].key, t->slot[i].len), t->slot[i].key,
+      *probe(&g, cfb_hash64(t->slot[i].key, t->slot[i].len), t->slot[i].key,
              t->slot[i].len) = t->slot[i];
   cf_free(t->slot);
   *t = g;
@@ -156,7 +151,7 @@ static int table_put(struct cat_table *t, const char *key, const char *cat) {
   if (r < 0) return r;
   char *c = cf_strdup(cat);
   if (!c) return -ENOMEM;
-  struct cat_slot *s = probe(t, hash_key(key, len), key, len);
+  struct cat_slot *s = probe(t, cfb_hash64(key, len), key, len);
   if (s->key) {
     cf_free((char *)s->cat);
     s->cat = c;
@@ -204,7 +199,7 @@ const char *cfb_category_n(const struct cfb_maps *m, enum cfb_provider p,
                            const char *key, size_t n) {
   if (!key || !n) return "Other";
   int i = p != CFB_AWS;                /* 0: AWS, 1: GCP */
-  uint32_t h = hash_key(key, n);
+  uint64_t h = cfb_hash64(key, n);
   /* Loaded rows override the built-ins. */
   if (m && m->loaded[i].slot) {
     const struct cat_slot *s = probe(&m->loaded[i], h, key, n);

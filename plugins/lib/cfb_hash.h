@@ -1,7 +1,8 @@
 /* A fast 64-bit hash of bytes, for in-memory sets and fingerprints of ids
- * (silver's dedupe index, validate's unique_key). Not cryptographic: the
- * inputs are billing ids, and a collision only costs a false "duplicate"
- * warning (validate) or an extra key comparison (silver). */
+ * (silver's dedupe index, the ServiceCategory lookup, validate's
+ * unique_key). Not cryptographic: the inputs are billing ids, and a
+ * collision only costs a false "duplicate" warning (validate) or an extra
+ * key comparison (the tables). */
 #ifndef CFB_HASH_H
 #define CFB_HASH_H
 
