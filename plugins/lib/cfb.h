@@ -169,6 +169,8 @@ int  cfb_rejects_append(struct cfb_rejects *r, FILE *part, int64_t count);
 /* A sorted set of usage dates (cfb_dayset.c). */
 struct cfb_dayset { cf_date *v; size_t n, cap; };
 int  cfb_dayset_add(struct cfb_dayset *d, cf_date x);          /* -ENOMEM */
+/* Adds every date of s to d. */
+int  cfb_dayset_add_all(struct cfb_dayset *d, const struct cfb_dayset *s);
 long cfb_dayset_find(const struct cfb_dayset *d, cf_date x);   /* or -1 */
 void cfb_dayset_release(struct cfb_dayset *d);
 

@@ -15,6 +15,10 @@
 #include "cfb.h"
 
 #define CFB_RANGE_MIN (16LL << 20)   /* default smallest range, bytes */
+/* What a reader logs (after the path) when it reads a file again whole. */
+#define CFB_RANGES_MISSED \
+  "a range did not start at a record (line break inside quotes); " \
+  "read it whole"
 
 struct cfb_aws_range {
   int64_t start, line, end;      /* records starting in [start, end); the

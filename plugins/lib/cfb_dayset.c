@@ -4,9 +4,19 @@
 #include <string.h>
 #include "cfb.h"
 
+/* The first position whose date is not below x. */
+static size_t lower_bound(const struct cfb_dayset *d, cf_date x) {
+  size_t lo = 0, hi = d->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (d->v[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 int cfb_dayset_add(struct cfb_dayset *d, cf_date x) {
-  size_t i = 0;
-  while (i < d->n && d->v[i] < x) i++;
+  size_t i = lower_bound(d, x);
   if (i < d->n && d->v[i] == x) return 0;
   if (d->n == d->cap) {
     size_t nc = d->cap ? d->cap * 2 : 32;
@@ -21,14 +31,16 @@ int cfb_dayset_add(struct cfb_dayset *d, cf_date x) {
   return 0;
 }
 
+int cfb_dayset_add_all(struct cfb_dayset *d, const struct cfb_dayset *s) {
+  int ret = 0;
+  for (size_t k = 0; k < s->n && ret == 0; k++)
+    ret = cfb_dayset_add(d, s->v[k]);
+  return ret;
+}
+
 long cfb_dayset_find(const struct cfb_dayset *d, cf_date x) {
-  size_t lo = 0, hi = d->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (d->v[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < d->n && d->v[lo] == x ? (long)lo : -1;
+  size_t i = lower_bound(d, x);
+  return i < d->n && d->v[i] == x ? (long)i : -1;
 }
 
 void cfb_dayset_release(struct cfb_dayset *d) {

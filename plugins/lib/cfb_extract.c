@@ -285,8 +285,7 @@ static int read_split(const struct cfb_src *src, const char *work,
   ret = 0;
   for (size_t k = 0; k < sp.n && ret == 0; k++) ret = pt[k].ret;
   if (ret == 0 && !cfb_aws_split_met(&sp)) {
-    logf_(o->log, o->log_ud, 1, "%s: a range did not start at a record "
-          "(line break inside quotes); read it whole", src->path);
+    logf_(o->log, o->log_ud, 1, "%s: " CFB_RANGES_MISSED, src->path);
     /* range 0's rows go; the other ranges' files are deleted below */
     if (fflush(x->staging) || ftruncate(fileno(x->staging), off0) < 0 ||
         fseeko(x->staging, off0, SEEK_SET))
@@ -314,8 +313,7 @@ static int read_split(const struct cfb_src *src, const char *work,
       break;
     x->rows += pt[k].x.rows;
     x->rejected += pt[k].x.rejected;
-    for (size_t d = 0; d < pt[k].x.dates.n && ret == 0; d++)
-      ret = cfb_dayset_add(&x->dates, pt[k].x.dates.v[d]);
+    ret = cfb_dayset_add_all(&x->dates, &pt[k].x.dates);
   }
   *done = 1;
   if (ret == 0)
@@ -434,8 +432,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     logf_(log, log_ud, 1, "%s: %s, %lld rows, %lld rejected", path, kind,
           (long long)e.rows, (long long)e.rejected);
     /* Union of usage dates over all files. */
-    for (size_t k = 0; k < x.dates.n; k++)
-      if ((ret = cfb_dayset_add(&all, x.dates.v[k])) < 0) goto done;
+    if ((ret = cfb_dayset_add_all(&all, &x.dates)) < 0) goto done;
   }
   st->rows = x.rows;
   st->rejected += x.rejected;

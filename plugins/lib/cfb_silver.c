@@ -305,7 +305,7 @@ done:
   cfb_silver_spilled_release(&spilled);
   cf_free(cand);
   cf_free(ranks);
-  cf_free(T.v);
+  cfb_dayset_release(&T);
   cf_free(snaps.v);
   cfb_entries_release(&es);
   return ret;

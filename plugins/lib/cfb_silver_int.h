@@ -15,8 +15,6 @@ struct snap { const char *period, *day, *assembly; int top; };
 struct snaps { struct snap *v; size_t n; };
 const struct snap *cfb_snap_find(const struct snaps *s, const char *period);
 
-/* Sorted set of usage dates. */
-
 /* Which copy of a line item wins: the later delivery day, then the
  * finalized one, then the later ingestion (bronze hash breaking ties),
  * then the later line. Days and files are ordinals of the sorted
@@ -65,9 +63,8 @@ struct cfb_spill_rec {
   const char *key, *row;
   uint32_t key_len, row_len;
 };
-/* Next record at *pos: 1 with *r set, 0 at the end, CF_EDATA if the
- * file is truncated or corrupt. */
-/* ...of a spill file mapped with cf_map_file. */
+/* Next record at *pos of a spill file mapped with cf_map_file: 1 with *r
+ * set, 0 at the end, CF_EDATA if the file is truncated or corrupt. */
 int cfb_spill_next(const struct cf_mapped *m, size_t *pos,
                    struct cfb_spill_rec *r);
 

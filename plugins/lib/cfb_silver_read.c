@@ -209,8 +209,7 @@ int cfb_silver_read(const struct cfb_silver_read_in *in,
     if (!met) met = failed || cfb_aws_split_met(p.v[i].split);
     if (!met) {
       if (in->o->log) {
-        char *m = cf_asprintf("silver: %s: a range did not start at a record "
-                              "(line break inside quotes); read it whole",
+        char *m = cf_asprintf("silver: %s: " CFB_RANGES_MISSED,
                               in->cand[p.v[i].cand]->path);
         if (m) in->o->log(in->o->log_ud, 1, m);
         cf_free(m);

@@ -109,10 +109,7 @@ static int merge_scan(struct vctx *v, struct cfb_dq_scan *s) {
                     "duplicate key");
     }
   }
-  int ret = 0;
-  for (size_t k = 0; k < s->days.n && ret == 0; k++)
-    ret = cfb_dayset_add(&v->days, s->days.v[k]);
-  return ret;
+  return cfb_dayset_add_all(&v->days, &s->days);
 }
 
 static void scan_job(void *ctx, size_t i) {

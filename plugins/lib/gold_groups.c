@@ -125,7 +125,6 @@ static int rehash(struct cfb_groups *g, size_t nslots) {
   return 0;
 }
 
-/* n bytes (a multiple of 16) from the newest block, or a new one. */
 /* A block of at least n bytes, after b: a spare one if it fits, else
  * new, each twice the last up to BLOCK_MAX. */
 static struct cfb_groups_block *block_next(struct cfb_groups *g,
@@ -145,6 +144,7 @@ static struct cfb_groups_block *block_next(struct cfb_groups *g,
   return nb;
 }
 
+/* n bytes (a multiple of 16) from the newest block, or a new one. */
 static void *block_take(struct cfb_groups *g, size_t n) {
   struct cfb_groups_block *b = g->blocks;
   if (!b || b->cap - b->used < n) {
