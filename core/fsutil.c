@@ -138,12 +138,17 @@ void cf_sha256_update(struct cf_sha256 *s, const void *p, size_t n) {
   EVP_DigestUpdate((EVP_MD_CTX *)s, p, n);
 }
 
-void cf_sha256_end(struct cf_sha256 *s, char hex[65]) {
+int cf_sha256_end(struct cf_sha256 *s, char hex[65]) {
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned dl = 0;
-  if (!s) return;
-  if (hex && EVP_DigestFinal_ex((EVP_MD_CTX *)s, d, &dl)) to_hex(d, dl, hex);
+  int ret = 0;
+  if (!s) return 0;
+  if (hex) {
+    if (EVP_DigestFinal_ex((EVP_MD_CTX *)s, d, &dl)) to_hex(d, dl, hex);
+    else ret = -ENOMEM;
+  }
   EVP_MD_CTX_free((EVP_MD_CTX *)s);
+  return ret;
 }
 
 int cf_sha256_file(const char *path, char hex[65]) {
@@ -159,16 +164,16 @@ int cf_sha256_file(const char *path, char hex[65]) {
     else if (n == 0) break;
     else cf_sha256_update(sha, chunk, (size_t)n);
   }
-  cf_sha256_end(sha, ret == 0 ? hex : NULL);
+  int end = cf_sha256_end(sha, ret == 0 ? hex : NULL);
   close(fd);
-  return ret;
+  return ret < 0 ? ret : end;
 }
+
 int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]) {
   struct cf_sha256 *sha = cf_sha256_new();
   if (!sha) return -ENOMEM;
   for (size_t i = 0; i < niov; i++)
     cf_sha256_update(sha, iov[i].iov_base, iov[i].iov_len);
-  cf_sha256_end(sha, hex);
-  return 0;
+  return cf_sha256_end(sha, hex);
 }
 

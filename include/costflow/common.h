@@ -85,11 +85,12 @@ struct iovec;
 int cf_sha256_iov(const struct iovec *iov, size_t niov, char hex[65]);
 /* SHA-256 fed piece by piece, for bytes hashed while they are used (one
  * pass over memory, not two): new (NULL when out of memory), updates,
- * then end, which writes the hex (unless hex is NULL) and frees. */
+ * then end, which writes the hex (unless hex is NULL) and frees: 0, or
+ * -ENOMEM if the digest could not be finished (hex not written). */
 struct cf_sha256;
 struct cf_sha256 *cf_sha256_new(void);
 void cf_sha256_update(struct cf_sha256 *s, const void *p, size_t n);
-void cf_sha256_end(struct cf_sha256 *s, char hex[65]);
+int  cf_sha256_end(struct cf_sha256 *s, char hex[65]);
 
 /* Time. */
 int64_t cf_now_ms(void);                 /* wall clock, ms since epoch UTC */

@@ -264,8 +264,12 @@ static int fold_records(struct fold *fo, const struct cf_mapped *map,
     day->rows++;
   }
   hash_ahead(map, sha, &hashed, map->n);   /* all of it, at the end */
-  cf_sha256_end(sha, day->checksum);
+  ret = cf_sha256_end(sha, day->checksum);
   sha = NULL;
+  if (ret < 0) {
+    *errmsg = cf_asprintf("%s: %s", data, cf_strerror(ret));
+    goto done;
+  }
   if (!have_header) {
     *errmsg = cf_asprintf("%s: empty file (no header)", data);
     ret = CF_EDATA;
