@@ -57,6 +57,14 @@ static void stmt_done(struct cf_store *st, sqlite3_stmt *s) {
   sqlite3_finalize(s);
 }
 
+sqlite3_stmt *cf_store_stmt(struct cf_store *st, const char *sql) {
+  return stmt_get(st, sql);
+}
+
+void cf_store_stmt_done(struct cf_store *st, sqlite3_stmt *s) {
+  stmt_done(st, s);
+}
+
 static void stmts_release(struct cf_store *st) {
   for (size_t i = 0; i < st->nstmts; i++) sqlite3_finalize(st->stmts[i].stmt);
   st->nstmts = 0;

@@ -599,21 +599,25 @@ static void watch_add(struct cf_sensor *s, int wd, const char *dir) {
   s->wds[s->nwd++] = (struct wdir){wd, p};
 }
 
-/* Known already: same path, size and mtime recorded. */
+/* Known already: same path, size and mtime recorded. Asked once per
+ * file a walk returns, on the loop thread: the store keeps the statement
+ * prepared. */
+static const char known_sql[] =
+    "SELECT 1 FROM sensor_files WHERE dag_id=? AND path=? AND size=? "
+    "AND mtime_us=? LIMIT 1";
+
 static int known(struct cf_sensor *s, const char *path, int64_t sz,
                  int64_t mt) {
-  sqlite3_stmt *q = NULL;
+  sqlite3_stmt *q = cf_store_stmt(s->d->st, known_sql);
   int k = 0;
-  if (sqlite3_prepare_v2(cf_store_db(s->d->st),
-          "SELECT 1 FROM sensor_files WHERE dag_id=? AND path=? AND size=? "
-          "AND mtime_us=? LIMIT 1", -1, &q, NULL) == SQLITE_OK) {
+  if (q) {
     sqlite3_bind_text(q, 1, s->e->dag->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, path, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, sz);
     sqlite3_bind_int64(q, 4, mt / 1000);
     k = sqlite3_step(q) == SQLITE_ROW;
   }
-  sqlite3_finalize(q);
+  cf_store_stmt_done(s->d->st, q);
   return k;
 }
 

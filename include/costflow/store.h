@@ -19,6 +19,13 @@ struct cf_store;
 int  cf_store_open(const char *path, struct cf_store **out, char **errmsg);
 void cf_store_close(struct cf_store *st);
 sqlite3 *cf_store_db(struct cf_store *st);       /* for read queries */
+/* A prepared statement for `sql`, kept by the store and reused while the
+ * same pointer (a string literal or static array) comes back: for queries
+ * run very often, e.g. once per file on the loop thread. Give it back
+ * with cf_store_stmt_done (it is reset, or finalized if not kept). NULL
+ * if it does not prepare. */
+sqlite3_stmt *cf_store_stmt(struct cf_store *st, const char *sql);
+void cf_store_stmt_done(struct cf_store *st, sqlite3_stmt *s);
 const char *cf_store_errmsg(struct cf_store *st);
 int  cf_store_schema_version(struct cf_store *st);
 
