@@ -416,7 +416,8 @@ int cf_daemon_main(struct cf_cli *cli, const struct cf_daemon_opts *o) {
   if (d->o.speed < 1.0) d->o.speed = 1.0;
   d->mono0 = uv_hrtime();
   d->exit_code = CF_EXIT_FAIL;
-  /* once, before any thread: deadline webhooks use libcurl off the loop */
+  /* once, before any thread: deadline notices (webhook, mail) use libcurl
+   * off the loop */
   curl_global_init(CURL_GLOBAL_DEFAULT);
   if (uv_loop_init(&d->loop) < 0) goto done;
   loop_ok = 1;

@@ -53,8 +53,8 @@ struct cf_dscan {
   uv_work_t w;                  /* private */
 };
 
-/* A walk of root, inputs zeroed (ifd -1, max_depth 0); NULL if out of
- * memory. */
+/* A walk of root, inputs zeroed but ifd -1 and max_depth = depth (the
+ * root folder only); NULL if out of memory. */
 struct cf_dscan *cf__dscan_new(const char *root, int depth);
 /* Queues the walk on loop's thread pool. 0, or a negative libuv error
  * (then done never runs). */

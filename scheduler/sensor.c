@@ -658,7 +658,7 @@ static void start_scan(struct cf_sensor *s, const char *root, int depth,
     c->marker = marker;
     c->renamed = renamed;
     c->full = full;
-    sc->max_depth = marker ? depth : MAX_COMPS;
+    if (!marker) sc->max_depth = MAX_COMPS;     /* a marker: its folder */
     sc->ifd = marker ? -1 : s->ifd;   /* a marker's folder is watched */
     sc->mask = DIR_MASK;
     sc->want = scan_want;

@@ -53,7 +53,8 @@ static void checkpoint_done(uv_work_t *req, int status) {
 }
 
 /* Called by SQLite after every commit on the loop's connection, with the
- * WAL's length in pages: only queues work, never checkpoints itself. */
+ * WAL's length in pages: queues a checkpoint on the pool; only past
+ * CHECKPOINT_PAGES_MAX does it checkpoint here, on the loop. */
 static int wal_committed(void *arg, sqlite3 *db, const char *schema,
                          int pages) {
   struct cf_wal_checkpointer *w = arg;

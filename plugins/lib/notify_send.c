@@ -18,8 +18,9 @@ static void sleep_ms(int64_t ms) {
 
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-/* Once per process, whichever thread sends first (the daemon sends
- * deadline notices from its thread pool). */
+/* Once per process, whichever thread sends first: for the notify
+ * plugin's task process (the daemon initialises libcurl itself before any
+ * thread starts, since older libcurl's init is not thread-safe). */
 static void curl_init_once(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, curl_init);
