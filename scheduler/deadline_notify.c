@@ -75,11 +75,15 @@ static void send_done(uv_work_t *req, int status) {
   job_free(j);
 }
 
-/* A string parameter of task t, or NULL when unset, empty or still a
- * template (the daemon renders no templates: it is not a run). */
-static const char *param_str(const struct cf_task *t, const char *name) {
-  const char *v = json_string_value(json_object_get(t->params, name));
+/* v, or NULL when unset, empty or still a template (the daemon renders
+ * no templates: it is not a run). */
+static const char *usable(const char *v) {
   return v && *v && !strstr(v, "{{") ? v : NULL;
+}
+
+/* A string parameter of task t, if usable. */
+static const char *param_str(const struct cf_task *t, const char *name) {
+  return usable(json_string_value(json_object_get(t->params, name)));
 }
 
 /* The value of the environment variable a `*_env` parameter names. */
@@ -89,10 +93,11 @@ static const char *param_env(const struct cf_task *t, const char *name) {
   return v && *v ? v : NULL;
 }
 
-/* The webhook URL of notify task t, or NULL. */
+/* The webhook URL of notify task t, or NULL: `webhook_url`, else the
+ * variable `webhook_url_env` names, as the notify plugin picks it. */
 static const char *webhook_of(const struct cf_task *t) {
-  const char *url = param_env(t, "webhook_url_env");
-  return url ? url : param_str(t, "webhook_url");
+  const char *url = param_str(t, "webhook_url");
+  return url ? url : param_env(t, "webhook_url_env");
 }
 
 /* Whether notify task t can send mail: a server, a sender, and at least
@@ -101,10 +106,8 @@ static int mails(const struct cf_task *t) {
   json_t *to = json_object_get(t->params, "mail_to"), *a;
   size_t i;
   if (!param_str(t, "smtp_url") || !param_str(t, "mail_from")) return 0;
-  json_array_foreach(to, i, a) {
-    const char *s = json_string_value(a);
-    if (s && *s && !strstr(s, "{{")) return 1;
-  }
+  json_array_foreach(to, i, a)
+    if (usable(json_string_value(a))) return 1;
   return 0;
 }
 
@@ -115,8 +118,8 @@ static int smtp_of(const struct cf_task *t, struct notify_job *j) {
   if (!(j->to = cf_calloc(json_array_size(to), sizeof *j->to)))
     return -ENOMEM;
   json_array_foreach(to, i, a) {
-    const char *s = json_string_value(a);
-    if (!s || !*s || strstr(s, "{{")) continue;
+    const char *s = usable(json_string_value(a));
+    if (!s) continue;
     if (!(j->to[j->smtp.nto] = cf_strdup(s))) return -ENOMEM;
     j->smtp.nto++;
   }
@@ -142,10 +145,12 @@ static void queue(struct cf_daemon *d, const struct cf_dag *dag,
   j->d = d;
   j->dag_id = cf_strdup(dag->id);
   j->text = cf_strdup(text);
-  j->subject = cf_asprintf("[costflow] %s: deadline missed", dag->id);
   j->req.data = j;
-  int bad = !j->dag_id || !j->text || !j->subject ||
-            (hook ? !(j->url = cf_strdup(webhook_of(t))) : smtp_of(t, j) < 0);
+  int bad = !j->dag_id || !j->text ||
+            (hook ? !(j->url = cf_strdup(webhook_of(t)))
+                  : !(j->subject = cf_asprintf("[costflow] %s: deadline "
+                                               "missed", dag->id)) ||
+                        smtp_of(t, j) < 0);
   if (bad || uv_queue_work(&d->loop, &j->req, send_work, send_done) != 0)
     job_free(j);
 }

@@ -87,8 +87,11 @@ tasks:
     plugin: notify
     depends_on: [t]
     trigger_rule: one_failed
-    params: {mode: failure, webhook_url: "http://127.0.0.1:$HOOK_PORT/hook"}
+    # both set: webhook_url wins, for the plugin and the daemon alike
+    params: {mode: failure, webhook_url: "http://127.0.0.1:$HOOK_PORT/hook",
+             webhook_url_env: HOOK_ELSEWHERE}
 YAML
+export HOOK_ELSEWHERE="http://127.0.0.1:1/nowhere"
 cat >"$D/ontime.yaml" <<'YAML'
 dag: ontime
 schedule: "30 6 * * *"
