@@ -61,6 +61,13 @@ static int ends_with(const char *s, const char *suf) {
 /* A zip must hold exactly one .csv member: reading only the first of
  * several would silently drop the others' costs. Counted from the
  * central directory (the seekable reader), so no member is decompressed. */
+/* A zip member that is a billing CSV: a regular file named *.csv. */
+static int csv_member(struct archive_entry *ent) {
+  const char *name = archive_entry_pathname(ent);
+  return archive_entry_filetype(ent) == AE_IFREG && name &&
+         ends_with(name, ".csv");
+}
+
 static int zip_csv_members(const char *path, char **errmsg) {
   struct archive *a = archive_read_new();
   struct archive_entry *ent;
@@ -77,10 +84,8 @@ static int zip_csv_members(const char *path, char **errmsg) {
   }
   while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK ||
          r == ARCHIVE_WARN) {
+    if (!csv_member(ent)) continue;
     const char *name = archive_entry_pathname(ent);
-    if (archive_entry_filetype(ent) != AE_IFREG || !name ||
-        !ends_with(name, ".csv"))
-      continue;
     if (++n == 1) snprintf(first, sizeof first, "%s", name);
     else {
       set_err(errmsg, "%s: zip holds more than one csv member (%s, %s): "
@@ -122,10 +127,7 @@ static int open_archive(struct cf_csv *c, const char *path, int zip,
   for (;;) {
     int r = archive_read_next_header(c->ar, &ent);
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) goto fail;
-    const char *name = archive_entry_pathname(ent);
-    if (archive_entry_filetype(ent) == AE_IFREG && name &&
-        ends_with(name, ".csv"))
-      return 0;
+    if (csv_member(ent)) return 0;
   }
 fail:
   set_err(errmsg, "%s: %s", path, archive_error_string(c->ar)

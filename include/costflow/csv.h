@@ -12,7 +12,8 @@ struct cf_csv;
 
 /* Opens `path`; .gz and .zip are decompressed on the fly through
  * libarchive. A .zip must hold exactly one .csv member (else CF_EDATA
- * naming the members: reading one of several would drop the others). A UTF-8 BOM is skipped. */
+ * naming the members: reading one of several would drop the others).
+ * A UTF-8 BOM is skipped. */
 int  cf_csv_open(const char *path, struct cf_csv **out, char **errmsg);
 void cf_csv_close(struct cf_csv *c);
 
