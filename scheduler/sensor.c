@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include "clear.h"
 #include "costflow/cron.h"
+#include "costflow/hash.h"
 #include "daemon.h"
 #include "dir_scan.h"
 #include "runner.h"
@@ -198,10 +199,7 @@ static cf_date date_of(struct cf_sensor *s, const char *path) {
  * finds: indexed, a first walk of 30,000 new files is not 30,000 list
  * searches 30,000 long on the loop. */
 static size_t pend_bucket(const struct cf_sensor *s, const char *path) {
-  uint64_t h = 14695981039346656037ULL;          /* FNV-1a */
-  for (const unsigned char *c = (const unsigned char *)path; *c; c++)
-    h = (h ^ *c) * 1099511628211ULL;
-  return (size_t)h & (s->nbuckets - 1);
+  return (size_t)cf_hash64(path, strlen(path)) & (s->nbuckets - 1);
 }
 
 static struct pend *pend_find(struct cf_sensor *s, const char *path) {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "cfb.h"
-#include "cfb_hash.h"
+#include "costflow/hash.h"
 #include "costflow/csv.h"
 
 /* Most common codes (from the FOCUS converters' mapping files). */
@@ -98,7 +98,7 @@ static void builtin_fill(void) {
     for (size_t i = 0; i < n; i++) {
       size_t len = strlen(v[i][0]);
       struct cat_slot *s =
-          probe(&builtin[p], cfb_hash64(v[i][0], len), v[i][0], len);
+          probe(&builtin[p], cf_hash64(v[i][0], len), v[i][0], len);
       if (s->key) continue;                       /* first row wins */
       *s = (struct cat_slot){v[i][0], v[i][1], len};
       builtin[p].n++;
@@ -137,7 +137,7 @@ static int table_reserve(struct cat_table *t) {
   if (!g.slot) return -ENOMEM;
   for (size_t i = 0; i < cap; i++)
     if (t->slot[i].key)
-      *probe(&g, cfb_hash64(t->slot[i].key, t->slot[i].len), t->slot[i].key,
+      *probe(&g, cf_hash64(t->slot[i].key, t->slot[i].len), t->slot[i].key,
              t->slot[i].len) = t->slot[i];
   cf_free(t->slot);
   *t = g;
@@ -151,7 +151,7 @@ static int table_put(struct cat_table *t, const char *key, const char *cat) {
   if (r < 0) return r;
   char *c = cf_strdup(cat);
   if (!c) return -ENOMEM;
-  struct cat_slot *s = probe(t, cfb_hash64(key, len), key, len);
+  struct cat_slot *s = probe(t, cf_hash64(key, len), key, len);
   if (s->key) {
     cf_free((char *)s->cat);
     s->cat = c;
@@ -199,7 +199,7 @@ const char *cfb_category_n(const struct cfb_maps *m, enum cfb_provider p,
                            const char *key, size_t n) {
   if (!key || !n) return "Other";
   int i = p != CFB_AWS;                /* 0: AWS, 1: GCP */
-  uint64_t h = cfb_hash64(key, n);
+  uint64_t h = cf_hash64(key, n);
   /* Loaded rows override the built-ins. */
   if (m && m->loaded[i].slot) {
     const struct cat_slot *s = probe(&m->loaded[i], h, key, n);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include "cfb_hash.h"
+#include "costflow/hash.h"
 #include "cfb_rowsort.h"
 #include "cfb_silver_int.h"
 
@@ -103,7 +103,7 @@ static int table_put_spill(struct table *t, const struct cf_mapped *m) {
   do {
     size_t k = 0;
     while (k < PUT_BATCH && (ret = cfb_spill_next(m, &pos, &r[k])) == 1) {
-      hash[k] = cfb_hash64(r[k].key, r[k].key_len);
+      hash[k] = cf_hash64(r[k].key, r[k].key_len);
       __builtin_prefetch(&t->slot[hash[k] & t->mask]);
       k++;
     }

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "cfb_hash.h"
+#include "costflow/hash.h"
 #include "cfb_validate.h"
 #include "costflow/csv.h"
 
@@ -94,7 +94,7 @@ static int add_fp(struct cfb_dq_scan *s, struct cf_buf *key, const char **f,
     s->fps = v;
     s->fps_cap = nc;
   }
-  s->fps[s->nfps++] = (struct cfb_dq_fp){cfb_hash64(key->buf, key->len),
+  s->fps[s->nfps++] = (struct cfb_dq_fp){cf_hash64(key->buf, key->len),
                                          line};
   return 0;
 }

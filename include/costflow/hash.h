@@ -1,10 +1,10 @@
 /* A fast 64-bit hash of bytes, for in-memory sets and fingerprints of ids
  * (silver's dedupe index, the ServiceCategory lookup, validate's
- * unique_key). Not cryptographic: the inputs are billing ids, and a
+ * unique_key, the file sensor's candidates by path). Not cryptographic: the inputs are billing ids, and a
  * collision only costs a false "duplicate" warning (validate) or an extra
  * key comparison (the tables). */
-#ifndef CFB_HASH_H
-#define CFB_HASH_H
+#ifndef COSTFLOW_HASH_H
+#define COSTFLOW_HASH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +14,7 @@
  * then the splitmix64 finalizer so every input bit reaches every output
  * bit: the top bits serve as tags and fingerprints, not only the low
  * bits a table index uses. */
-static inline uint64_t cfb_hash64(const void *data, size_t n) {
+static inline uint64_t cf_hash64(const void *data, size_t n) {
   const char *p = data;
   uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
   while (n >= 8) {
