@@ -79,7 +79,7 @@ struct cf_sensor {
   struct wdir *wds;
   size_t nwd, awd;
   struct pend *pend;
-  struct pend **pidx;           /* candidates by path; NULL: search s->pend */
+  struct pend **pidx;           /* candidates by path (nbuckets lists) */
   size_t nbuckets, npend;
   struct scan *walking;         /* on the thread pool */
   struct scan *ready, **ready_tail;   /* walked, files left to judge */
@@ -203,14 +203,13 @@ static size_t pend_bucket(const struct cf_sensor *s, const char *path) {
 }
 
 static struct pend *pend_find(struct cf_sensor *s, const char *path) {
-  struct pend *p = s->pidx ? s->pidx[pend_bucket(s, path)] : s->pend;
-  for (; p; p = s->pidx ? p->hnext : p->next)
+  for (struct pend *p = s->pidx[pend_bucket(s, path)]; p; p = p->hnext)
     if (!strcmp(p->path, path)) return p;
   return NULL;
 }
 
 /* Rebuilds the index with n buckets (a power of two) from the list. On
- * -ENOMEM the old index, or none (list search), stays. */
+ * -ENOMEM the old index stays (longer lists, same answers). */
 static int pend_reindex(struct cf_sensor *s, size_t n) {
   struct pend **v = cf_calloc(n, sizeof *v);
   if (!v) return -ENOMEM;
@@ -232,27 +231,23 @@ static void pend_add(struct cf_sensor *s, struct pend *p) {
   s->pend = p;
   s->npend++;
   s->d->sensor_busy++;
-  if (s->npend > s->nbuckets &&
-      pend_reindex(s, s->nbuckets ? s->nbuckets * 4 : 64) == 0)
+  if (s->npend > s->nbuckets && pend_reindex(s, s->nbuckets * 4) == 0)
     return;                     /* p is in the new index */
-  if (s->pidx) {
-    size_t b = pend_bucket(s, p->path);
-    p->hnext = s->pidx[b];
-    s->pidx[b] = p;
-  }
+  size_t b = pend_bucket(s, p->path);
+  p->hnext = s->pidx[b];
+  s->pidx[b] = p;
 }
 
 static void pend_drop(struct cf_sensor *s, struct pend *p) {
   if (p->prev) p->prev->next = p->next;
   else s->pend = p->next;
   if (p->next) p->next->prev = p->prev;
-  if (s->pidx)
-    for (struct pend **pp = &s->pidx[pend_bucket(s, p->path)]; *pp;
-         pp = &(*pp)->hnext)
-      if (*pp == p) {
-        *pp = p->hnext;
-        break;
-      }
+  for (struct pend **pp = &s->pidx[pend_bucket(s, p->path)]; *pp;
+       pp = &(*pp)->hnext)
+    if (*pp == p) {
+      *pp = p->hnext;
+      break;
+    }
   s->npend--;
   cf_free(p->path);
   cf_free(p);
@@ -814,7 +809,7 @@ int cf__sensor_start(struct cf_daemon *d, struct cf_dentry *e) {
   struct cf_sensor *s = cf_calloc(1, sizeof *s);
   char *full = glob[0] == '/' ? cf_strdup(glob)
                               : cf_asprintf("%s/%s", e->dag->dir, glob);
-  if (!s || !full) {
+  if (!s || !full || pend_reindex(s, 64) < 0) {    /* the empty index */
     cf_free(s);
     cf_free(full);
     return -ENOMEM;
