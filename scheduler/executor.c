@@ -54,7 +54,6 @@ struct xrun {
   json_t *params;              /* DAG params overridden by run conf */
   struct xti *tis;
   size_t n;
-  size_t edges;                /* dag->nedges, copied: see reserve_for_run */
   /* kept by set_state()/set_active() so that the end of a run is seen
    * without looking at every task */
   size_t nterminal, nfailed, nactive;
@@ -1027,13 +1026,14 @@ static int reserve_list(struct xti_list *l, size_t need) {
  * once per upstream that ends), so no push can fail later and leave a
  * task queued or undecided forever. Once per run start. */
 static int reserve_for_run(struct cf_exec *x, struct xrun *r) {
-  r->edges = r->dag->nedges;
-  /* Other runs by their own fields: a run ending right now (this start
-   * may come from its on_done) is still listed, and its DAG may be gone. */
-  size_t tis = r->n, work = r->n + r->edges;
+  size_t tis = r->n, work = r->n + r->dag->nedges;
   for (const struct xrun *o = x->runs; o; o = o->next) {
+    /* A finished run pushes nothing more; it may still be listed (this
+     * start may come from its on_done, or its timers are closing) after
+     * its DAG is freed, so it is not looked at. */
+    if (o->finished) continue;
     tis += o->n;
-    work += o->n + o->edges;
+    work += o->n + o->dag->nedges;
   }
   if (reserve_list(&x->ready, tis) < 0 || reserve_list(&x->changed, tis) < 0 ||
       reserve_list(&x->fresh, tis) < 0 || reserve_list(&x->work, work) < 0)
