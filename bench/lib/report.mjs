@@ -49,6 +49,20 @@ if (ratios.length) {
           'memory = costflow peak RSS / peer peak RSS (target <= 0.25 vs DuckDB)\n';
   for (const r of ratios) text += `  ${r.case.padEnd(22)} vs ${r.peer.padEnd(10)} speedup ${String(r.speedup).padStart(6)}x   memory ${String(r.memory_fraction).padStart(6)}x\n`;
 }
+// the contract floor (src/transform_floor.c) against what the 2x target allows
+const floors = [];
+for (const c of [...new Set(rows.filter((r) => r.section === 'transform').map((r) => r.case))]) {
+  const sum = get('transform', c, 'floor: sum, sha256 x2'), sq = get('transform', c, 'floor: sqlite facts');
+  const cw = get('transform', c, 'costflow wall'), d2 = get('transform', c, 'duckdb-t2 wall');
+  if (!sum?.median || !sq?.median) continue;
+  floors.push({ case: c, floor_1core_s: sum.median, floor_2cores_s: +Math.max(sum.median / 2, sq.median).toFixed(2),
+    costflow_s: cw?.median ?? null, target_s: d2?.median ? +(d2.median / 2).toFixed(2) : null });
+}
+if (floors.length) {
+  text += '\ncontract floor (no transform work: read input, write + read silver, sha256 twice, sqlite facts):\n' +
+          'on 2 cores at best half the 1-core sum, never less than the single SQLite writer; target = duckdb-t2 / 2\n';
+  for (const f of floors) text += `  ${f.case.padEnd(22)} floor ${fmt(f.floor_1core_s)} s on 1 core, ${fmt(f.floor_2cores_s)} s on 2   costflow ${fmt(f.costflow_s)} s   target ${fmt(f.target_s)} s\n`;
+}
 const sh = (c) => { try { return execSync(c, { encoding: 'utf8' }).trim(); } catch { return null; } };
 const machine = {
   nproc: Number(sh('nproc')), cpu: (sh("lscpu | sed -n 's/^Model name: *//p'") || os.cpus()[0]?.model || '').trim(),
@@ -59,4 +73,4 @@ const machine = {
 text = `costflow benchmarks (${mode}; ${runs} runs per figure${mode === 'full' ? `, ${runsBig || runs} for 10,000-task DAGs and 1 GB inputs` : ''}) on ${machine.cpu}, ${machine.nproc} CPUs, ` +
        `${machine.memory_gib} GiB, ${machine.kernel}\n\n` + text;
 process.stdout.write(text);
-writeFileSync(outPath, JSON.stringify({ mode, runs: Number(runs), runs_big: Number(runsBig || runs), machine, figures: rows, ratios, table: text }, null, 2) + '\n');
+writeFileSync(outPath, JSON.stringify({ mode, runs: Number(runs), runs_big: Number(runsBig || runs), machine, figures: rows, ratios, floors, table: text }, null, 2) + '\n');

@@ -16,7 +16,8 @@ stop_bg() {  # stop_bg PID: SIGTERM, then wait up to 10 s, then SIGKILL
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
-cleanup_bg() { local p; for p in "${BG_PIDS[@]:-}"; do [ -n "$p" ] && stop_bg "$p"; done; }
+# (|| keeps the trap's status 0: it becomes bench/run's exit status)
+cleanup_bg() { local p; for p in "${BG_PIDS[@]:-}"; do [ -z "$p" ] || stop_bg "$p"; done; }
 trap cleanup_bg EXIT
 
 # wait_for FILE PATTERN SECONDS: until grep finds PATTERN in FILE
@@ -167,6 +168,25 @@ timed() {
     "$(node -e "console.log(($(jget "$m" maxrss_kb) / 1024).toFixed(1))")"
 }
 
+# transform_floor CASE HOME: the byte and row movements of the silver+gold
+# contract alone, on the last costflow run's silver and warehouse
+# (src/transform_floor.c), one core, no transform work
+transform_floor() {
+  local case=$1 home=$2 r j k
+  for r in $(seq 1 "$RUNS"); do
+    log "transform $case: contract floor, run $r/$RUNS"
+    j=$("$WORK/bin/transform_floor" "$home/lake/silver/cost" \
+          "$home/warehouse.db" "$WORK" "${FILES[@]}") || { log "floor failed"; return 1; }
+    rec transform "$case" "floor: read input" s "$(jget "$j" read_input_s)"
+    rec transform "$case" "floor: sha256 silver once" s "$(jget "$j" sha256_s)"
+    rec transform "$case" "floor: write silver" s "$(jget "$j" write_s)"
+    rec transform "$case" "floor: fsync wait" s "$(jget "$j" fsync_s)"
+    rec transform "$case" "floor: read silver" s "$(jget "$j" read_silver_s)"
+    rec transform "$case" "floor: sqlite facts" s "$(jget "$j" sqlite_s)"
+    rec transform "$case" "floor: sum, sha256 x2" s "$(jget "$j" sum_s)"
+  done
+}
+
 bench_transform() {
   local mb r snap home case t RUNS=$RUNS
   local runs_small=$RUNS
@@ -201,6 +221,7 @@ bench_transform() {
            ORDER BY a.id DESC LIMIT 1")"
       done
     done
+    transform_floor "$case" "$home"
     rm -rf "$WORK/transform-$mb"          # bronze snapshot: remade each run
     for t in 1 2; do
       for r in $(seq 1 "$RUNS"); do
