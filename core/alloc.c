@@ -1,5 +1,7 @@
 /* Allocation wrappers with a fail-the-Nth-allocation test hook. */
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,22 @@ void *cf_calloc(size_t n, size_t size) {
 void *cf_realloc(void *p, size_t n) {
   if (should_fail()) return NULL;
   return realloc(p, n ? n : 1);
+}
+
+int cf_grow(void *v_ptr, size_t *cap, size_t need, size_t size,
+            size_t first) {
+  if (need <= *cap) return 0;
+  size_t max = size ? SIZE_MAX / size : SIZE_MAX;   /* elements size_t fits */
+  if (need > max) return -ENOMEM;
+  size_t nc = !*cap ? first : *cap <= max / 2 ? *cap * 2 : max;
+  if (nc < need) nc = need;
+  if (nc > max) nc = max;
+  void *old, *p;
+  memcpy(&old, v_ptr, sizeof old);    /* v_ptr is a T **, not a void ** */
+  if (!(p = cf_realloc(old, nc * size))) return -ENOMEM;
+  memcpy(v_ptr, &p, sizeof p);
+  *cap = nc;
+  return 0;
 }
 
 void cf_free(void *p) { free(p); }

@@ -356,17 +356,12 @@ static int copy_run(struct cf_csv *c, int quoted) {
 
 static int add_field(struct cf_csv *c) {
   if (c->nfields == c->cap_fields) {
-    size_t nc = c->cap_fields ? c->cap_fields * 2 : 64;
-    size_t *o = cf_realloc(c->offs, nc * sizeof *o);
-    if (!o) return -ENOMEM;
-    c->offs = o;
-    size_t *l = cf_realloc(c->lens, nc * sizeof *l);
-    if (!l) return -ENOMEM;
-    c->lens = l;
-    const char **p = cf_realloc(c->ptrs, nc * sizeof *p);
-    if (!p) return -ENOMEM;
-    c->ptrs = p;
-    c->cap_fields = nc;
+    size_t need = c->nfields + 1, co = c->cap_fields, cl = co, cp = co;
+    if (cf_grow(&c->offs, &co, need, sizeof *c->offs, 64) < 0 ||
+        cf_grow(&c->lens, &cl, need, sizeof *c->lens, 64) < 0 ||
+        cf_grow(&c->ptrs, &cp, need, sizeof *c->ptrs, 64) < 0)
+      return -ENOMEM;
+    c->cap_fields = co;                   /* the three grew alike */
   }
   c->offs[c->nfields++] = c->val.len;
   return 0;

@@ -1250,12 +1250,9 @@ int cf_dag_resolve(const char *dags_dir, const char *name_or_path,
   struct dirent *e;
   while ((e = readdir(dir))) {      /* sorted below: first file wins */
     if (e->d_name[0] == '.' || !has_yaml_ext(e->d_name)) continue;
-    if (n == alloc) {
-      size_t na = alloc ? alloc * 2 : 16;
-      char **v = cf_realloc(names, na * sizeof *v);
-      if (!v) { ret = -ENOMEM; goto done; }
-      names = v;
-      alloc = na;
+    if (n == alloc && cf_grow(&names, &alloc, n + 1, sizeof *names, 16) < 0) {
+      ret = -ENOMEM;
+      goto done;
     }
     if (!(names[n] = cf_asprintf("%s/%s", dags_dir, e->d_name))) {
       ret = -ENOMEM;

@@ -7,13 +7,9 @@
 
 void cf_diags_add(struct cf_diags *d, const char *file, int line, int col,
                   const char *fmt, ...) {
-  if (d->n == d->alloc) {
-    size_t na = d->alloc ? d->alloc * 2 : 8;
-    struct cf_diag *v = cf_realloc(d->v, na * sizeof *v);
-    if (!v) return;             /* out of memory: drop the message */
-    d->v = v;
-    d->alloc = na;
-  }
+  if (d->n == d->alloc &&
+      cf_grow(&d->v, &d->alloc, d->n + 1, sizeof *d->v, 8) < 0)
+    return;                     /* out of memory: drop the message */
   struct cf_buf b = CF_BUF_INIT(0);
   va_list ap;
   va_start(ap, fmt);

@@ -154,13 +154,9 @@ static struct loaded *find_loaded(struct cf_plugin_registry *r,
 
 static int remember(struct cf_plugin_registry *r, const char *name, void *dl,
                     const struct cf_plugin *d) {
-  if (r->n == r->alloc) {
-    size_t na = r->alloc ? r->alloc * 2 : 16;
-    struct loaded *v = cf_realloc(r->v, na * sizeof *v);
-    if (!v) return -ENOMEM;
-    r->v = v;
-    r->alloc = na;
-  }
+  if (r->n == r->alloc &&
+      cf_grow(&r->v, &r->alloc, r->n + 1, sizeof *r->v, 16) < 0)
+    return -ENOMEM;
   char *nm = cf_strdup(name);
   if (!nm) return -ENOMEM;
   r->v[r->n++] = (struct loaded){nm, dl, d};

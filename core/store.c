@@ -364,12 +364,8 @@ int cf_store_run_list(struct cf_store *st, const char *dag_id, int limit,
   size_t cnt = 0, alloc = 0;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (cnt == alloc) {
-      alloc = alloc ? alloc * 2 : 16;
-      struct cf_run_row *nv = cf_realloc(v, alloc * sizeof *v);
-      if (!nv) break;
-      v = nv;
-    }
+    if (cnt == alloc && cf_grow(&v, &alloc, cnt + 1, sizeof *v, 16) < 0)
+      break;
     memset(&v[cnt], 0, sizeof v[cnt]);
     read_run(s, &v[cnt++]);
   }
@@ -456,12 +452,8 @@ int cf_store_ti_list(struct cf_store *st, int64_t run_pk,
   size_t cnt = 0, alloc = 0;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (cnt == alloc) {
-      alloc = alloc ? alloc * 2 : 16;
-      struct cf_ti_row *nv = cf_realloc(v, alloc * sizeof *v);
-      if (!nv) break;
-      v = nv;
-    }
+    if (cnt == alloc && cf_grow(&v, &alloc, cnt + 1, sizeof *v, 16) < 0)
+      break;
     memset(&v[cnt], 0, sizeof v[cnt]);
     read_ti(s, &v[cnt++]);
   }

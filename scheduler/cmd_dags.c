@@ -72,12 +72,7 @@ static int list_dir(const char *dir, char ***out, size_t *n) {
   if (!d) return -1;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.' || !has_yaml_ext(e->d_name)) continue;
-    if (k == alloc) {
-      alloc = alloc ? alloc * 2 : 16;
-      char **nv = cf_realloc(v, alloc * sizeof *nv);
-      if (!nv) break;
-      v = nv;
-    }
+    if (k == alloc && cf_grow(&v, &alloc, k + 1, sizeof *v, 16) < 0) break;
     if (!(v[k] = cf_asprintf("%s/%s", dir, e->d_name))) break;
     k++;
   }

@@ -215,14 +215,9 @@ void cf__watch_rescan(struct cf_watch *w) {
       cf_free(path);
       continue;
     }
-    if (n == alloc) {
-      alloc = alloc ? alloc * 2 : 16;
-      struct found *nv = cf_realloc(v, alloc * sizeof *v);
-      if (!nv) {
-        cf_free(path);
-        break;
-      }
-      v = nv;
+    if (n == alloc && cf_grow(&v, &alloc, n + 1, sizeof *v, 16) < 0) {
+      cf_free(path);
+      break;
     }
     v[n++] = (struct found){path,
         (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,

@@ -30,22 +30,11 @@ void cf__dscan_free(struct cf_dscan *sc) {
   cf_free(sc);
 }
 
-/* Grows *v (n used of *a, each `size` bytes) by one; 0 or -ENOMEM. */
-static int grow(void **v, size_t n, size_t *a, size_t size) {
-  if (n < *a) return 0;
-  size_t na = *a ? *a * 2 : 64;
-  void *p = cf_realloc(*v, na * size);
-  if (!p) return -ENOMEM;
-  *v = p;
-  *a = na;
-  return 0;
-}
-
 static void add_dir(struct cf_dscan *sc, const char *dir) {
   int wd = sc->ifd >= 0 ? inotify_add_watch(sc->ifd, dir, sc->mask) : -1;
   char *p = NULL;
   if (sc->ifd >= 0 && wd < 0) return;           /* gone, or no watches */
-  if (grow((void **)&sc->dirs, sc->ndirs, &sc->adirs, sizeof *sc->dirs) ||
+  if (cf_grow(&sc->dirs, &sc->adirs, sc->ndirs + 1, sizeof *sc->dirs, 64) ||
       !(p = cf_strdup(dir))) {
     sc->err = -ENOMEM;
     return;
@@ -59,8 +48,8 @@ static void add_file(struct cf_dscan *sc, char *path) {
     cf_free(path);                              /* gone, or not a file */
     return;
   }
-  if (grow((void **)&sc->files, sc->nfiles, &sc->afiles,
-           sizeof *sc->files)) {
+  if (cf_grow(&sc->files, &sc->afiles, sc->nfiles + 1, sizeof *sc->files,
+              64)) {
     sc->err = -ENOMEM;
     cf_free(path);
     return;

@@ -152,13 +152,9 @@ static void set_active(struct xti *t, int active) {
 }
 
 static int list_push(struct xti_list *l, struct xti *t) {
-  if (l->n == l->alloc) {
-    size_t na = l->alloc ? l->alloc * 2 : 64;
-    struct xti **v = cf_realloc(l->v, na * sizeof *v);
-    if (!v) return -ENOMEM;
-    l->v = v;
-    l->alloc = na;
-  }
+  if (l->n == l->alloc &&
+      cf_grow(&l->v, &l->alloc, l->n + 1, sizeof *l->v, 64) < 0)
+    return -ENOMEM;
   l->v[l->n++] = t;
   return 0;
 }

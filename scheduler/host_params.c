@@ -6,15 +6,10 @@
 
 const char *cf_keep(struct cf_keeper *k, char *s) {
   if (!s) return NULL;
-  if (k->n == k->alloc) {
-    size_t na = k->alloc ? k->alloc * 2 : 16;
-    char **v = cf_realloc(k->v, na * sizeof *v);
-    if (!v) {
-      cf_free(s);
-      return NULL;
-    }
-    k->v = v;
-    k->alloc = na;
+  if (k->n == k->alloc &&
+      cf_grow(&k->v, &k->alloc, k->n + 1, sizeof *k->v, 16) < 0) {
+    cf_free(s);
+    return NULL;
   }
   return k->v[k->n++] = s;
 }

@@ -202,12 +202,9 @@ void cf__retention_prune(struct cf_daemon *d) {
   if (sqlite3_prepare_v2(db, VICTIMS, -1, &s, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(s, 1, cutoff_us);
     while (sqlite3_step(s) == SQLITE_ROW) {
-      if (j->n == alloc) {
-        alloc = alloc ? alloc * 2 : 64;
-        char **v = cf_realloc(j->dirs, alloc * sizeof *v);
-        if (!v) break;
-        j->dirs = v;
-      }
+      if (j->n == alloc &&
+          cf_grow(&j->dirs, &alloc, j->n + 1, sizeof *j->dirs, 64) < 0)
+        break;
       char *dir = cf_asprintf("%s/logs/%s/%s", d->cli->home,
                               (const char *)sqlite3_column_text(s, 1),
                               (const char *)sqlite3_column_text(s, 2));

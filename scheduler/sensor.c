@@ -580,13 +580,9 @@ static void wd_forget(struct cf_sensor *s, int wd) {
 /* Remembers a folder a walk added to the inotify fd: its events name wd. */
 static void watch_add(struct cf_sensor *s, int wd, const char *dir) {
   if (wd < 0 || wd_path(s, wd)) return;
-  if (s->nwd == s->awd) {
-    size_t na = s->awd ? s->awd * 2 : 16;
-    struct wdir *v = cf_realloc(s->wds, na * sizeof *v);
-    if (!v) return;
-    s->wds = v;
-    s->awd = na;
-  }
+  if (s->nwd == s->awd &&
+      cf_grow(&s->wds, &s->awd, s->nwd + 1, sizeof *s->wds, 16) < 0)
+    return;
   char *p = cf_strdup(dir);
   if (!p) return;
   s->wds[s->nwd++] = (struct wdir){wd, p};

@@ -35,6 +35,14 @@ const char *cf_strerror(int err);
 void *cf_malloc(size_t n);
 void *cf_calloc(size_t n, size_t size);
 void *cf_realloc(void *p, size_t n);
+/* Makes room for at least `need` elements of `size` bytes in *v (capacity
+ * *cap), through cf_realloc: the first growth makes `first` (or `need` if
+ * more), each later one doubles (or makes `need` if more). v_ptr is the
+ * address of the array pointer (a T **). Returns 0 (nothing allocated when
+ * need <= *cap), or -ENOMEM, also when need * size would overflow; *v and
+ * *cap are unchanged on failure. Hot loops test `n == cap` inline first. */
+int   cf_grow(void *v_ptr, size_t *cap, size_t need, size_t size,
+              size_t first);
 void  cf_free(void *p);
 char *cf_strdup(const char *s);                 /* NULL if s is NULL */
 char *cf_strndup(const char *s, size_t n);

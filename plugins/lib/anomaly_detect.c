@@ -231,14 +231,9 @@ static int affected_dates(sqlite3 *db, const char *const *dates, size_t n,
         const char *s = (const char *)sqlite3_column_text(st, 0);
         if (rc != SQLITE_ROW || !s || cf_date_parse(s, &e) < 0) goto done;
       }
-      if (nv == alloc) {
-        alloc = alloc ? alloc * 2 : 32;
-        cf_date *nvv = cf_realloc(v, alloc * sizeof *v);
-        if (!nvv) {
-          ret = -ENOMEM;
-          goto done;
-        }
-        v = nvv;
+      if (nv == alloc && cf_grow(&v, &alloc, nv + 1, sizeof *v, 32) < 0) {
+        ret = -ENOMEM;
+        goto done;
       }
       v[nv++] = e;
     }

@@ -18,13 +18,9 @@ static size_t lower_bound(const struct cfb_dayset *d, cf_date x) {
 int cfb_dayset_add(struct cfb_dayset *d, cf_date x) {
   size_t i = lower_bound(d, x);
   if (i < d->n && d->v[i] == x) return 0;
-  if (d->n == d->cap) {
-    size_t nc = d->cap ? d->cap * 2 : 32;
-    cf_date *v = cf_realloc(d->v, nc * sizeof *v);
-    if (!v) return -ENOMEM;
-    d->v = v;
-    d->cap = nc;
-  }
+  if (d->n == d->cap &&
+      cf_grow(&d->v, &d->cap, d->n + 1, sizeof *d->v, 32) < 0)
+    return -ENOMEM;
   memmove(d->v + i + 1, d->v + i, (d->n - i) * sizeof *d->v);
   d->v[i] = x;
   d->n++;

@@ -17,12 +17,10 @@ struct paths { char **v; size_t n, cap; };
 
 static int paths_add(struct paths *ps, char *p) {
   if (!p) return -ENOMEM;
-  if (ps->n == ps->cap) {
-    size_t nc = ps->cap ? ps->cap * 2 : 32;
-    char **v = cf_realloc(ps->v, nc * sizeof *v);
-    if (!v) { cf_free(p); return -ENOMEM; }
-    ps->v = v;
-    ps->cap = nc;
+  if (ps->n == ps->cap &&
+      cf_grow(&ps->v, &ps->cap, ps->n + 1, sizeof *ps->v, 32) < 0) {
+    cf_free(p);
+    return -ENOMEM;
   }
   ps->v[ps->n++] = p;
   return 0;

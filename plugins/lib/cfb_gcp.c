@@ -295,14 +295,11 @@ struct flat {
 
 static int flat_add(struct flat *fl, const char *name, const char *val) {
   if (fl->n == fl->cap) {
-    size_t nc = fl->cap ? fl->cap * 2 : 64;
-    size_t *a = cf_realloc(fl->noff, nc * sizeof *a);
-    if (!a) return -ENOMEM;
-    fl->noff = a;
-    size_t *b = cf_realloc(fl->voff, nc * sizeof *b);
-    if (!b) return -ENOMEM;
-    fl->voff = b;
-    fl->cap = nc;
+    size_t ca = fl->cap, cb = ca;
+    if (cf_grow(&fl->noff, &ca, fl->n + 1, sizeof *fl->noff, 64) < 0 ||
+        cf_grow(&fl->voff, &cb, fl->n + 1, sizeof *fl->voff, 64) < 0)
+      return -ENOMEM;
+    fl->cap = ca;                         /* the two grew alike */
   }
   fl->noff[fl->n] = fl->arena.len;
   if (cf_buf_add(&fl->arena, name, strlen(name) + 1) < 0) return -ENOMEM;

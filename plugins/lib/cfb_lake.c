@@ -92,12 +92,11 @@ int cfb_entries_load(struct cfb_entries *es, const char *jsonl,
       json_decref(o);
       continue;                  /* a torn last line is ignored */
     }
-    if (es->n == es->cap) {
-      size_t nc = es->cap ? es->cap * 2 : 32;
-      struct cfb_entry *v = cf_realloc(es->v, nc * sizeof *v);
-      if (!v) { json_decref(o); ret = -ENOMEM; break; }
-      es->v = v;
-      es->cap = nc;
+    if (es->n == es->cap &&
+        cf_grow(&es->v, &es->cap, es->n + 1, sizeof *es->v, 32) < 0) {
+      json_decref(o);
+      ret = -ENOMEM;
+      break;
     }
     struct cfb_entry *e = &es->v[es->n];
     memset(e, 0, sizeof *e);
@@ -266,11 +265,9 @@ static int list_dir(const char *dir, const char *prefix, char ***out,
   int ret = 0;
   while ((e = readdir(d))) {
     if (!is_part(e->d_name, prefix)) continue;
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      char **v = cf_realloc(*out, cap * sizeof *v);
-      if (!v) { ret = -ENOMEM; break; }
-      *out = v;
+    if (*n == cap && cf_grow(out, &cap, *n + 1, sizeof **out, 16) < 0) {
+      ret = -ENOMEM;
+      break;
     }
     if (!((*out)[(*n)++] = cf_strdup(e->d_name))) { ret = -ENOMEM; break; }
   }

@@ -77,13 +77,9 @@ static int table_put(struct table *t, const struct cfb_spill_rec *r,
     }
     return 0;
   }
-  if (t->n == t->cap) {
-    size_t nc = t->cap ? t->cap * 2 : 4096;
-    struct kept *v = cf_realloc(t->v, nc * sizeof *v);
-    if (!v) return -ENOMEM;
-    t->v = v;
-    t->cap = nc;
-  }
+  if (t->n == t->cap &&
+      cf_grow(&t->v, &t->cap, t->n + 1, sizeof *t->v, 4096) < 0)
+    return -ENOMEM;
   t->v[t->n] = (struct kept){r->key, r->row, r->key_len, r->row_len,
                              r->rank, hash};
   t->slot[h] = (struct slot){(uint32_t)++t->n, tag};

@@ -91,13 +91,9 @@ struct plan {
 };
 
 static struct reader *plan_add(struct plan *p, size_t cand) {
-  if (p->n == p->cap) {
-    size_t nc = p->cap ? 2 * p->cap : 16;
-    struct reader *v = cf_realloc(p->v, nc * sizeof *v);
-    if (!v) return NULL;
-    p->v = v;
-    p->cap = nc;
-  }
+  if (p->n == p->cap &&
+      cf_grow(&p->v, &p->cap, p->n + 1, sizeof *p->v, 16) < 0)
+    return NULL;
   struct reader *rd = &p->v[p->n++];
   *rd = (struct reader){.cand = cand};
   return rd;

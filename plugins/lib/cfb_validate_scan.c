@@ -87,13 +87,9 @@ static int add_fp(struct cfb_dq_scan *s, struct cf_buf *key, const char **f,
     bad |= cf_buf_addch(key, '\x1f');
   }
   if (bad < 0) return -ENOMEM;
-  if (s->nfps == s->fps_cap) {
-    size_t nc = s->fps_cap ? s->fps_cap * 2 : 4096;
-    struct cfb_dq_fp *v = cf_realloc(s->fps, nc * sizeof *v);
-    if (!v) return -ENOMEM;
-    s->fps = v;
-    s->fps_cap = nc;
-  }
+  if (s->nfps == s->fps_cap &&
+      cf_grow(&s->fps, &s->fps_cap, s->nfps + 1, sizeof *s->fps, 4096) < 0)
+    return -ENOMEM;
   s->fps[s->nfps++] = (struct cfb_dq_fp){cf_hash64(key->buf, key->len),
                                          line};
   return 0;

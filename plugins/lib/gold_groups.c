@@ -170,12 +170,9 @@ static struct cfb_group *add_group(struct cfb_groups *g,
   }
   total = (total + 15) & ~(size_t)15;
   if (g->n == g->alloc) {
-    size_t na = g->alloc ? g->alloc * 2 : 64;
-    if (na > UINT32_MAX - 1) return NULL;
-    struct cfb_group *nv = cf_realloc(g->v, na * sizeof *nv);
-    if (!nv) return NULL;
-    g->v = nv;
-    g->alloc = na;
+    /* at most UINT32_MAX - 1 groups: slots hold index + 1 as uint32_t */
+    if (g->alloc > (UINT32_MAX - 1) / 2) return NULL;
+    if (cf_grow(&g->v, &g->alloc, g->n + 1, sizeof *g->v, 64) < 0) return NULL;
   }
   unsigned char *rec = block_take(g, total);
   if (!rec) return NULL;
@@ -323,13 +320,9 @@ static int sort_runs(struct cfb_group *v, struct cfb_group *tmp, size_t n,
   struct cfb_group *src = v, *dst = tmp;
   for (size_t i = 1; i <= n; i++) {
     if (i < n && cmp_group(&v[i - 1], &v[i], nkeys) <= 0) continue;
-    if (nruns == cap) {
-      size_t *ne = cf_realloc(ends, (cap = cap ? cap * 2 : 64) * sizeof *ne);
-      if (!ne) {
-        cf_free(ends);
-        return -1;
-      }
-      ends = ne;
+    if (nruns == cap && cf_grow(&ends, &cap, nruns + 1, sizeof *ends, 64) < 0) {
+      cf_free(ends);
+      return -1;
     }
     ends[nruns++] = i;               /* a run ends before v[i] */
   }
