@@ -269,7 +269,8 @@ static int list_dir(const char *dir, const char *prefix, char ***out,
       ret = -ENOMEM;
       break;
     }
-    if (!((*out)[(*n)++] = cf_strdup(e->d_name))) { ret = -ENOMEM; break; }
+    if (!((*out)[*n] = cf_strdup(e->d_name))) { ret = -ENOMEM; break; }
+    (*n)++;                     /* only names: the sort below reads them */
   }
   closedir(d);
   for (size_t i = 1; i < *n; i++)               /* insertion sort */
@@ -294,17 +295,21 @@ int cfb_bronze_load_all(const char *home, struct cfb_entries *es,
                              cfb_provider_name((enum cfb_provider)p));
     char **ys = NULL;
     size_t ny = 0;
-    if (!root || (ret = list_dir(root, "year=", &ys, &ny)) < 0) goto next;
+    /* out of memory is an error, never a provider, year or month left out */
+    if (!root) ret = -ENOMEM;
+    if (ret || (ret = list_dir(root, "year=", &ys, &ny)) < 0) goto next;
     for (size_t y = 0; y < ny && ret == 0; y++) {
       char *yd = cf_asprintf("%s/%s", root, ys[y]);
       char **ms = NULL;
       size_t nm = 0;
-      if (!yd || (ret = list_dir(yd, "month=", &ms, &nm)) < 0) goto ynext;
+      if (!yd) ret = -ENOMEM;
+      if (ret || (ret = list_dir(yd, "month=", &ms, &nm)) < 0) goto ynext;
       for (size_t m = 0; m < nm && ret == 0; m++) {
         char *md = cf_asprintf("%s/%s", yd, ms[m]);
         char **dd = NULL;
         size_t nd = 0;
-        if (!md || (ret = list_dir(md, "day=", &dd, &nd)) < 0) goto mnext;
+        if (!md) ret = -ENOMEM;
+        if (ret || (ret = list_dir(md, "day=", &dd, &nd)) < 0) goto mnext;
         for (size_t d = 0; d < nd && ret == 0; d++) {
           char *dir = cf_asprintf("%s/%s", md, dd[d]);
           char *mp = dir ? cf_asprintf("%s/_manifest.jsonl", dir) : NULL;

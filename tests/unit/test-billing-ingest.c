@@ -1,6 +1,7 @@
 /* Unit tests for the ingest half of cfbilling: text helpers, AWS and GCP
  * readers and mapping, bronze, silver dedupe/restatement, and the atomic,
  * deterministic partition writer. */
+#include <errno.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -868,6 +869,30 @@ CF_TEST(silver_dedupe_latest_wins_and_snapshots) {
   CF_ASSERT(!strstr(s, "K2|"));
   CF_ASSERT(!strstr(s, "AmazonS3"));
   free(s);
+  /* Loading this lake's manifests under every failed allocation: -ENOMEM
+   * or all of them, never fewer entries as success, never a crash or a
+   * leak (a name list once counted a name it could not copy). */
+  struct cfb_entries all = {0};
+  char *err = NULL;
+  CF_ASSERT_EQ(0, cfb_bronze_load_all(home, &all, &err));
+  size_t want = all.n;
+  CF_ASSERT(want >= 6);
+  cfb_entries_release(&all);
+  for (int n = 0;; n++) {
+    memset(&all, 0, sizeof all);
+    cf_alloc_fail_after(n);
+    int r = cfb_bronze_load_all(home, &all, &err);
+    cf_alloc_fail_after(-1);
+    size_t got = all.n;
+    cfb_entries_release(&all);
+    free(err);
+    err = NULL;
+    if (r == 0) {
+      CF_ASSERT_EQ(want, got);
+      break;
+    }
+    CF_ASSERT_EQ(-ENOMEM, r);
+  }
   cf_buf_release(&pub);
   cf_buf_release(&t);
   free(root);
