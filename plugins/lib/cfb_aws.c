@@ -483,20 +483,22 @@ int cfb_aws_open(const struct cfb_src *src, cfb_reject_fn reject, void *ud,
   *out = NULL;
   if (!f) return -ENOMEM;
   f->src = *src;
-  if (cf_csv_open(src->path, &f->csv, &err) < 0) {
+  int r;
+  if ((r = cf_csv_open(src->path, &f->csv, &err)) < 0) {
     ret = reject(ud, src->path, 0, err ? err : "cannot open");
+    if (ret >= 0 && r != CF_EDATA) ret = r;   /* unreadable, not refused */
     goto fail;
   }
   const char **fl;
   const size_t *l;
   size_t n;
   int64_t line;
-  int r;
   while ((r = cf_csv_next(f->csv, &fl, &l, &n, &line, &err)) < 0) {
     ret = reject(ud, src->path, line, err ? err : cf_strerror(r));
     cf_free(err);
     err = NULL;
-    if (ret < 0 || r != CF_EDATA) goto fail;
+    if (ret >= 0 && r != CF_EDATA) ret = r;
+    if (ret < 0) goto fail;
   }
   if (r == 0) goto fail;                           /* nothing at all */
   if ((ret = hdr_build(&f->h, fl, n)) < 0) goto fail;
@@ -544,7 +546,8 @@ static int read_records(const struct cfb_aws_file *f, struct cf_csv *c,
       ret = reject(ud, f->src.path, line, err ? err : cf_strerror(r));
       cf_free(err);
       err = NULL;
-      if (ret < 0 || r != CF_EDATA) break;
+      if (ret >= 0 && r != CF_EDATA) ret = r;   /* the rest is unknown */
+      if (ret < 0) break;
       continue;
     }
     struct cfb_cost row;

@@ -143,6 +143,8 @@ struct ex_ctx {
   struct cf_buf row;
   struct cfb_dayset dates;        /* of the file being read */
   int64_t rows, rejected;
+  int64_t last_line;              /* the last reject, for an error that */
+  char last_reason[256];          /* ends a read (a truncated .gz) */
 };
 
 static int ex_emit(void *ud, const struct cfb_cost *c) {
@@ -158,7 +160,13 @@ static int ex_emit(void *ud, const struct cfb_cost *c) {
 static int ex_reject(void *ud, const char *path, int64_t line,
                      const char *reason) {
   struct ex_ctx *x = ud;
+  size_t pl = strlen(path);
   x->rejected++;
+  x->last_line = line;
+  /* a reason that starts with the path (open errors) says it once */
+  snprintf(x->last_reason, sizeof x->last_reason, "%s",
+           !strncmp(reason, path, pl) && !strncmp(reason + pl, ": ", 2)
+               ? reason + pl + 2 : reason);
   return cfb_rejects_add(x->rej, path, line, reason);
 }
 
@@ -421,6 +429,12 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
       if (!split)
         ret = p == CFB_AWS ? cfb_aws_read(&src, ex_emit, ex_reject, &x)
                            : cfb_gcp_read(&src, ex_emit, ex_reject, &x);
+      /* A file that cannot be read to its end (a truncated .gz) fails
+       * the extract: its rows so far are not the delivery. */
+      if (ret == -EIO && x.rejected > j0 && errmsg && !*errmsg)
+        *errmsg = cf_asprintf("extract: %s:%lld: %s (the file cannot be "
+                              "read to its end)", path,
+                              (long long)x.last_line, x.last_reason);
       if (ret < 0) goto done;
     }
     e.rows = x.rows - r0;

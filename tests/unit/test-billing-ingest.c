@@ -1,6 +1,7 @@
 /* Unit tests for the ingest half of cfbilling: text helpers, AWS and GCP
  * readers and mapping, bronze, silver dedupe/restatement, and the atomic,
  * deterministic partition writer. */
+#include <errno.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include <jansson.h>
 #include "cf_test.h"
 #include "cfb.h"
@@ -469,6 +472,90 @@ CF_TEST(aws_rejects) {
   cf_buf_reset(&s.rej);
   CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
   CF_ASSERT_CONTAINS(s.rej.buf, "not a CUR file");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+/* Writes `rows` lines (row(i)) gzipped to path, then keeps only the
+ * first half of the compressed bytes: a delivery cut short. */
+static void put_cut_gzip(const char *path, const char *header,
+                         void (*row)(struct cf_buf *, int), int rows) {
+  struct cf_buf t = CF_BUF_INIT(0);
+  cf_buf_adds(&t, header);
+  for (int i = 0; i < rows; i++) row(&t, i);
+  struct archive *a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_raw(a);
+  CF_ASSERT_EQ(ARCHIVE_OK, archive_write_open_filename(a, path));
+  struct archive_entry *e = archive_entry_new();
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_write_header(a, e);
+  archive_write_data(a, t.buf, t.len);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  cf_buf_release(&t);
+  struct stat st;
+  CF_ASSERT_EQ(0, stat(path, &st));
+  CF_ASSERT_EQ(0, truncate(path, st.st_size / 2));
+}
+
+static void cur_row(struct cf_buf *b, int i) {
+  cf_buf_addf(b, "L%d,2025-01-01T00:00:00Z/2025-01-02T00:00:00Z,Usage,"
+              "2025-01-01T00:00:00Z,%d.%07d\n", i, i % 977,
+              (int)((unsigned)i * 2654435761u % 10000000u));
+}
+
+static void gcp_line(struct cf_buf *b, int i) {
+  cf_buf_addf(b, "{\"billing_account_id\":\"B\",\"usage_start_time\":"
+              "\"2025-01-01T00:00:00Z\",\"cost\":%d.%07d}\n", i % 977,
+              (int)((unsigned)i * 2654435761u % 10000000u));
+}
+
+static void gcp_csv_row(struct cf_buf *b, int i) {
+  cf_buf_addf(b, "B,2025-01-01 00:00:00 UTC,%d.%07d\n", i % 977,
+              (int)((unsigned)i * 2654435761u % 10000000u));
+}
+
+/* Stops a reader that would go on rejecting forever. */
+static int on_reject_capped(void *ud, const char *path, int64_t line,
+                            const char *reason) {
+  struct sink *s = ud;
+  on_reject(ud, path, line, reason);
+  return s->rejects > 100 ? -1 : 0;
+}
+
+/* A truncated .gz is not a file with one bad line: the reader reports it
+ * once and returns -EIO, so extract fails instead of staging (and later
+ * publishing) the rows before the cut as the whole delivery. It used to
+ * report the same read error again and again, without end. */
+CF_TEST(truncated_gzip_fails_the_read) {
+  char *dir = mktmp(), path[256];
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  snprintf(path, sizeof path, "%s/cur-1.csv.gz", dir);
+  put_cut_gzip(path, "identity/LineItemId,identity/TimeInterval,"
+               "lineItem/LineItemType,lineItem/UsageStartDate,"
+               "lineItem/UnblendedCost\n", cur_row, 60000);
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(-EIO, cfb_aws_read(&src, on_row, on_reject_capped, &s));
+  CF_ASSERT_EQ(1, s.rejects);
+  CF_ASSERT_CONTAINS(s.rej.buf, "read error: truncated gzip input");
+  CF_ASSERT(count_lines(s.out.buf) > 1000);
+  snprintf(path, sizeof path, "%s/export.jsonl.gz", dir);
+  put_cut_gzip(path, "", gcp_line, 60000);
+  cf_buf_reset(&s.rej);
+  s.rejects = 0;
+  CF_ASSERT_EQ(-EIO, cfb_gcp_read(&src, on_row, on_reject_capped, &s));
+  CF_ASSERT_EQ(1, s.rejects);
+  CF_ASSERT_CONTAINS(s.rej.buf, "read error: truncated gzip input");
+  snprintf(path, sizeof path, "%s/export.csv.gz", dir);
+  put_cut_gzip(path, "billing_account_id,usage_start_time,cost\n",
+               gcp_csv_row, 60000);
+  cf_buf_reset(&s.rej);
+  s.rejects = 0;
+  CF_ASSERT_EQ(-EIO, cfb_gcp_read(&src, on_row, on_reject_capped, &s));
+  CF_ASSERT_EQ(1, s.rejects);
   cf_buf_release(&s.out);
   cf_buf_release(&s.rej);
   free(dir);
