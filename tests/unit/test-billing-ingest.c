@@ -960,6 +960,80 @@ CF_TEST(silver_dedupe_latest_wins_and_snapshots) {
   free(root);
 }
 
+/* Puts a CUR 2.0-style snapshot under DAY/exp/ as `aws s3 sync
+ * s3://bucket/pre/ DAY/` leaves it -- the report keys keep the "pre/"
+ * the copy dropped: a manifest naming `parts` files and, of those, the
+ * first `delivered`, part k holding row Kk (cost `cost`) unless k is
+ * `skip`. */
+static void put_snapshot(const char *land, const char *day, const char *id,
+                         int parts, int delivered, int skip,
+                         const char *cost) {
+  char p[700];
+  struct cf_buf t = CF_BUF_INIT(0), m = CF_BUF_INIT(0);
+  cf_buf_addf(&m, "{\"executionId\":\"%s\",\"billingPeriod\":{\"start\":"
+              "\"2025-01-01T00:00:00.000Z\"},\"dataFiles\":[", id);
+  for (int k = 1; k <= parts; k++) {
+    cf_buf_addf(&m, "%s\"s3://bucket/pre/exp/data/BILLING_PERIOD=2025-01/"
+                "exp-%05d.csv\"", k > 1 ? "," : "", k);
+    if (k > delivered) continue;
+    cf_buf_reset(&t);
+    cf_buf_adds(&t, cur_hdr);
+    if (k != skip)
+      cf_buf_addf(&t, "K%d,I,,2025-01-01,A,Usage,2025-01-01T0%d:00:00Z,"
+                  "AmazonS3,%s\n", k, k, cost);
+    snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=%s/exp/data/"
+             "BILLING_PERIOD=2025-01/exp-%05d.csv", land, day, k);
+    put(p, t.buf);
+  }
+  cf_buf_adds(&m, "]}");
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=%s/exp/metadata/"
+           "BILLING_PERIOD=2025-01/exp-Manifest.json", land, day);
+  put(p, m.buf);
+  cf_buf_release(&t);
+  cf_buf_release(&m);
+}
+
+/* Report keys name the files even when the landing copy left out the
+ * bucket prefix (they were plain files before: a row the newer snapshot
+ * dropped stayed in silver); and a snapshot some of whose files have not
+ * arrived fails the extract instead of replacing the month with the
+ * parts that have. */
+CF_TEST(snapshot_keys_without_prefix_and_incomplete_deliveries) {
+  char *root = mktmp(), home[300], land[300];
+  snprintf(home, sizeof home, "%s/home", root);
+  snprintf(land, sizeof land, "%s/land", root);
+  struct cf_buf pub = CF_BUF_INIT(0);
+  put_snapshot(land, "02", "e1", 2, 2, 0, "1.5");
+  ingest_day(home, land, "2025-01-02", &pub);
+  char *s = cost_column(home, "2025-01-01");
+  CF_ASSERT_EQ(1 + 2, count_lines(s));
+  free(s);
+  /* The next snapshot restates K1 and no longer has K2. */
+  put_snapshot(land, "03", "e2", 2, 2, 2, "2.5");
+  ingest_day(home, land, "2025-01-03", &pub);
+  s = cost_column(home, "2025-01-01");
+  CF_ASSERT_EQ(1 + 1, count_lines(s));
+  CF_ASSERT_CONTAINS(s, "K1|");
+  CF_ASSERT_CONTAINS(s, ",2.5,");
+  free(s);
+  /* Part 2 of e3 is still on its way. */
+  put_snapshot(land, "04", "e3", 2, 1, 0, "9");
+  char day[600], *work = cfb_work_dir(home, "t", "2025-01-04", CFB_AWS);
+  snprintf(day, sizeof day, "%s/aws/year=2025/month=01/day=04", land);
+  struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+  struct cfb_extract_opts eo = {0};
+  char *err = NULL;
+  CF_ASSERT_EQ(CF_EDATA, cfb_extract(CFB_AWS, day, work, &eo, &st, &err));
+  CF_ASSERT_CONTAINS(err, "exp-Manifest.json: assembly e3 names 2 report "
+                     "files, 1 of them not delivered (pre/exp/data/"
+                     "BILLING_PERIOD=2025-01/exp-00002.csv)");
+  cf_free(err);
+  cf_free(work);
+  cf_buf_release(&st.usage_dates);
+  cf_buf_release(&pub);
+  free(root);
+}
+
 CF_TEST(spill_records_hold_the_formatted_row_and_survive_failures) {
   /* Rows are formatted straight into a date's pending bytes: each record
    * read back must be (rank, key, the row as cfb_row_csv_len writes it),
