@@ -448,6 +448,35 @@ CF_TEST(aws_cur2_snake_names) {
   free(dir);
 }
 
+/* CUR 2.0 has no product_product_name column: the service name legacy CUR
+ * gives (product/ProductName) is the "product_name" key of the product
+ * map, so both formats name the same service alike (a migration must not
+ * split one service's series in two). */
+CF_TEST(aws_cur2_service_name_from_product_map) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/cur2.csv", dir);
+  put(path,
+      "identity_line_item_id,identity_time_interval,"
+      "line_item_line_item_type,line_item_usage_start_date,"
+      "line_item_product_code,line_item_unblended_cost,product\n"
+      "a,y,Usage,2025-01-01T03:00:00Z,AmazonEC2,1,\"{\"\"product_name\"\":"
+      "\"\"Amazon Elastic Compute Cloud\"\",\"\"region\"\":\"\"us-east-1\"\"}\"\n"
+      "b,y,Usage,2025-01-01T04:00:00Z,AmazonS3,2,\"{\"\"region\"\":\"\"x\"\"}\"\n"
+      "c,y,Usage,2025-01-01T05:00:00Z,AWSGlue,3,\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_EQ(0, s.rejects);
+  CF_ASSERT_STR(s.out.buf,
+    "|Amazon Elastic Compute Cloud|Compute||Usage|2025-01-01T03:00:00Z|1|1|"
+    "|{}|false\n"
+    "|AmazonS3|Storage||Usage|2025-01-01T04:00:00Z|2|2||{}|false\n"
+    "|AWSGlue|Analytics||Usage|2025-01-01T05:00:00Z|3|3||{}|false\n");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
 CF_TEST(aws_rejects) {
   char *dir = mktmp(), path[256];
   snprintf(path, sizeof path, "%s/bad.csv", dir);
