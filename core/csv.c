@@ -38,6 +38,7 @@ struct cf_csv {
   int started;                   /* BOM check done */
   int slow_only;                 /* fast path off (differential tests) */
   int nul;                       /* the last record holds a NUL byte */
+  int failed;                    /* a read error (< 0): the input ends */
   int64_t base, nread;           /* plain file: start offset, bytes read */
 };
 
@@ -80,7 +81,7 @@ static int zip_csv_members(const char *path, char **errmsg) {
                                     ? archive_error_string(a)
                                     : "cannot read archive");
     archive_read_free(a);
-    return CF_EDATA;
+    return -EIO;
   }
   while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK ||
          r == ARCHIVE_WARN) {
@@ -133,7 +134,7 @@ fail:
   set_err(errmsg, "%s: %s", path, archive_error_string(c->ar)
                                   ? archive_error_string(c->ar)
                                   : "cannot read archive");
-  return CF_EDATA;
+  return -EIO;
 }
 
 /* A reader with no input yet; NULL when out of memory. */
@@ -238,22 +239,32 @@ void cf_csv_close(struct cf_csv *c) {
   cf_free(c);
 }
 
-/* Refills the chunk; 0 ok (possibly eof), negative on read error. */
+/* Refills the chunk; 0 ok (possibly eof), negative on read error. A read
+ * error ends the input for good: a truncated .gz would fail again on every
+ * retry, and each failure would be one more error record. */
 static int refill(struct cf_csv *c) {
   c->chunk_pos = c->chunk_len = 0;
+  if (c->failed) return c->failed;
   if (c->eof) return 0;
   ssize_t n;
   if (c->ar) {
     n = archive_read_data(c->ar, c->own, CSV_CHUNK);
-    if (n < 0) return CF_EDATA;
+    if (n < 0) return c->failed = -EIO;
   } else {
     do n = read(c->fd, c->own, CSV_CHUNK); while (n < 0 && errno == EINTR);
-    if (n < 0) return -errno;
+    if (n < 0) return c->failed = errno == EPERM ? -EIO : -errno;
     c->nread += n;
   }
   if (n == 0) c->eof = 1;
   c->chunk_len = (size_t)n;
   return 0;
+}
+
+/* Why the input could not be read on: libarchive's words for a .gz or
+ * .zip ("truncated gzip input"), else the OS error. */
+static void read_err(struct cf_csv *c, char **errmsg) {
+  const char *why = c->ar ? archive_error_string(c->ar) : NULL;
+  set_err(errmsg, "read error: %s", why ? why : strerror(-c->failed));
 }
 
 /* Next input byte (0..255), -1 at end, or < -1 on a read error. */
@@ -537,7 +548,7 @@ restart:
   int st = ST_START;
   if ((ret = peek_byte(c)) == -1) return 0;
   if (ret < -1) {
-    set_err(errmsg, "read error");
+    read_err(c, errmsg);
     return ret;
   }
   if ((ret = fast_record(c)) == 2) goto restart;
@@ -549,7 +560,7 @@ restart:
   for (;;) {
     int b = peek_byte(c);
     if (b < -1) {
-      set_err(errmsg, "read error");
+      read_err(c, errmsg);
       return b;
     }
     if (b >= 0) {

@@ -12,8 +12,8 @@ struct cf_csv;
 
 /* Opens `path`; .gz and .zip are decompressed on the fly through
  * libarchive. A .zip must hold exactly one .csv member (else CF_EDATA
- * naming the members: reading one of several would drop the others).
- * A UTF-8 BOM is skipped. */
+ * naming the members: reading one of several would drop the others); an
+ * archive libarchive cannot read is -EIO. A UTF-8 BOM is skipped. */
 int  cf_csv_open(const char *path, struct cf_csv **out, char **errmsg);
 void cf_csv_close(struct cf_csv *c);
 
@@ -26,7 +26,10 @@ int  cf_csv_open_mem(const void *data, size_t len, struct cf_csv **out);
 /* Reads the next record. Returns 1 with fields set, 0 at end of input, or
  * a negative error (CF_EDATA for a malformed record: unterminated quote,
  * invalid UTF-8, record over the size cap; *errmsg says why; the reader
- * resynchronises at the next line so the caller may continue).
+ * resynchronises at the next line so the caller may continue). Any other
+ * error (-EIO: a truncated or corrupt .gz/.zip, or a failed read) ends the
+ * input: the records after it are unknown, and every later call returns
+ * the same error, so a caller must stop rather than count on the rest.
  * Fields point into the reader's buffer and are valid until the next
  * call; they are NUL-terminated. `line` is the 1-based physical line where
  * the record starts. */

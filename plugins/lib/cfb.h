@@ -72,9 +72,13 @@ typedef int (*cfb_reject_fn)(void *ud, const char *path, int64_t line,
                              const char *reason);
 
 /* Stream-reads one delivered file and calls emit for each good row and
- * reject for each bad one (never both for a line). A file that cannot be
- * read at all is one reject at line 0. Returns 0, or the first negative
- * value a callback returned (which stops the read). */
+ * reject for each bad one (never both for a line). A file refused whole
+ * (not an export of the provider, a zip without exactly one csv) is one
+ * reject. Returns 0, or the first negative value a callback returned
+ * (which stops the read), or -EIO (or another -errno) after reporting
+ * through reject a file that cannot be read to its end -- a truncated or
+ * corrupt .gz/.zip: the rows already emitted are not all of its rows, so
+ * the caller must fail rather than publish them. */
 int cfb_aws_read(const struct cfb_src *src, cfb_emit_fn emit,
                  cfb_reject_fn reject, void *ud);
 int cfb_gcp_read(const struct cfb_src *src, cfb_emit_fn emit,

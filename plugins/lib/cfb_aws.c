@@ -17,7 +17,7 @@ enum {
   A_PRODUCT_NAME, A_REGION_CODE, A_REGION, A_SKU, A_PRICING_UNIT,
   A_PUBLIC_COST, A_SP_EFFECTIVE, A_RI_EFFECTIVE, A_RI_UNUSED_UPFRONT,
   A_RI_UNUSED_RECURRING, A_SP_TOTAL_COMMIT, A_SP_USED_COMMIT, A_RI_ARN,
-  A_TAGS_MAP, A_NFIELDS
+  A_TAGS_MAP, A_PRODUCT_MAP, A_NFIELDS
 };
 static const char *const aws_names[A_NFIELDS] = {
   "identity_line_item_id", "identity_time_interval", "bill_invoice_id",
@@ -34,7 +34,7 @@ static const char *const aws_names[A_NFIELDS] = {
   "reservation_unused_amortized_upfront_fee_for_billing_period",
   "reservation_unused_recurring_fee", "savings_plan_total_commitment_to_date",
   "savings_plan_used_commitment", "reservation_reservation_a_r_n",
-  "resource_tags",
+  "resource_tags", "product",
 };
 
 /* "lineItem/UnblendedCost" -> "line_item_unblended_cost". */
@@ -274,6 +274,18 @@ static int tags_json(const struct aws_hdr *h, const char **f,
   return r;
 }
 
+/* CUR 2.0 has no product_product_name column: the name is the
+ * "product_name" key of its `product` map (JSON text). Sets ServiceName
+ * from it; 1 set, 0 not there, negative on allocation failure. */
+static int product_map_name(struct cfb_rowbuf *rb, const char *map) {
+  if (*map != '{' || !strstr(map, "\"product_name\"")) return 0;
+  json_t *o = json_loads(map, 0, NULL);
+  const char *name = json_string_value(json_object_get(o, "product_name"));
+  int r = name && *name ? cfb_rowbuf_set(rb, CFB_ServiceName, name) : 0;
+  json_decref(o);
+  return r < 0 ? r : name && *name;
+}
+
 /* Copies n bytes of s into out as a string, cut to cap - 1 bytes (what
  * snprintf(out, cap, "%.*s", n, s) does, without printf per row). */
 static void copy_trunc(char *out, size_t cap, const char *s, size_t n) {
@@ -406,7 +418,9 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   FIELD(CFB_BillingAccountId, A_PAYER);
   FIELD(CFB_SubAccountId, A_USAGE_ACCOUNT);
   cfb_rowbuf_ref(rb, CFB_ProviderName, "AWS", 3);
-  FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
+  int named = *svc ? 0 : product_map_name(rb, get(h, f, A_PRODUCT_MAP));
+  if (named < 0) return -ENOMEM;
+  if (!named) FIELD(CFB_ServiceName, *svc ? A_PRODUCT_NAME : A_PRODUCT_CODE);
   const char *sc = cfb_category_n(x->src->maps, CFB_AWS, code,
                                   get_len(h, l, A_PRODUCT_CODE));
   cfb_rowbuf_ref(rb, CFB_ServiceCategory, sc, strlen(sc));  /* table's */
@@ -483,20 +497,22 @@ int cfb_aws_open(const struct cfb_src *src, cfb_reject_fn reject, void *ud,
   *out = NULL;
   if (!f) return -ENOMEM;
   f->src = *src;
-  if (cf_csv_open(src->path, &f->csv, &err) < 0) {
+  int r;
+  if ((r = cf_csv_open(src->path, &f->csv, &err)) < 0) {
     ret = reject(ud, src->path, 0, err ? err : "cannot open");
+    if (ret >= 0 && r != CF_EDATA) ret = r;   /* unreadable, not refused */
     goto fail;
   }
   const char **fl;
   const size_t *l;
   size_t n;
   int64_t line;
-  int r;
   while ((r = cf_csv_next(f->csv, &fl, &l, &n, &line, &err)) < 0) {
     ret = reject(ud, src->path, line, err ? err : cf_strerror(r));
     cf_free(err);
     err = NULL;
-    if (ret < 0 || r != CF_EDATA) goto fail;
+    if (ret >= 0 && r != CF_EDATA) ret = r;
+    if (ret < 0) goto fail;
   }
   if (r == 0) goto fail;                           /* nothing at all */
   if ((ret = hdr_build(&f->h, fl, n)) < 0) goto fail;
@@ -544,7 +560,8 @@ static int read_records(const struct cfb_aws_file *f, struct cf_csv *c,
       ret = reject(ud, f->src.path, line, err ? err : cf_strerror(r));
       cf_free(err);
       err = NULL;
-      if (ret < 0 || r != CF_EDATA) break;
+      if (ret >= 0 && r != CF_EDATA) ret = r;   /* the rest is unknown */
+      if (ret < 0) break;
       continue;
     }
     struct cfb_cost row;

@@ -62,6 +62,7 @@ static int cmp_str(const void *a, const void *b) {
 /* An AWS manifest: which report files form which assembly of which
  * billing period. */
 struct asm_info {
+  const char *path;              /* the manifest (a walk path) */
   char *id, *period;
   int top;                       /* from a period-level manifest */
   char **keys;
@@ -135,12 +136,52 @@ static int ends_with_key(const char *path, const char *key) {
          (a == b || path[a - b - 1] == '/');
 }
 
+/* Whether a manifest's report key names the file at `path`, `rel` being
+ * that path under the delivery day's folder: the path ends with the key
+ * (the bucket copied with its prefix), or the key ends with rel (copied
+ * from below the prefix, e.g. `aws s3 sync s3://bucket/prefix/ DAY/`). */
+static int names_file(const char *key, const char *path, const char *rel) {
+  return ends_with_key(path, key) || ends_with_key(key, rel);
+}
+
+/* An assembly some of whose report files were delivered must have them
+ * all: its files replace the whole billing period in silver, so a part
+ * still on its way would drop that part's rows from the month. (None
+ * delivered: the manifest names nothing here and changes nothing.) */
+static int check_complete(const struct asm_info *a, size_t nasm,
+                          const struct paths *ps, size_t day_len,
+                          char **errmsg) {
+  for (size_t i = 0; i < nasm; i++) {
+    size_t found = 0, missing = 0;
+    const char *first = NULL;
+    for (size_t k = 0; k < a[i].nkeys; k++) {
+      size_t f = 0;
+      while (f < ps->n && !names_file(a[i].keys[k], ps->v[f],
+                                      ps->v[f] + day_len))
+        f++;
+      if (f < ps->n) found++;
+      else if (!missing++) first = a[i].keys[k];
+    }
+    if (found && missing) {
+      if (errmsg)
+        *errmsg = cf_asprintf("extract: %s: assembly %s names %zu report "
+                              "files, %zu of them not delivered (%s): the "
+                              "delivery is incomplete", a[i].path, a[i].id,
+                              a[i].nkeys, missing, first);
+      return CF_EDATA;
+    }
+  }
+  return 0;
+}
+
 struct ex_ctx {
   FILE *staging;
   struct cfb_rejects *rej;
   struct cf_buf row;
   struct cfb_dayset dates;        /* of the file being read */
   int64_t rows, rejected;
+  int64_t last_line;              /* the last reject, for an error that */
+  char last_reason[256];          /* ends a read (a truncated .gz) */
 };
 
 static int ex_emit(void *ud, const struct cfb_cost *c) {
@@ -156,7 +197,13 @@ static int ex_emit(void *ud, const struct cfb_cost *c) {
 static int ex_reject(void *ud, const char *path, int64_t line,
                      const char *reason) {
   struct ex_ctx *x = ud;
+  size_t pl = strlen(path);
   x->rejected++;
+  x->last_line = line;
+  /* a reason that starts with the path (open errors) says it once */
+  snprintf(x->last_reason, sizeof x->last_reason, "%s",
+           !strncmp(reason, path, pl) && !strncmp(reason + pl, ": ", 2)
+               ? reason + pl + 2 : reason);
   return cfb_rejects_add(x->rej, path, line, reason);
 }
 
@@ -338,6 +385,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   char *sp = NULL, *rp = NULL, *fp = NULL;
   struct cfb_dayset all = {0};         /* over all files */
   int nstaging = 1;                    /* staging files so far */
+  size_t day_len = strlen(landing_day) + 1;    /* paths are "DAY/rel" */
   int ret = cf_mkdir_p(work, 0755);
   const char *what = work;
   st->files = st->rows = st->rejected = 0;
@@ -372,8 +420,11 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     struct asm_info *v = cf_realloc(asms, (nasm + 1) * sizeof *v);
     if (!v) { asm_release(&a, 1); ret = -ENOMEM; goto done; }
     asms = v;
+    a.path = ps.v[i];
     asms[nasm++] = a;
   }
+  if ((ret = check_complete(asms, nasm, &ps, day_len, errmsg)) < 0)
+    goto done;
   for (size_t i = 0; i < ps.n; i++) {
     const char *path = ps.v[i];
     const char *kind = cfb_file_kind(p, path);
@@ -401,7 +452,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     /* Which assembly (if any) names this file; top wins ties. */
     for (size_t a = 0; a < nasm; a++)
       for (size_t k = 0; k < asms[a].nkeys; k++)
-        if (ends_with_key(path, asms[a].keys[k])) {
+        if (names_file(asms[a].keys[k], path, path + day_len)) {
           e.assembly_id = asms[a].id;
           e.billing_period = asms[a].period;
           e.top |= asms[a].top;
@@ -419,6 +470,12 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
       if (!split)
         ret = p == CFB_AWS ? cfb_aws_read(&src, ex_emit, ex_reject, &x)
                            : cfb_gcp_read(&src, ex_emit, ex_reject, &x);
+      /* A file that cannot be read to its end (a truncated .gz) fails
+       * the extract: its rows so far are not the delivery. */
+      if (ret == -EIO && x.rejected > j0 && errmsg && !*errmsg)
+        *errmsg = cf_asprintf("extract: %s:%lld: %s (the file cannot be "
+                              "read to its end)", path,
+                              (long long)x.last_line, x.last_reason);
       if (ret < 0) goto done;
     }
     e.rows = x.rows - r0;

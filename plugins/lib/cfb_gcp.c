@@ -224,21 +224,23 @@ static int read_csv(struct gcp_ctx *x) {
   char **hdr = NULL;
   size_t nhdr = 0;
   struct cf_buf ident = CF_BUF_INIT(0);
-  if (cf_csv_open(x->src->path, &c, &err) < 0) {
+  int r;
+  if ((r = cf_csv_open(x->src->path, &c, &err)) < 0) {
     ret = x->reject(x->ud, x->src->path, 0, err ? err : "cannot open");
+    if (ret >= 0 && r != CF_EDATA) ret = r;   /* unreadable, not refused */
     goto done;
   }
   const char **f;
   const size_t *l;
   size_t n;
   int64_t line;
-  int r;
   while ((r = cf_csv_next(c, &f, &l, &n, &line, &err)) != 0) {
     if (r < 0) {
       ret = x->reject(x->ud, x->src->path, line, err ? err : "read error");
       cf_free(err);
       err = NULL;
-      if (ret < 0 || r != CF_EDATA) goto done;
+      if (ret >= 0 && r != CF_EDATA) ret = r;   /* the rest is unknown */
+      if (ret < 0) goto done;
       continue;
     }
     if (!hdr) {
@@ -418,10 +420,13 @@ static int read_jsonl(struct gcp_ctx *x) {
     if (archive_read_open_filename(ls.ar, x->src->path, 65536) ||
         archive_read_next_header(ls.ar, &e)) {
       ret = x->reject(x->ud, x->src->path, 0, "cannot read gzip");
+      if (ret >= 0) ret = -EIO;
       goto done;
     }
   } else if ((ls.fd = open(x->src->path, O_RDONLY | O_CLOEXEC)) < 0) {
+    int e = -errno;
     ret = x->reject(x->ud, x->src->path, 0, strerror(errno));
+    if (ret >= 0) ret = e;
     goto done;
   }
   for (int64_t line = 1;; line++) {
@@ -432,8 +437,13 @@ static int read_jsonl(struct gcp_ctx *x) {
         goto done;
       continue;
     }
-    if (r < 0) {
-      ret = x->reject(x->ud, x->src->path, line, "read error");
+    if (r < 0) {                     /* e.g. a truncated .gz: stop */
+      const char *why = ls.ar ? archive_error_string(ls.ar) : NULL;
+      char reason[300];
+      snprintf(reason, sizeof reason, "read error: %s",
+               why ? why : cf_strerror(r));
+      ret = x->reject(x->ud, x->src->path, line, reason);
+      if (ret >= 0) ret = r;
       goto done;
     }
     const char *p = ls.line.buf;

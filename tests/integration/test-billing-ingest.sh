@@ -169,6 +169,31 @@ check "malformed: good rows reach silver (2 AWS + 2 GCP + 1 credit)" \
   test "$(rows "$H" 2025-03-01)" = 5
 check "malformed: AWS Credit kept negative" grep -q ',Credit,.*,-0.5,.*,true,' "$S"
 
+# ------------------------------------------- deliveries cut short
+# A .csv.gz still uploading, and a manifest whose second part has not
+# arrived: the run fails naming the file, and nothing reaches the lake.
+C=$T/cut H=$T/home-cut
+d=$(day_dir "$C" aws 2025-03-02); mkdir -p "$d"
+{ echo "$hdr"
+  for i in $(seq 1 30000); do
+    echo "c$i,2025-03-01T00:00:00Z/2025-03-02T00:00:00Z,1,1,Usage,2025-03-01T00:00:00Z,2025-03-02T00:00:00Z,AmazonEC2,0.$(( i * 7919 % 100000 ))$i,USD"
+  done; } | gzip > "$T/full.csv.gz"
+head -c $(( $(stat -c %s "$T/full.csv.gz") / 2 )) "$T/full.csv.gz" > "$d/cur-1.csv.gz"
+run "$H" "$C" 2025-03-02 > "$T/cut.out" 2>&1 || true
+check "truncated gzip: extract fails with file:line and the reason" grep -q \
+  "extract: $d/cur-1.csv.gz:[0-9]*: read error: truncated gzip input" "$T/cut.out"
+check "truncated gzip: nothing in bronze or silver" test ! -e "$H/lake"
+check "truncated gzip: one reject line, not one per retry of the read" \
+  test "$(count "$H/work/billing_ingest/2025-03-02/aws/rejects.csv")" = 1
+d=$(day_dir "$C" aws 2025-03-03); mkdir -p "$d/exp/data" "$d/exp/metadata"
+echo "$hdr" > "$d/exp/data/exp-00001.csv"
+echo '{"executionId":"e9","billingPeriod":{"start":"2025-03-01T00:00:00.000Z"},"dataFiles":["s3://b/p/exp/data/exp-00001.csv","s3://b/p/exp/data/exp-00002.csv"]}' \
+  > "$d/exp/metadata/exp-Manifest.json"
+run "$H" "$C" 2025-03-03 > "$T/cut.out" 2>&1 || true
+check "manifest part missing: extract fails naming it" grep -q \
+  "1 of them not delivered (p/exp/data/exp-00002.csv)" "$T/cut.out"
+check "manifest part missing: nothing in the lake" test ! -e "$H/lake"
+
 # ------------------------------------------------------- availability
 if run "$T/home-none" "$T/nowhere" 2025-04-01 > "$T/none.out" 2>&1; then
   bad "availability: missing input does not succeed"

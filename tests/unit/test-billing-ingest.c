@@ -11,6 +11,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include <jansson.h>
 #include "cf_test.h"
 #include "cfb.h"
@@ -446,6 +448,35 @@ CF_TEST(aws_cur2_snake_names) {
   free(dir);
 }
 
+/* CUR 2.0 has no product_product_name column: the service name legacy CUR
+ * gives (product/ProductName) is the "product_name" key of the product
+ * map, so both formats name the same service alike (a migration must not
+ * split one service's series in two). */
+CF_TEST(aws_cur2_service_name_from_product_map) {
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/cur2.csv", dir);
+  put(path,
+      "identity_line_item_id,identity_time_interval,"
+      "line_item_line_item_type,line_item_usage_start_date,"
+      "line_item_product_code,line_item_unblended_cost,product\n"
+      "a,y,Usage,2025-01-01T03:00:00Z,AmazonEC2,1,\"{\"\"product_name\"\":"
+      "\"\"Amazon Elastic Compute Cloud\"\",\"\"region\"\":\"\"us-east-1\"\"}\"\n"
+      "b,y,Usage,2025-01-01T04:00:00Z,AmazonS3,2,\"{\"\"region\"\":\"\"x\"\"}\"\n"
+      "c,y,Usage,2025-01-01T05:00:00Z,AWSGlue,3,\n");
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
+  CF_ASSERT_EQ(0, s.rejects);
+  CF_ASSERT_STR(s.out.buf,
+    "|Amazon Elastic Compute Cloud|Compute||Usage|2025-01-01T03:00:00Z|1|1|"
+    "|{}|false\n"
+    "|AmazonS3|Storage||Usage|2025-01-01T04:00:00Z|2|2||{}|false\n"
+    "|AWSGlue|Analytics||Usage|2025-01-01T05:00:00Z|3|3||{}|false\n");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
 CF_TEST(aws_rejects) {
   char *dir = mktmp(), path[256];
   snprintf(path, sizeof path, "%s/bad.csv", dir);
@@ -470,6 +501,90 @@ CF_TEST(aws_rejects) {
   cf_buf_reset(&s.rej);
   CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row, on_reject, &s));
   CF_ASSERT_CONTAINS(s.rej.buf, "not a CUR file");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
+/* Writes `rows` lines (row(i)) gzipped to path, then keeps only the
+ * first half of the compressed bytes: a delivery cut short. */
+static void put_cut_gzip(const char *path, const char *header,
+                         void (*row)(struct cf_buf *, int), int rows) {
+  struct cf_buf t = CF_BUF_INIT(0);
+  cf_buf_adds(&t, header);
+  for (int i = 0; i < rows; i++) row(&t, i);
+  struct archive *a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_raw(a);
+  CF_ASSERT_EQ(ARCHIVE_OK, archive_write_open_filename(a, path));
+  struct archive_entry *e = archive_entry_new();
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_write_header(a, e);
+  archive_write_data(a, t.buf, t.len);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  cf_buf_release(&t);
+  struct stat st;
+  CF_ASSERT_EQ(0, stat(path, &st));
+  CF_ASSERT_EQ(0, truncate(path, st.st_size / 2));
+}
+
+static void cur_row(struct cf_buf *b, int i) {
+  cf_buf_addf(b, "L%d,2025-01-01T00:00:00Z/2025-01-02T00:00:00Z,Usage,"
+              "2025-01-01T00:00:00Z,%d.%07d\n", i, i % 977,
+              (int)((unsigned)i * 2654435761u % 10000000u));
+}
+
+static void gcp_line(struct cf_buf *b, int i) {
+  cf_buf_addf(b, "{\"billing_account_id\":\"B\",\"usage_start_time\":"
+              "\"2025-01-01T00:00:00Z\",\"cost\":%d.%07d}\n", i % 977,
+              (int)((unsigned)i * 2654435761u % 10000000u));
+}
+
+static void gcp_csv_row(struct cf_buf *b, int i) {
+  cf_buf_addf(b, "B,2025-01-01 00:00:00 UTC,%d.%07d\n", i % 977,
+              (int)((unsigned)i * 2654435761u % 10000000u));
+}
+
+/* Stops a reader that would go on rejecting forever. */
+static int on_reject_capped(void *ud, const char *path, int64_t line,
+                            const char *reason) {
+  struct sink *s = ud;
+  on_reject(ud, path, line, reason);
+  return s->rejects > 100 ? -1 : 0;
+}
+
+/* A truncated .gz is not a file with one bad line: the reader reports it
+ * once and returns -EIO, so extract fails instead of staging (and later
+ * publishing) the rows before the cut as the whole delivery. It used to
+ * report the same read error again and again, without end. */
+CF_TEST(truncated_gzip_fails_the_read) {
+  char *dir = mktmp(), path[256];
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  snprintf(path, sizeof path, "%s/cur-1.csv.gz", dir);
+  put_cut_gzip(path, "identity/LineItemId,identity/TimeInterval,"
+               "lineItem/LineItemType,lineItem/UsageStartDate,"
+               "lineItem/UnblendedCost\n", cur_row, 60000);
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(-EIO, cfb_aws_read(&src, on_row, on_reject_capped, &s));
+  CF_ASSERT_EQ(1, s.rejects);
+  CF_ASSERT_CONTAINS(s.rej.buf, "read error: truncated gzip input");
+  CF_ASSERT(count_lines(s.out.buf) > 1000);
+  snprintf(path, sizeof path, "%s/export.jsonl.gz", dir);
+  put_cut_gzip(path, "", gcp_line, 60000);
+  cf_buf_reset(&s.rej);
+  s.rejects = 0;
+  CF_ASSERT_EQ(-EIO, cfb_gcp_read(&src, on_row, on_reject_capped, &s));
+  CF_ASSERT_EQ(1, s.rejects);
+  CF_ASSERT_CONTAINS(s.rej.buf, "read error: truncated gzip input");
+  snprintf(path, sizeof path, "%s/export.csv.gz", dir);
+  put_cut_gzip(path, "billing_account_id,usage_start_time,cost\n",
+               gcp_csv_row, 60000);
+  cf_buf_reset(&s.rej);
+  s.rejects = 0;
+  CF_ASSERT_EQ(-EIO, cfb_gcp_read(&src, on_row, on_reject_capped, &s));
+  CF_ASSERT_EQ(1, s.rejects);
   cf_buf_release(&s.out);
   cf_buf_release(&s.rej);
   free(dir);
@@ -895,6 +1010,80 @@ CF_TEST(silver_dedupe_latest_wins_and_snapshots) {
   }
   cf_buf_release(&pub);
   cf_buf_release(&t);
+  free(root);
+}
+
+/* Puts a CUR 2.0-style snapshot under DAY/exp/ as `aws s3 sync
+ * s3://bucket/pre/ DAY/` leaves it -- the report keys keep the "pre/"
+ * the copy dropped: a manifest naming `parts` files and, of those, the
+ * first `delivered`, part k holding row Kk (cost `cost`) unless k is
+ * `skip`. */
+static void put_snapshot(const char *land, const char *day, const char *id,
+                         int parts, int delivered, int skip,
+                         const char *cost) {
+  char p[700];
+  struct cf_buf t = CF_BUF_INIT(0), m = CF_BUF_INIT(0);
+  cf_buf_addf(&m, "{\"executionId\":\"%s\",\"billingPeriod\":{\"start\":"
+              "\"2025-01-01T00:00:00.000Z\"},\"dataFiles\":[", id);
+  for (int k = 1; k <= parts; k++) {
+    cf_buf_addf(&m, "%s\"s3://bucket/pre/exp/data/BILLING_PERIOD=2025-01/"
+                "exp-%05d.csv\"", k > 1 ? "," : "", k);
+    if (k > delivered) continue;
+    cf_buf_reset(&t);
+    cf_buf_adds(&t, cur_hdr);
+    if (k != skip)
+      cf_buf_addf(&t, "K%d,I,,2025-01-01,A,Usage,2025-01-01T0%d:00:00Z,"
+                  "AmazonS3,%s\n", k, k, cost);
+    snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=%s/exp/data/"
+             "BILLING_PERIOD=2025-01/exp-%05d.csv", land, day, k);
+    put(p, t.buf);
+  }
+  cf_buf_adds(&m, "]}");
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=01/day=%s/exp/metadata/"
+           "BILLING_PERIOD=2025-01/exp-Manifest.json", land, day);
+  put(p, m.buf);
+  cf_buf_release(&t);
+  cf_buf_release(&m);
+}
+
+/* Report keys name the files even when the landing copy left out the
+ * bucket prefix (they were plain files before: a row the newer snapshot
+ * dropped stayed in silver); and a snapshot some of whose files have not
+ * arrived fails the extract instead of replacing the month with the
+ * parts that have. */
+CF_TEST(snapshot_keys_without_prefix_and_incomplete_deliveries) {
+  char *root = mktmp(), home[300], land[300];
+  snprintf(home, sizeof home, "%s/home", root);
+  snprintf(land, sizeof land, "%s/land", root);
+  struct cf_buf pub = CF_BUF_INIT(0);
+  put_snapshot(land, "02", "e1", 2, 2, 0, "1.5");
+  ingest_day(home, land, "2025-01-02", &pub);
+  char *s = cost_column(home, "2025-01-01");
+  CF_ASSERT_EQ(1 + 2, count_lines(s));
+  free(s);
+  /* The next snapshot restates K1 and no longer has K2. */
+  put_snapshot(land, "03", "e2", 2, 2, 2, "2.5");
+  ingest_day(home, land, "2025-01-03", &pub);
+  s = cost_column(home, "2025-01-01");
+  CF_ASSERT_EQ(1 + 1, count_lines(s));
+  CF_ASSERT_CONTAINS(s, "K1|");
+  CF_ASSERT_CONTAINS(s, ",2.5,");
+  free(s);
+  /* Part 2 of e3 is still on its way. */
+  put_snapshot(land, "04", "e3", 2, 1, 0, "9");
+  char day[600], *work = cfb_work_dir(home, "t", "2025-01-04", CFB_AWS);
+  snprintf(day, sizeof day, "%s/aws/year=2025/month=01/day=04", land);
+  struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+  struct cfb_extract_opts eo = {0};
+  char *err = NULL;
+  CF_ASSERT_EQ(CF_EDATA, cfb_extract(CFB_AWS, day, work, &eo, &st, &err));
+  CF_ASSERT_CONTAINS(err, "exp-Manifest.json: assembly e3 names 2 report "
+                     "files, 1 of them not delivered (pre/exp/data/"
+                     "BILLING_PERIOD=2025-01/exp-00002.csv)");
+  cf_free(err);
+  cf_free(work);
+  cf_buf_release(&st.usage_dates);
+  cf_buf_release(&pub);
   free(root);
 }
 

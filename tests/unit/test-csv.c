@@ -1,8 +1,10 @@
 /* Unit tests for the streaming CSV reader (core/csv.c). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include "cf_test.h"
@@ -417,10 +419,8 @@ CF_TEST(zip_without_csv_member_is_refused) {
   expect_refused(path, "zip holds no csv member");
 }
 
-CF_TEST(gzip_written_here) {
-  char path[600];
-  write_tmp("dummy", "", 0);
-  snprintf(path, sizeof path, "%s/small.csv.gz", tmpdir);
+/* Writes the n bytes at body gzipped to path. */
+static void write_gzip(const char *path, const char *body, size_t n) {
   struct archive *a = archive_write_new();
   archive_write_add_filter_gzip(a);
   archive_write_set_format_raw(a);
@@ -428,14 +428,74 @@ CF_TEST(gzip_written_here) {
   struct archive_entry *e = archive_entry_new();
   archive_entry_set_filetype(e, AE_IFREG);
   archive_write_header(a, e);
-  const char *body = "\xEF\xBB\xBFk,v\r\n1,\"2\"\r\n";
-  archive_write_data(a, body, strlen(body));
+  archive_write_data(a, body, n);
   archive_entry_free(e);
   archive_write_close(a);
   archive_write_free(a);
+}
+
+CF_TEST(gzip_written_here) {
+  char path[600];
+  write_tmp("dummy", "", 0);
+  snprintf(path, sizeof path, "%s/small.csv.gz", tmpdir);
+  const char *body = "\xEF\xBB\xBFk,v\r\n1,\"2\"\r\n";
+  write_gzip(path, body, strlen(body));
   char *got = dump(path);
   CF_ASSERT_STR(got, "1:k|v\n2:1|2\n");
   free(got);
+}
+
+/* A .gz cut short (a delivery still uploading): the records before the
+ * cut are handed out, then the read fails with -EIO, not CF_EDATA -- a
+ * caller that skips CF_EDATA records and reads on must stop -- and keeps
+ * failing the same way instead of reading the broken stream again (which
+ * gave a fresh error per call: a reader that went on wrote rejects until
+ * the disk was full). */
+CF_TEST(truncated_gzip_ends_the_input) {
+  char path[600];
+  write_tmp("dummy", "", 0);
+  snprintf(path, sizeof path, "%s/cut.csv.gz", tmpdir);
+  struct cf_buf body = CF_BUF_INIT(0);
+  unsigned seed = 1;
+  for (int i = 0; i < 40000; i++) {        /* ~1 MB, not very compressible */
+    seed = seed * 1103515245u + 12345u;
+    cf_buf_addf(&body, "id%d,%u.%u\n", i, seed >> 8, seed);
+  }
+  write_gzip(path, body.buf, body.len);
+  cf_buf_release(&body);
+  struct stat st;
+  CF_ASSERT_EQ(0, stat(path, &st));
+  CF_ASSERT_EQ(0, truncate(path, st.st_size / 2));
+  struct cf_csv *c;
+  char *err = NULL;
+  CF_ASSERT_EQ(0, cf_csv_open(path, &c, &err));
+  const char **f;
+  const size_t *l;
+  size_t n;
+  int64_t line;
+  int r, rows = 0;
+  while ((r = cf_csv_next(c, &f, &l, &n, &line, &err)) == 1) rows++;
+  CF_ASSERT_EQ(-EIO, r);
+  CF_ASSERT_CONTAINS(err, "read error: truncated gzip input");
+  cf_free(err);
+  CF_ASSERT(rows > 1000 && rows < 40000);
+  for (int k = 0; k < 3; k++) {
+    err = NULL;
+    CF_ASSERT_EQ(-EIO, cf_csv_next(c, &f, &l, &n, &line, &err));
+    cf_free(err);
+  }
+  cf_csv_close(c);
+  /* Cut inside the gzip header: -EIO as well, from the open or from the
+   * first read. */
+  CF_ASSERT_EQ(0, truncate(path, 20));
+  err = NULL;
+  r = cf_csv_open(path, &c, &err);
+  if (r == 0) {
+    r = cf_csv_next(c, &f, &l, &n, &line, &err);
+    cf_csv_close(c);
+  }
+  CF_ASSERT_EQ(-EIO, r);
+  cf_free(err);
 }
 
 CF_TEST_MAIN()
