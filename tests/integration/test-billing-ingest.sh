@@ -193,6 +193,15 @@ run "$H" "$C" 2025-03-03 > "$T/cut.out" 2>&1 || true
 check "manifest part missing: extract fails naming it" grep -q \
   "1 of them not delivered (p/exp/data/exp-00002.csv)" "$T/cut.out"
 check "manifest part missing: nothing in the lake" test ! -e "$H/lake"
+# a Parquet Data Export beside nothing else: not read, so the run fails
+# rather than publish the day without its rows
+d=$(day_dir "$C" aws 2025-03-04); mkdir -p "$d/exp/data"
+printf 'PAR1\0\0PAR1' > "$d/exp/data/exp-00001.snappy.parquet"
+if run "$H" "$C" 2025-03-04 > "$T/pq.out" 2>&1; then pq=0; else pq=$?; fi
+check "parquet delivery: the run fails (exit 1)" test "$pq" = 1
+check "parquet delivery: extract names the file and says what to do" grep -q \
+  "extract: $d/exp/data/exp-00001.snappy.parquet: a Parquet file; costflow reads billing exports as CSV" "$T/pq.out"
+check "parquet delivery: nothing in the lake" test ! -e "$H/lake"
 
 # ------------------------------------------------------- availability
 if run "$T/home-none" "$T/nowhere" 2025-04-01 > "$T/none.out" 2>&1; then
