@@ -67,6 +67,7 @@ int cmd_backfill(int argc, char **argv, struct cf_cli *cli) {
   }
   struct cf_runner r;
   int code = cf_runner_open(&r, cli, argv[optind]);
+  if (!code) cf_conf_warn_unknown(r.dag, conf);
   char *conf_s = json_dumps(conf, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(conf);
   size_t ndates = (size_t)(d2 - d1 + 1), nrun = 0;

@@ -54,6 +54,7 @@ int cmd_rerun(int argc, char **argv, struct cf_cli *cli) {
   }
   struct cf_runner r;
   int code = cf_runner_open(&r, cli, argv[optind]);
+  if (!code) cf_conf_warn_unknown(r.dag, conf);
   unsigned char *sel = NULL;
   struct cf_run_row run = {0};
   int lock = -1;

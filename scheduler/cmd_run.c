@@ -52,6 +52,7 @@ int cmd_run(int argc, char **argv, struct cf_cli *cli) {
   struct cf_runner r;
   code = cf_runner_open(&r, cli, argv[optind]);
   if (code) goto done;
+  cf_conf_warn_unknown(r.dag, conf);
   /* with a scheduler running, the run is only created here (idempotent)
    * and handed over: whoever drives it holds the lock */
   int daemon = cf_runner_daemon_running(cli);

@@ -270,6 +270,24 @@ int cf_conf_add(json_t *obj, const char *kv) {
   return 0;
 }
 
+void cf_conf_warn_unknown(const struct cf_dag *dag, const json_t *conf) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)conf, key, v) {
+    if (json_object_get(dag->params, key)) continue;
+    struct cf_buf names = CF_BUF_INIT(0);
+    const char *k;
+    json_t *w;
+    json_object_foreach(dag->params, k, w)
+      cf_buf_addf(&names, "%s%s", names.len ? ", " : "", k);
+    fprintf(stderr, "costflow: warning: --conf %s: DAG %s has no param '%s' "
+            "(%s%s); passed to the run as given\n", key, dag->id, key,
+            names.len ? "its params: " : "it has no params",
+            names.len ? names.buf : "");
+    cf_buf_release(&names);
+  }
+}
+
 /* ---- hand-off to a running daemon --------------------------------------- */
 
 int cf_runner_daemon_running(struct cf_cli *cli) {

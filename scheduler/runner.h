@@ -77,5 +77,9 @@ int cf_runner_see_through(struct cf_runner *r, const struct cf_run_row *run,
 void cf_print_tasks(struct cf_store *st, int64_t run_pk, int json);
 /* Parses "--conf KEY=VALUE" into obj. Returns 0 or -1 (bad form). */
 int cf_conf_add(json_t *obj, const char *kv);
+/* Warns on stderr of each conf key that is not a DAG param: a typo
+ * (`landng=`) would otherwise leave the DAG's default in force unseen.
+ * Not an error: plugins may read run conf keys of their own. */
+void cf_conf_warn_unknown(const struct cf_dag *dag, const json_t *conf);
 
 #endif

@@ -129,6 +129,11 @@ contains "reason names the param and value" \
   "param 'seconds' must be an int, got 'soon' after rendering"
 expect_exit 0 "the same DAG with a good value succeeds" \
   "$COSTFLOW" --dags "$D" run typed --date 2025-01-02 --conf secs=0
+eq "a --conf key the DAG has as a param: no warning" "$(cat "$TMP/err")" ""
+expect_exit 0 "a --conf key the DAG does not have: the run still goes" \
+  "$COSTFLOW" --dags "$D" run typed --date 2025-01-03 --conf secs=0 --conf sces=1
+eq "... with a warning naming it and the DAG's params" "$(cat "$TMP/err")" \
+  "costflow: warning: --conf sces: DAG typed has no param 'sces' (its params: secs); passed to the run as given"
 
 # interrupt: SIGTERM stops the run; running it again resumes, success kept
 cat >"$D/slow.yaml" <<'YAML'
