@@ -126,6 +126,25 @@ done:
   cfb_groups_release(&svc);
 }
 
+/* The cells of the current row of st, then the row's end, in both
+ * formats (the HTML <tr> is the caller's). */
+static void row_cells(struct rep *r, sqlite3_stmt *st,
+                      const char *const *cols, int ncols) {
+  rep_ok(r, cf_buf_adds(&r->m, "|"));
+  for (int c = 0; c < ncols; c++) {
+    const char *v = (const char *)sqlite3_column_text(st, c);
+    rep_ok(r, cf_buf_addf(&r->h, "<td%s>",
+                          cols[c][0] == '$' ? " class=\"n\"" : ""));
+    rep_ok(r, cfb_html_esc(&r->h, v ? v : ""));
+    rep_ok(r, cf_buf_adds(&r->h, "</td>"));
+    rep_ok(r, cf_buf_adds(&r->m, " "));
+    rep_ok(r, md_esc(&r->m, v ? v : ""));
+    rep_ok(r, cf_buf_adds(&r->m, " |"));
+  }
+  rep_ok(r, cf_buf_adds(&r->h, "</tr>\n"));
+  rep_ok(r, cf_buf_adds(&r->m, "\n"));
+}
+
 /* Runs sql (?1 = date) for each run date and prints rows as one table in
  * both formats. Columns whose header starts with '$' are right-aligned. */
 static void table(struct rep *r, const char *title, const char *sql,
@@ -158,19 +177,7 @@ static void table(struct rep *r, const char *title, const char *sql,
         rep_ok(r, cf_buf_adds(&r->m, "\n"));
       }
       rep_ok(r, cf_buf_adds(&r->h, "<tr>"));
-      rep_ok(r, cf_buf_adds(&r->m, "|"));
-      for (int c = 0; c < ncols; c++) {
-        const char *v = (const char *)sqlite3_column_text(st, c);
-        rep_ok(r, cf_buf_addf(&r->h, "<td%s>",
-                              cols[c][0] == '$' ? " class=\"n\"" : ""));
-        rep_ok(r, cfb_html_esc(&r->h, v ? v : ""));
-        rep_ok(r, cf_buf_adds(&r->h, "</td>"));
-        rep_ok(r, cf_buf_adds(&r->m, " "));
-        rep_ok(r, md_esc(&r->m, v ? v : ""));
-        rep_ok(r, cf_buf_adds(&r->m, " |"));
-      }
-      rep_ok(r, cf_buf_adds(&r->h, "</tr>\n"));
-      rep_ok(r, cf_buf_adds(&r->m, "\n"));
+      row_cells(r, st, cols, ncols);
     }
     sqlite3_reset(st);
   }
@@ -238,19 +245,7 @@ static void dq_table(struct rep *r) {
     const char *res = (const char *)sqlite3_column_text(st, 5);
     rep_ok(r, cf_buf_addf(&r->h, "<tr class=\"%s\">",
                           strcmp(res, "pass") ? "bad" : "ok"));
-    rep_ok(r, cf_buf_adds(&r->m, "|"));
-    for (int c = 0; c < 6; c++) {
-      const char *v = (const char *)sqlite3_column_text(st, c);
-      rep_ok(r, cf_buf_addf(&r->h, "<td%s>",
-                            cols[c][0] == '$' ? " class=\"n\"" : ""));
-      rep_ok(r, cfb_html_esc(&r->h, v ? v : ""));
-      rep_ok(r, cf_buf_adds(&r->h, "</td>"));
-      rep_ok(r, cf_buf_adds(&r->m, " "));
-      rep_ok(r, md_esc(&r->m, v ? v : ""));
-      rep_ok(r, cf_buf_adds(&r->m, " |"));
-    }
-    rep_ok(r, cf_buf_adds(&r->h, "</tr>\n"));
-    rep_ok(r, cf_buf_adds(&r->m, "\n"));
+    row_cells(r, st, cols, 6);
   }
   rep_ok(r, cf_buf_adds(&r->h, rows ? "</table>\n" : "<p>No rules ran.</p>\n"));
   if (!rows) cf_buf_adds(&r->m, "No rules ran.\n");
