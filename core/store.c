@@ -194,6 +194,11 @@ static char *col_text(sqlite3_stmt *s, int i) {
   return t ? cf_strdup((const char *)t) : NULL;
 }
 
+/* True unless col_text(s, i) gave NULL for a value it could not copy. */
+static int col_copied(sqlite3_stmt *s, int i, const char *v) {
+  return v || sqlite3_column_type(s, i) == SQLITE_NULL;
+}
+
 static int64_t col_i64(sqlite3_stmt *s, int i) {
   return sqlite3_column_type(s, i) == SQLITE_NULL ? 0
                                                   : sqlite3_column_int64(s, i);
@@ -292,7 +297,8 @@ void cf_run_rows_free(struct cf_run_row *v, size_t n) {
 #define RUN_COLS "id, dag_id, run_id, kind, state, conf, logical_date, " \
                  "created_us, start_us, end_us"
 
-static void read_run(sqlite3_stmt *s, struct cf_run_row *r) {
+/* 0, or -ENOMEM (a text it could not copy: never a NULL field). */
+static int read_run(sqlite3_stmt *s, struct cf_run_row *r) {
   r->id = sqlite3_column_int64(s, 0);
   r->dag_id = col_text(s, 1);
   r->run_id = col_text(s, 2);
@@ -303,6 +309,9 @@ static void read_run(sqlite3_stmt *s, struct cf_run_row *r) {
   r->created_us = col_i64(s, 7);
   r->start_us = col_i64(s, 8);
   r->end_us = col_i64(s, 9);
+  return col_copied(s, 1, r->dag_id) && col_copied(s, 2, r->run_id) &&
+         col_copied(s, 3, r->kind) && col_copied(s, 4, r->state) &&
+         col_copied(s, 5, r->conf) ? 0 : -ENOMEM;
 }
 
 static int run_one(struct cf_store *st, sqlite3_stmt *s,
@@ -310,7 +319,7 @@ static int run_one(struct cf_store *st, sqlite3_stmt *s,
   if (!s) return CF_ESTORE;
   int rc = sqlite3_step(s);
   int r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CF_ENOTFOUND : CF_ESTORE;
-  if (!r) read_run(s, out);
+  if (!r && (r = read_run(s, out)) < 0) cf_run_row_release(out);
   stmt_done(st, s);
   return r;
 }
@@ -362,17 +371,25 @@ int cf_store_run_list(struct cf_store *st, const char *dag_id, int limit,
   if (!s) return CF_ESTORE;
   struct cf_run_row *v = NULL;
   size_t cnt = 0, alloc = 0;
-  int rc;
+  int rc, r = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (cnt == alloc && cf_grow(&v, &alloc, cnt + 1, sizeof *v, 16) < 0)
+    if (cnt == alloc && cf_grow(&v, &alloc, cnt + 1, sizeof *v, 16) < 0) {
+      r = -ENOMEM;
       break;
+    }
     memset(&v[cnt], 0, sizeof v[cnt]);
-    read_run(s, &v[cnt++]);
+    if ((r = read_run(s, &v[cnt++])) < 0) break;
   }
   stmt_done(st, s);
+  if (r == 0 && rc != SQLITE_DONE) r = CF_ESTORE;
+  if (r < 0) {                    /* never some of the rows */
+    cf_run_rows_free(v, cnt);
+    v = NULL;
+    cnt = 0;
+  }
   *out = v;
   *n = cnt;
-  return rc == SQLITE_DONE ? 0 : CF_ESTORE;
+  return r;
 }
 
 int cf_store_run_set_state(struct cf_store *st, int64_t pk,
@@ -416,7 +433,8 @@ void cf_ti_rows_free(struct cf_ti_row *v, size_t n) {
   "try_number, max_tries, exit_code, signal, start_us, end_us, "       \
   "next_retry_us, pid, pid_start"
 
-static void read_ti(sqlite3_stmt *s, struct cf_ti_row *t) {
+/* 0, or -ENOMEM (a text it could not copy: never a NULL field). */
+static int read_ti(sqlite3_stmt *s, struct cf_ti_row *t) {
   t->id = sqlite3_column_int64(s, 0);
   t->run_pk = sqlite3_column_int64(s, 1);
   t->task_id = col_text(s, 2);
@@ -433,6 +451,9 @@ static void read_ti(sqlite3_stmt *s, struct cf_ti_row *t) {
   t->next_retry_us = col_i64(s, 13);
   t->pid = col_i64(s, 14);
   t->pid_start = col_i64(s, 15);
+  return col_copied(s, 2, t->task_id) && col_copied(s, 3, t->state) &&
+         col_copied(s, 4, t->plugin) && col_copied(s, 5, t->params) &&
+         col_copied(s, 6, t->reason) ? 0 : -ENOMEM;
 }
 
 int cf_store_ti_ensure(struct cf_store *st, int64_t run_pk,
@@ -450,17 +471,25 @@ int cf_store_ti_list(struct cf_store *st, int64_t run_pk,
   if (!s) return CF_ESTORE;
   struct cf_ti_row *v = NULL;
   size_t cnt = 0, alloc = 0;
-  int rc;
+  int rc, r = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (cnt == alloc && cf_grow(&v, &alloc, cnt + 1, sizeof *v, 16) < 0)
+    if (cnt == alloc && cf_grow(&v, &alloc, cnt + 1, sizeof *v, 16) < 0) {
+      r = -ENOMEM;
       break;
+    }
     memset(&v[cnt], 0, sizeof v[cnt]);
-    read_ti(s, &v[cnt++]);
+    if ((r = read_ti(s, &v[cnt++])) < 0) break;
   }
   stmt_done(st, s);
+  if (r == 0 && rc != SQLITE_DONE) r = CF_ESTORE;
+  if (r < 0) {                    /* never some of the rows */
+    cf_ti_rows_free(v, cnt);
+    v = NULL;
+    cnt = 0;
+  }
   *out = v;
   *n = cnt;
-  return rc == SQLITE_DONE ? 0 : CF_ESTORE;
+  return r;
 }
 
 int cf_store_ti_get(struct cf_store *st, int64_t ti_pk,
@@ -470,7 +499,7 @@ int cf_store_ti_get(struct cf_store *st, int64_t ti_pk,
   if (!s) return CF_ESTORE;
   int rc = sqlite3_step(s);
   int r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CF_ENOTFOUND : CF_ESTORE;
-  if (!r) read_ti(s, out);
+  if (!r && (r = read_ti(s, out)) < 0) cf_ti_row_release(out);
   stmt_done(st, s);
   return r;
 }
@@ -556,7 +585,7 @@ int cf_store_attempt_ti(struct cf_store *st, int64_t attempt_pk,
     *ti_pk = sqlite3_column_int64(s, 0);
     *try_number = sqlite3_column_int(s, 1);
     if (log_path) *log_path = col_text(s, 2);
-    r = 0;
+    r = log_path && !col_copied(s, 2, *log_path) ? -ENOMEM : 0;
   }
   stmt_done(st, s);
   return r;
@@ -582,7 +611,7 @@ int cf_store_output_get(struct cf_store *st, int64_t run_pk,
   int r = CF_ENOTFOUND;
   if (sqlite3_step(s) == SQLITE_ROW) {
     *value = col_text(s, 0);
-    r = 0;
+    r = col_copied(s, 0, *value) ? 0 : -ENOMEM;
   }
   stmt_done(st, s);
   return r;

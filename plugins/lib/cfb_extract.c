@@ -70,13 +70,16 @@ struct asm_info {
   size_t nkeys;
 };
 
+/* Frees what one manifest holds (a itself is the caller's). */
+static void asm_clear(struct asm_info *a) {
+  cf_free(a->id);
+  cf_free(a->period);
+  for (size_t k = 0; k < a->nkeys; k++) cf_free(a->keys[k]);
+  cf_free(a->keys);
+}
+
 static void asm_release(struct asm_info *a, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    cf_free(a[i].id);
-    cf_free(a[i].period);
-    for (size_t k = 0; k < a[i].nkeys; k++) cf_free(a[i].keys[k]);
-    cf_free(a[i].keys);
-  }
+  for (size_t i = 0; i < n; i++) asm_clear(&a[i]);
   cf_free(a);
 }
 
@@ -109,26 +112,28 @@ static int parse_manifest(const char *path, struct asm_info *a) {
   a->period = cf_strdup(ps);
   a->nkeys = 0;
   a->keys = cf_calloc(json_array_size(keys) + 1, sizeof *a->keys);
+  int oom = !a->id || !a->period || !a->keys;
   size_t i;
   json_t *k;
   json_array_foreach(keys, i, k) {
     const char *s = json_string_value(k);
-    if (!s || !a->keys) continue;
+    if (!s || oom) continue;
     if (!strncmp(s, "s3://", 5)) {          /* s3://bucket/key -> key */
       const char *slash = strchr(s + 5, '/');
       s = slash ? slash + 1 : s;
     }
-    a->keys[a->nkeys++] = cf_strdup(s);
+    /* a key it could not copy is an error, never a NULL key */
+    if (!(a->keys[a->nkeys++] = cf_strdup(s))) oom = 1;
   }
   /* A manifest inside its assembly folder is assembly level; the one in
    * the period folder names the latest assembly. */
   const char *slash = strrchr(path, '/');
   size_t dl = slash ? (size_t)(slash - path) : 0;
-  size_t il = strlen(a->id);
+  size_t il = oom ? 0 : strlen(a->id);
   a->top = !(il && dl >= il && !strncmp(path + dl - il, a->id, il) &&
              (dl == il || path[dl - il - 1] == '/'));
   json_decref(o);
-  return a->id && a->period && a->keys ? 0 : -ENOMEM;
+  return oom ? -ENOMEM : 0;
 }
 
 static int ends_with_key(const char *path, const char *key) {
@@ -415,16 +420,16 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
     if (!kind || strcmp(kind, "aws_manifest")) continue;
     struct asm_info a;
     int r = parse_manifest(ps.v[i], &a);
-    if (r == -ENOMEM) { asm_release(&a, 1); ret = r; goto done; }
+    if (r == -ENOMEM) { asm_clear(&a); ret = r; goto done; }
     if (r < 0 || !*a.id) {
-      asm_release(&a, 1);
+      asm_clear(&a);
       if ((ret = cfb_rejects_add(&rej, ps.v[i], 0, "unreadable manifest")) < 0)
         goto done;
       st->rejected++;
       continue;
     }
     struct asm_info *v = cf_realloc(asms, (nasm + 1) * sizeof *v);
-    if (!v) { asm_release(&a, 1); ret = -ENOMEM; goto done; }
+    if (!v) { asm_clear(&a); ret = -ENOMEM; goto done; }
     asms = v;
     a.path = ps.v[i];
     asms[nasm++] = a;
@@ -517,13 +522,14 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   what = fp;
   if ((ret = cf_write_file_atomic(fp, files.buf, files.len)) < 0) goto done;
   cf_buf_reset(&st->usage_dates);
-  cf_buf_addch(&st->usage_dates, '[');
-  for (size_t k = 0; k < all.n; k++) {
+  /* a date it could not add is an error, never a shorter list */
+  ret = cf_buf_addch(&st->usage_dates, '[');
+  for (size_t k = 0; k < all.n && ret == 0; k++) {
     char d[11];
     cf_date_format(all.v[k], d);
-    cf_buf_addf(&st->usage_dates, "%s\"%s\"", k ? "," : "", d);
+    ret = cf_buf_addf(&st->usage_dates, "%s\"%s\"", k ? "," : "", d);
   }
-  ret = cf_buf_addch(&st->usage_dates, ']');
+  if (ret == 0) ret = cf_buf_addch(&st->usage_dates, ']');
 done:
   if (ret < 0 && errmsg && !*errmsg)
     *errmsg = cf_asprintf("extract %s: %s", what, cf_strerror(ret));

@@ -319,16 +319,16 @@ int cfb_bronze_load_all(const char *home, struct cfb_entries *es,
           cf_free(dir);
           cf_free(mp);
         }
-        free_list(dd, nd);
       mnext:
+        free_list(dd, nd);      /* what list_dir got before it failed, too */
         cf_free(md);
       }
-      free_list(ms, nm);
     ynext:
+      free_list(ms, nm);
       cf_free(yd);
     }
-    free_list(ys, ny);
   next:
+    free_list(ys, ny);
     cf_free(root);
   }
   return ret;

@@ -136,6 +136,7 @@ int cfb_partition_stage(const char *dir, const char *dataset,
       dataset, partition, (long long)st->version, (long long)rows,
       st->checksum, inputs_json);
   cf_free(path);
+  path = NULL;                   /* freed again below if manifest failed */
   ret = -ENOMEM;
   if (!manifest || !(path = cf_asprintf("%s/_manifest.json", st->vdir)))
     goto done;

@@ -24,12 +24,20 @@ struct rep {
   int err;
 };
 
-static void md_esc(struct cf_buf *b, const char *s) {
-  for (; s && *s; s++) {
+static int md_esc(struct cf_buf *b, const char *s) {
+  int r = 0;
+  for (; s && *s && r == 0; s++) {
     if (*s == '|' || *s == '\\' || *s == '*' || *s == '_' || *s == '`')
-      cf_buf_addch(b, '\\');
-    cf_buf_addch(b, *s == '\n' ? ' ' : *s);
+      r = cf_buf_addch(b, '\\');
+    if (r == 0) r = cf_buf_addch(b, *s == '\n' ? ' ' : *s);
   }
+  return r;
+}
+
+/* Keeps the first failed write: a report missing a piece it could not
+ * hold is an error, never returned as built. */
+static void rep_ok(struct rep *r, int ret) {
+  if (ret < 0 && !r->err) r->err = ret;
 }
 
 /* Daily series per key over the window: rows (key, usage_date, cost). */
@@ -55,12 +63,15 @@ static int series(struct rep *r, const char *sql, struct cfb_groups *g) {
       continue;
     const char *keys[1] = {k ? k : ""};
     struct cfb_group *gr = cfb_groups_get(g, keys, NULL);
-    if (!gr) break;
+    if (!gr) {
+      rc = -ENOMEM;
+      break;
+    }
     gr->sums[d - r->first] = cf_dec_add(gr->sums[d - r->first], v);
     gr->sums[r->nx] = cf_dec_add(gr->sums[r->nx], v);
   }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? 0 : CF_ESTORE;
+  return rc == SQLITE_DONE ? 0 : rc == -ENOMEM ? rc : CF_ESTORE;
 }
 
 static int cmp_total(const void *a, const void *b, void *nx) {
@@ -75,15 +86,20 @@ static void charts(struct rep *r) {
   struct cfb_series s[TOP_SERVICES];
   const char *labels[TOP_BARS];
   cf_dec vals[TOP_BARS];
-  int ok = series(r, "SELECT provider||' '||currency, usage_date,"
+  int rp = series(r, "SELECT provider||' '||currency, usage_date,"
                   " billed_cost FROM agg_daily_provider WHERE usage_date"
-                  " BETWEEN ?1 AND ?2", &prov) == 0;
-  ok &= series(r, "SELECT provider||' / '||service_name, usage_date,"
-               " billed_cost FROM fact_daily_cost WHERE usage_date"
-               " BETWEEN ?1 AND ?2", &svc) == 0;
-  cf_buf_addf(&r->h, "<h2>Spend over time (%s to %s)</h2>\n", r->from, r->to);
+                  " BETWEEN ?1 AND ?2", &prov);
+  int rs = series(r, "SELECT provider||' / '||service_name, usage_date,"
+                  " billed_cost FROM fact_daily_cost WHERE usage_date"
+                  " BETWEEN ?1 AND ?2", &svc);
+  int ok = rp == 0 && rs == 0;
+  if (rp == -ENOMEM || rs == -ENOMEM)   /* not an unreadable warehouse */
+    rep_ok(r, -ENOMEM);
+  rep_ok(r, cf_buf_addf(&r->h, "<h2>Spend over time (%s to %s)</h2>\n",
+                        r->from, r->to));
   if (!ok) {
-    cf_buf_adds(&r->h, "<p>Charts unavailable (warehouse unreadable).</p>");
+    rep_ok(r, cf_buf_adds(&r->h, "<p>Charts unavailable (warehouse "
+                          "unreadable).</p>"));
     goto done;
   }
   qsort_r(prov.v, prov.n, sizeof *prov.v, cmp_total, &r->nx);
@@ -91,23 +107,42 @@ static void charts(struct rep *r) {
   size_t np = prov.n < TOP_SERVICES ? prov.n : TOP_SERVICES;
   for (size_t i = 0; i < np; i++)
     s[i] = (struct cfb_series){prov.v[i].keys[0], prov.v[i].sums};
-  cfb_svg_lines(&r->h, "Daily billed cost by provider",
-                (const char *const *)r->xl, r->nx, s, np);
+  rep_ok(r, cfb_svg_lines(&r->h, "Daily billed cost by provider",
+                          (const char *const *)r->xl, r->nx, s, np));
   size_t ns = svc.n < TOP_SERVICES ? svc.n : TOP_SERVICES;
   for (size_t i = 0; i < ns; i++)
     s[i] = (struct cfb_series){svc.v[i].keys[0], svc.v[i].sums};
-  cfb_svg_lines(&r->h, "Daily billed cost, top services",
-                (const char *const *)r->xl, r->nx, s, ns);
+  rep_ok(r, cfb_svg_lines(&r->h, "Daily billed cost, top services",
+                          (const char *const *)r->xl, r->nx, s, ns));
   size_t nb = svc.n < TOP_BARS ? svc.n : TOP_BARS;
   for (size_t i = 0; i < nb; i++) {
     labels[i] = svc.v[i].keys[0];
     vals[i] = svc.v[i].sums[r->nx];
   }
-  cfb_svg_bars(&r->h, "Billed cost by service over the window", labels,
-               vals, nb);
+  rep_ok(r, cfb_svg_bars(&r->h, "Billed cost by service over the window",
+                         labels, vals, nb));
 done:
   cfb_groups_release(&prov);
   cfb_groups_release(&svc);
+}
+
+/* The cells of the current row of st, then the row's end, in both
+ * formats (the HTML <tr> is the caller's). */
+static void row_cells(struct rep *r, sqlite3_stmt *st,
+                      const char *const *cols, int ncols) {
+  rep_ok(r, cf_buf_adds(&r->m, "|"));
+  for (int c = 0; c < ncols; c++) {
+    const char *v = (const char *)sqlite3_column_text(st, c);
+    rep_ok(r, cf_buf_addf(&r->h, "<td%s>",
+                          cols[c][0] == '$' ? " class=\"n\"" : ""));
+    rep_ok(r, cfb_html_esc(&r->h, v ? v : ""));
+    rep_ok(r, cf_buf_adds(&r->h, "</td>"));
+    rep_ok(r, cf_buf_adds(&r->m, " "));
+    rep_ok(r, md_esc(&r->m, v ? v : ""));
+    rep_ok(r, cf_buf_adds(&r->m, " |"));
+  }
+  rep_ok(r, cf_buf_adds(&r->h, "</tr>\n"));
+  rep_ok(r, cf_buf_adds(&r->m, "\n"));
 }
 
 /* Runs sql (?1 = date) for each run date and prints rows as one table in
@@ -116,53 +151,42 @@ static void table(struct rep *r, const char *title, const char *sql,
                   const char *const *cols, int ncols, const char *empty) {
   sqlite3_stmt *st = NULL;
   size_t rows = 0;
-  cf_buf_addf(&r->h, "<h2>%s</h2>\n", title);
-  cf_buf_addf(&r->m, "\n## %s\n\n", title);
+  rep_ok(r, cf_buf_addf(&r->h, "<h2>%s</h2>\n", title));
+  rep_ok(r, cf_buf_addf(&r->m, "\n## %s\n\n", title));
   if (sqlite3_prepare_v2(r->in->warehouse, sql, -1, &st, NULL)) {
-    cf_buf_adds(&r->h, "<p>Not available.</p>\n");
-    cf_buf_adds(&r->m, "Not available.\n");
+    rep_ok(r, cf_buf_adds(&r->h, "<p>Not available.</p>\n"));
+    rep_ok(r, cf_buf_adds(&r->m, "Not available.\n"));
     return;
   }
   for (size_t d = 0; d < r->in->ndates; d++) {
     sqlite3_bind_text(st, 1, r->in->dates[d], -1, SQLITE_TRANSIENT);
     while (sqlite3_step(st) == SQLITE_ROW) {
       if (!rows++) {
-        cf_buf_adds(&r->h, "<table><tr>");
-        cf_buf_adds(&r->m, "|");
+        rep_ok(r, cf_buf_adds(&r->h, "<table><tr>"));
+        rep_ok(r, cf_buf_adds(&r->m, "|"));
         for (int c = 0; c < ncols; c++) {
           const char *n = cols[c] + (cols[c][0] == '$');
-          cf_buf_addf(&r->h, "<th>%s</th>", n);
-          cf_buf_addf(&r->m, " %s |", n);
+          rep_ok(r, cf_buf_addf(&r->h, "<th>%s</th>", n));
+          rep_ok(r, cf_buf_addf(&r->m, " %s |", n));
         }
-        cf_buf_adds(&r->h, "</tr>\n");
-        cf_buf_adds(&r->m, "\n|");
+        rep_ok(r, cf_buf_adds(&r->h, "</tr>\n"));
+        rep_ok(r, cf_buf_adds(&r->m, "\n|"));
         for (int c = 0; c < ncols; c++)
-          cf_buf_adds(&r->m, cols[c][0] == '$' ? " ---: |" : " --- |");
-        cf_buf_adds(&r->m, "\n");
+          rep_ok(r, cf_buf_adds(&r->m, cols[c][0] == '$' ? " ---: |"
+                                                         : " --- |"));
+        rep_ok(r, cf_buf_adds(&r->m, "\n"));
       }
-      cf_buf_adds(&r->h, "<tr>");
-      cf_buf_adds(&r->m, "|");
-      for (int c = 0; c < ncols; c++) {
-        const char *v = (const char *)sqlite3_column_text(st, c);
-        cf_buf_addf(&r->h, "<td%s>", cols[c][0] == '$' ? " class=\"n\""
-                                                         : "");
-        cfb_html_esc(&r->h, v ? v : "");
-        cf_buf_adds(&r->h, "</td>");
-        cf_buf_adds(&r->m, " ");
-        md_esc(&r->m, v ? v : "");
-        cf_buf_adds(&r->m, " |");
-      }
-      cf_buf_adds(&r->h, "</tr>\n");
-      cf_buf_adds(&r->m, "\n");
+      rep_ok(r, cf_buf_adds(&r->h, "<tr>"));
+      row_cells(r, st, cols, ncols);
     }
     sqlite3_reset(st);
   }
   sqlite3_finalize(st);
   if (rows) {
-    cf_buf_adds(&r->h, "</table>\n");
+    rep_ok(r, cf_buf_adds(&r->h, "</table>\n"));
   } else {
-    cf_buf_addf(&r->h, "<p>%s</p>\n", empty);
-    cf_buf_addf(&r->m, "%s\n", empty);
+    rep_ok(r, cf_buf_addf(&r->h, "<p>%s</p>\n", empty));
+    rep_ok(r, cf_buf_addf(&r->m, "%s\n", empty));
   }
 }
 
@@ -189,8 +213,8 @@ static void dq_table(struct rep *r) {
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   size_t rows = 0;
-  cf_buf_adds(&r->h, "<h2>Data quality</h2>\n");
-  cf_buf_adds(&r->m, "\n## Data quality\n\n");
+  rep_ok(r, cf_buf_adds(&r->h, "<h2>Data quality</h2>\n"));
+  rep_ok(r, cf_buf_adds(&r->m, "\n## Data quality\n\n"));
   if (!r->in->store || access(r->in->store, R_OK) ||
       sqlite3_open_v2(r->in->store, &db, SQLITE_OPEN_READONLY, NULL) ||
       !dq_usable(db) ||
@@ -198,8 +222,9 @@ static void dq_table(struct rep *r) {
                          " rows_failed, CASE WHEN passed THEN 'pass' ELSE"
                          " 'FAIL' END FROM dq_results WHERE dag_id=?1 AND"
                          " logical_date=?2 ORDER BY id", -1, &st, NULL)) {
-    cf_buf_adds(&r->h, "<p>No data-quality results available.</p>\n");
-    cf_buf_adds(&r->m, "No data-quality results available.\n");
+    rep_ok(r, cf_buf_adds(&r->h,
+                          "<p>No data-quality results available.</p>\n"));
+    rep_ok(r, cf_buf_adds(&r->m, "No data-quality results available.\n"));
     goto done;
   }
   sqlite3_bind_text(st, 1, r->in->dag_id ? r->in->dag_id : "", -1,
@@ -208,31 +233,21 @@ static void dq_table(struct rep *r) {
                     -1, SQLITE_TRANSIENT);
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (!rows++) {
-      cf_buf_adds(&r->h, "<table><tr>");
+      rep_ok(r, cf_buf_adds(&r->h, "<table><tr>"));
       for (int c = 0; c < 6; c++)
-        cf_buf_addf(&r->h, "<th>%s</th>", cols[c] + (cols[c][0] == '$'));
-      cf_buf_adds(&r->h, "</tr>\n");
-      cf_buf_adds(&r->m, "| task | rule | severity | rows checked |"
-                  " rows failed | result |\n| --- | --- | --- | ---: |"
-                  " ---: | --- |\n");
+        rep_ok(r, cf_buf_addf(&r->h, "<th>%s</th>",
+                              cols[c] + (cols[c][0] == '$')));
+      rep_ok(r, cf_buf_adds(&r->h, "</tr>\n"));
+      rep_ok(r, cf_buf_adds(&r->m, "| task | rule | severity | rows checked"
+                            " | rows failed | result |\n| --- | --- | --- |"
+                            " ---: | ---: | --- |\n"));
     }
     const char *res = (const char *)sqlite3_column_text(st, 5);
-    cf_buf_addf(&r->h, "<tr class=\"%s\">", strcmp(res, "pass") ? "bad"
-                                                                 : "ok");
-    cf_buf_adds(&r->m, "|");
-    for (int c = 0; c < 6; c++) {
-      const char *v = (const char *)sqlite3_column_text(st, c);
-      cf_buf_addf(&r->h, "<td%s>", cols[c][0] == '$' ? " class=\"n\"" : "");
-      cfb_html_esc(&r->h, v ? v : "");
-      cf_buf_adds(&r->h, "</td>");
-      cf_buf_adds(&r->m, " ");
-      md_esc(&r->m, v ? v : "");
-      cf_buf_adds(&r->m, " |");
-    }
-    cf_buf_adds(&r->h, "</tr>\n");
-    cf_buf_adds(&r->m, "\n");
+    rep_ok(r, cf_buf_addf(&r->h, "<tr class=\"%s\">",
+                          strcmp(res, "pass") ? "bad" : "ok"));
+    row_cells(r, st, cols, 6);
   }
-  cf_buf_adds(&r->h, rows ? "</table>\n" : "<p>No rules ran.</p>\n");
+  rep_ok(r, cf_buf_adds(&r->h, rows ? "</table>\n" : "<p>No rules ran.</p>\n"));
   if (!rows) cf_buf_adds(&r->m, "No rules ran.\n");
 done:
   sqlite3_finalize(st);
@@ -284,24 +299,24 @@ int cfb_report_build(const struct cfb_report_in *in, char **html,
     cf_date_format(r.first + (cf_date)i, r.xl[i]);
   }
 
-  cf_buf_adds(&r.h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
-              "charset=\"utf-8\"><title>");
-  cf_buf_addf(&r.h, "costflow report ");
-  cfb_html_esc(&r.h, in->dag_id);
-  cf_buf_addf(&r.h, " %s</title><style>%s</style></head><body>\n<h1>",
-              in->logical_date, css);
-  cfb_html_esc(&r.h, in->dag_id);
-  cf_buf_addf(&r.h, " &mdash; %s</h1>\n<p>Run ", in->logical_date);
-  cfb_html_esc(&r.h, in->run_id ? in->run_id : "-");
-  cf_buf_addf(&r.h, ". Usage dates refreshed: %zu", in->ndates);
+  rep_ok(&r, cf_buf_adds(&r.h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+                         "charset=\"utf-8\"><title>"));
+  rep_ok(&r, cf_buf_addf(&r.h, "costflow report "));
+  rep_ok(&r, cfb_html_esc(&r.h, in->dag_id));
+  rep_ok(&r, cf_buf_addf(&r.h, " %s</title><style>%s</style></head><body>"
+                         "\n<h1>", in->logical_date, css));
+  rep_ok(&r, cfb_html_esc(&r.h, in->dag_id));
+  rep_ok(&r, cf_buf_addf(&r.h, " &mdash; %s</h1>\n<p>Run ", in->logical_date));
+  rep_ok(&r, cfb_html_esc(&r.h, in->run_id ? in->run_id : "-"));
+  rep_ok(&r, cf_buf_addf(&r.h, ". Usage dates refreshed: %zu", in->ndates));
   if (in->ndates)
-    cf_buf_addf(&r.h, " (%s .. %s)", in->dates[0],
-                in->dates[in->ndates - 1]);
-  cf_buf_adds(&r.h, ". Costs are exact billed cost in the billing "
-              "currency.</p>\n");
-  cf_buf_addf(&r.m, "# costflow %s %s\n\nRun `%s`. Usage dates refreshed: "
-              "%zu.\n", in->dag_id, in->logical_date,
-              in->run_id ? in->run_id : "-", in->ndates);
+    rep_ok(&r, cf_buf_addf(&r.h, " (%s .. %s)", in->dates[0],
+                           in->dates[in->ndates - 1]));
+  rep_ok(&r, cf_buf_adds(&r.h, ". Costs are exact billed cost in the billing "
+                         "currency.</p>\n"));
+  rep_ok(&r, cf_buf_addf(&r.m, "# costflow %s %s\n\nRun `%s`. Usage dates "
+                         "refreshed: %zu.\n", in->dag_id, in->logical_date,
+                         in->run_id ? in->run_id : "-", in->ndates));
 
   charts(&r);
   static const char *const spend_cols[] = {"usage date", "provider",
@@ -325,10 +340,10 @@ int cfb_report_build(const struct cfb_report_in *in, char **html,
         " zombies WHERE usage_date=?1 ORDER BY provider, account,"
         " resource_id", z_cols, 7, "No zombie resources.");
   dq_table(&r);
-  cf_buf_adds(&r.h, "<p><small>Generated by costflow publish_report.</small>"
-              "</p>\n</body></html>\n");
-  if (r.h.len == 0 || r.m.len == 0) {
-    ret = -ENOMEM;
+  rep_ok(&r, cf_buf_adds(&r.h, "<p><small>Generated by costflow "
+                         "publish_report.</small></p>\n</body></html>\n"));
+  if (r.err < 0 || r.h.len == 0 || r.m.len == 0) {
+    ret = r.err < 0 ? r.err : -ENOMEM;
     goto done;
   }
   *html = cf_buf_detach(&r.h, NULL);

@@ -1,4 +1,5 @@
 /* Hand-drawn inline SVG line and bar charts. */
+#include <errno.h>
 #include <string.h>
 #include "report_svg.h"
 
@@ -31,7 +32,7 @@ static int esc_short(struct cf_buf *b, const char *s, size_t max) {
   if (n <= max) return cfb_html_esc(b, s);
   while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
   char *t = cf_strndup(s, max);
-  int r = t ? cfb_html_esc(b, t) : -1;
+  int r = t ? cfb_html_esc(b, t) : -ENOMEM;
   cf_free(t);
   return r < 0 ? r : cf_buf_adds(b, "...");
 }

@@ -167,4 +167,64 @@ CF_TEST(anomaly_detect_in_warehouse) {
   fx_rm(home);
 }
 
+/* Every finding, in key order. */
+static char *findings(sqlite3 *db) {
+  static const char *const sql[] = {
+    "SELECT usage_date, provider, account, service, cost, trailing_avg,"
+    " trailing_stddev, pct_above, window_days, provisional FROM anomalies"
+    " ORDER BY 1, 2, 3, 4",
+    "SELECT * FROM zombies ORDER BY 1, 2, 3, 4"};
+  return fx_dump_rows(db, sql, 2, 0);
+}
+
+/* Out of memory: for n = 0, 1, 2, ... the n-th allocation fails (and
+ * every later one). Detection must fail and change nothing, or write the
+ * findings a clean run writes -- never fewer. */
+CF_TEST(anomaly_detect_survives_every_failed_allocation) {
+  const char *home = fx_home();
+  char *err = NULL;
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
+  sqlite3 *ref = fx_wh_open(home, "ref.db");
+  struct cfb_anomaly_counts c, want;
+  history(home, "11.5");                 /* no finding on day 8 */
+  load_detect(db, home, all8, 8, &c);
+  load_detect(ref, home, all8, 8, &c);
+  history(home, "30");                   /* restated: an anomaly */
+  struct cfb_gold_part parts[8];
+  char *silver = fx_silver(home);
+  CF_ASSERT_EQ(0, cfb_gold_load(db, silver, all8, 8, NULL, parts, &err));
+  load_detect(ref, home, all8, 8, &want);
+  CF_ASSERT_EQ(1, want.anomalies);
+  char *clean = findings(ref), *before = findings(db);
+  CF_ASSERT(strcmp(clean, before) != 0);
+  long n;
+  for (n = 0;; n++) {
+    memset(&c, 0, sizeof c);
+    cf_alloc_fail_after(n);
+    int r = cfb_anomaly_detect(db, all8, 8, NULL, &c, &err);
+    cf_alloc_fail_after(-1);
+    cf_free(err);
+    err = NULL;
+    if (r == 0) break;
+    CF_ASSERT(r < 0);
+    char *now = findings(db);
+    CF_ASSERT_STR(now, before);
+    cf_free(now);
+  }
+  char *got = findings(db);
+  CF_ASSERT_STR(got, clean);
+  CF_ASSERT_EQ(want.dates, c.dates);
+  CF_ASSERT_EQ(want.skipped, c.skipped);
+  CF_ASSERT_EQ(want.anomalies, c.anomalies);
+  CF_ASSERT_EQ(want.zombies, c.zombies);
+  CF_ASSERT(n > 10);
+  cf_free(got);
+  cf_free(clean);
+  cf_free(before);
+  cf_free(silver);
+  sqlite3_close(ref);
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
 CF_TEST_MAIN()

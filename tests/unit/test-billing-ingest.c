@@ -1,6 +1,7 @@
 /* Unit tests for the ingest half of cfbilling: text helpers, AWS and GCP
  * readers and mapping, bronze, silver dedupe/restatement, and the atomic,
  * deterministic partition writer. */
+#include <dirent.h>
 #include <errno.h>
 #include <locale.h>
 #include <pthread.h>
@@ -1474,6 +1475,340 @@ CF_TEST(silver_bytes_deterministic_under_tz_and_locale) {
   CF_ASSERT_CONTAINS(data[0], "2025-01-06T03:00:00Z");
   free(data[0]);
   free(data[1]);
+  free(root);
+}
+
+/* ---- Out-of-memory sweeps of extract, bronze and silver ----
+ * For n = 0, 1, 2, ... the n-th allocation fails (and every later one):
+ * each call must return an error and leave what was published before as
+ * it was, or succeed with exactly what a run without failures gives --
+ * never success with fewer rows, files or partitions. */
+
+static void sh(const char *fmt, const char *a, const char *b) {
+  char *cmd = cf_asprintf(fmt, a, b);
+  if (!cmd || system(cmd) != 0) abort();
+  cf_free(cmd);
+}
+
+/* Eight usage dates per provider (so date lists outgrow their first
+ * buffer), a reject each, and an AWS manifest with its assembly. */
+static void put_oom_landing(const char *land) {
+  struct cf_buf t = CF_BUF_INIT(0), g = CF_BUF_INIT(0);
+  char p[600];
+  cf_buf_adds(&t, cur_hdr);
+  cf_buf_adds(&g, "billing_account_id,service.description,usage_start_time,"
+                  "project.id,cost,credits\n");
+  for (int d = 24; d <= 31; d++) {
+    cf_buf_addf(&t, "K%d,I,,2025-01-01,A,Usage,2025-01-%dT01:00:00Z,"
+                "AmazonEC2,1.%d\n", d, d, d);
+    cf_buf_addf(&g, "B,BigQuery,2025-01-%d 04:00:00,p,0.%d,\"[{'name': "
+                "'c', 'amount': -0.01}]\"\n", d, d);
+  }
+  cf_buf_adds(&t, "K9,I,,2025-01-01,A,Usage,never,AmazonEC2,1\n");
+  cf_buf_adds(&g, "B,BigQuery,never,p,1,[]\n");
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=02/day=01/d1.csv", land);
+  put(p, t.buf);
+  snprintf(p, sizeof p, "%s/gcp/year=2025/month=02/day=01/g.csv", land);
+  put(p, g.buf);
+  cf_buf_reset(&t);
+  cf_buf_addf(&t, "%sD1,I,,2024-12-01,A,Usage,2024-12-30T01:00:00Z,"
+              "AmazonS3,2\n", cur_hdr);
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=02/day=01/r/20241201-20250101"
+           "/asm1/r-1.csv", land);
+  put(p, t.buf);
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=02/day=01/r/20241201-20250101"
+           "/r-Manifest.json", land);
+  put(p, "{\"assemblyId\":\"asm1\",\"billingPeriod\":{\"start\":"
+         "\"20241201T000000.000Z\"},\"reportKeys\":[\"r/20241201-20250101/"
+         "asm1/r-1.csv\"]}");
+  /* Day 2: K24 restated, a new usage date, a GCP correction. */
+  cf_buf_reset(&t);
+  cf_buf_addf(&t, "%sK24,I,,2025-01-01,A,Usage,2025-01-24T01:00:00Z,"
+              "AmazonEC2,9\nK0,I,,2025-02-01,A,Usage,2025-02-01T01:00:00Z,"
+              "AmazonEC2,5\n", cur_hdr);
+  snprintf(p, sizeof p, "%s/aws/year=2025/month=02/day=02/d2.csv", land);
+  put(p, t.buf);
+  snprintf(p, sizeof p, "%s/gcp/year=2025/month=02/day=02/fix.csv", land);
+  put(p, "billing_account_id,service.description,usage_start_time,"
+         "project.id,cost,credits\nB,BigQuery,2025-01-25 04:00:00,p,-0.25,"
+         "[]\n");
+  cf_buf_release(&t);
+  cf_buf_release(&g);
+}
+
+/* What an extract leaves: stats, usage dates, staging, rejects, files. */
+static char *extract_result(const char *work,
+                            const struct cfb_extract_stats *st) {
+  struct cf_buf all = CF_BUF_INIT(0);
+  char p[600];
+  cf_buf_addf(&all, "%lld files, %lld rows, %lld rejected, dates %s\n",
+              (long long)st->files, (long long)st->rows,
+              (long long)st->rejected, st->usage_dates.buf);
+  static const char *const files[] = {"staging.csv", "rejects.csv",
+                                      "files.jsonl"};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s/%s", work, files[i]);
+    char *c = slurp(p);
+    cf_buf_addf(&all, "== %s\n%s", files[i], c);
+    free(c);
+  }
+  return cf_buf_detach(&all, NULL);
+}
+
+static void oom_day(const char *land, enum cfb_provider p, const char *ds,
+                    char *out, size_t n) {
+  snprintf(out, n, "%s/%s/year=%.4s/month=%.2s/day=%.2s", land,
+           cfb_provider_name(p), ds, ds + 5, ds + 8);
+}
+
+CF_TEST(extract_survives_every_failed_allocation) {
+  char *root = mktmp(), land[300], day[512], work[600];
+  snprintf(land, sizeof land, "%s/land", root);
+  put_oom_landing(land);
+  for (int p = CFB_AWS; p <= CFB_GCP; p++) {
+    struct cfb_extract_opts eo = {.threads = 1};
+    struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+    char *err = NULL;
+    oom_day(land, p, "2025-02-01", day, sizeof day);
+    snprintf(work, sizeof work, "%s/clean-%d", root, p);
+    CF_ASSERT_EQ(0, cfb_extract(p, day, work, &eo, &st, &err));
+    char *want = extract_result(work, &st);
+    CF_ASSERT_CONTAINS(want, "rejected");
+    CF_ASSERT_CONTAINS(want, p == CFB_AWS ? "3 files, 9 rows, 1 rejected"
+                                          : "1 files, 16 rows, 1 rejected");
+    snprintf(work, sizeof work, "%s/work-%d", root, p);   /* retried */
+    long n;
+    for (n = 0;; n++) {
+      cf_buf_release(&st.usage_dates);       /* its growth is swept too */
+      cf_alloc_fail_after(n);
+      int r = cfb_extract(p, day, work, &eo, &st, &err);
+      cf_alloc_fail_after(-1);
+      free(err);
+      err = NULL;
+      if (r == 0) break;
+      CF_ASSERT(r < 0);
+    }
+    CF_ASSERT(n > 10);
+    char *got = extract_result(work, &st);
+    CF_ASSERT_STR(got, want);
+    free(got);
+    free(want);
+    cf_buf_release(&st.usage_dates);
+  }
+  /* An unreadable manifest is one reject (it was once freed as if it
+   * were the heap array of manifests). */
+  char *err = NULL;
+  struct cfb_extract_opts eo = {.threads = 1};
+  struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+  oom_day(land, CFB_AWS, "2025-02-03", day, sizeof day);
+  snprintf(work, sizeof work, "%s/r/x-Manifest.json", day);
+  put(work, "{not json");
+  snprintf(work, sizeof work, "%s/bad", root);
+  CF_ASSERT_EQ(0, cfb_extract(CFB_AWS, day, work, &eo, &st, &err));
+  CF_ASSERT_EQ(1, st.rejected);
+  cf_buf_release(&st.usage_dates);
+  sh("rm -rf '%s'%s", root, "");
+  free(root);
+}
+
+/* A bronze manifest with its ingestion times blanked (they are the
+ * clock's), or "(missing)". */
+static char *bronze_manifest(const char *home, enum cfb_provider p,
+                             const char *ds) {
+  char *dir = cfb_bronze_dir(home, p, ds), path[600];
+  snprintf(path, sizeof path, "%s/_manifest.jsonl", dir);
+  cf_free(dir);
+  char *s = slurp(path), *q = s;
+  while ((q = strstr(q, "\"ingested_at\":\""))) {
+    q += strlen("\"ingested_at\":\"");
+    for (; *q && *q != '"'; q++) *q = 'T';
+  }
+  return s;
+}
+
+CF_TEST(bronze_store_survives_every_failed_allocation) {
+  char *root = mktmp(), land[300], day[512], home[300];
+  snprintf(land, sizeof land, "%s/land", root);
+  snprintf(home, sizeof home, "%s/home", root);
+  put_oom_landing(land);
+  for (int p = CFB_AWS; p <= CFB_GCP; p++) {
+    struct cfb_extract_opts eo = {.threads = 1};
+    struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+    char *err = NULL, *work = cfb_work_dir(root, "t", "2025-02-01", p);
+    int64_t stored, skipped, st0, sk0;
+    oom_day(land, p, "2025-02-01", day, sizeof day);
+    CF_ASSERT_EQ(0, cfb_extract(p, day, work, &eo, &st, &err));
+    cf_buf_release(&st.usage_dates);
+    CF_ASSERT_EQ(0, cfb_bronze_store(home, p, "2025-02-01", work, &st0, &sk0,
+                                     &err));
+    CF_ASSERT_EQ(p == CFB_AWS ? 3 : 1, st0);
+    char *want = bronze_manifest(home, p, "2025-02-01");
+    /* Into an empty lake, each attempt from scratch. */
+    long n;
+    for (n = 0;; n++) {
+      sh("rm -rf '%s'%s", home, "");
+      cf_alloc_fail_after(n);
+      int r = cfb_bronze_store(home, p, "2025-02-01", work, &stored, &skipped,
+                               &err);
+      cf_alloc_fail_after(-1);
+      free(err);
+      err = NULL;
+      if (r == 0) break;
+      CF_ASSERT(r < 0);
+      char *m = bronze_manifest(home, p, "2025-02-01");
+      CF_ASSERT_STR(m, "(missing)");
+      free(m);
+    }
+    CF_ASSERT(n > 10);
+    CF_ASSERT_EQ(st0, stored);
+    CF_ASSERT_EQ(sk0, skipped);
+    char *got = bronze_manifest(home, p, "2025-02-01");
+    CF_ASSERT_STR(got, want);
+    free(got);
+    /* The same files again, over the stored day: nothing may change. */
+    char *dir = cfb_bronze_dir(home, p, "2025-02-01"), mp[600];
+    snprintf(mp, sizeof mp, "%s/_manifest.jsonl", dir);
+    char *before = slurp(mp);
+    for (n = 0;; n++) {
+      cf_alloc_fail_after(n);
+      int r = cfb_bronze_store(home, p, "2025-02-01", work, &stored, &skipped,
+                               &err);
+      cf_alloc_fail_after(-1);
+      free(err);
+      err = NULL;
+      char *m = slurp(mp);
+      CF_ASSERT_STR(m, before);
+      free(m);
+      if (r == 0) break;
+      CF_ASSERT(r < 0);
+    }
+    CF_ASSERT_EQ(0, stored);
+    CF_ASSERT_EQ(st0 + sk0, skipped);
+    free(before);
+    free(want);
+    cf_free(dir);
+    cf_free(work);
+  }
+  sh("rm -rf '%s'%s", root, "");
+  free(root);
+}
+
+/* Every live silver partition: "date sha256-of-current-data.csv"
+ * lines, in date order (versions left out: a failed attempt's staged
+ * folder uses up a number). */
+static char *silver_state(const char *home) {
+  char dir[400];
+  snprintf(dir, sizeof dir, "%s/lake/silver/cost", home);
+  struct dirent **names = NULL;
+  int k = scandir(dir, &names, NULL, alphasort);
+  struct cf_buf b = CF_BUF_INIT(0);
+  for (int i = 0; i < k; i++) {
+    char p[800], sum[65] = "-";
+    if (!strncmp(names[i]->d_name, "usage_date=", 11)) {
+      snprintf(p, sizeof p, "%s/%s/current/data.csv", dir, names[i]->d_name);
+      if (cf_sha256_file(p, sum) == 0)    /* else staged, never live */
+        cf_buf_addf(&b, "%s %s\n", names[i]->d_name + 11, sum);
+    }
+    free(names[i]);
+  }
+  free(names);
+  return cf_buf_detach(&b, NULL);
+}
+
+/* Each date of `before` is in `now`, and each line of `now` (a date and
+ * its bytes) is as before or as the clean build made it. */
+static void partitions_as_before_or_clean(const char *now,
+                                          const char *before,
+                                          const char *clean) {
+  char line[128];
+  for (const char *p = before; *p; p = strchr(p, '\n') + 1) {
+    snprintf(line, sizeof line, "%.*s ", 10, p);
+    CF_ASSERT_CONTAINS(now, line);
+  }
+  for (const char *p = now; *p; p = strchr(p, '\n') + 1) {
+    snprintf(line, sizeof line, "%.*s", (int)(strchr(p, '\n') - p + 1), p);
+    if (!strstr(before, line)) CF_ASSERT_CONTAINS(clean, line);
+  }
+}
+
+/* Extract and bronze of day ds, both providers, without silver. */
+static void extract_bronze(const char *home, const char *land,
+                           const char *ds) {
+  for (int p = CFB_AWS; p <= CFB_GCP; p++) {
+    struct cfb_extract_opts eo = {.threads = 1};
+    struct cfb_extract_stats st = {.usage_dates = CF_BUF_INIT(0)};
+    char *err = NULL, *work = cfb_work_dir(home, "t", ds, p), day[512];
+    int64_t a, b;
+    oom_day(land, p, ds, day, sizeof day);
+    CF_ASSERT_EQ(0, cfb_extract(p, day, work, &eo, &st, &err));
+    CF_ASSERT_EQ(0, cfb_bronze_store(home, p, ds, work, &a, &b, &err));
+    cf_buf_release(&st.usage_dates);
+    cf_free(work);
+  }
+}
+
+/* Silver of day ds on `home` for every failed allocation; `ref` is a
+ * copy of home on which the clean build runs first. A failed build must
+ * return an error and leave every partition as it was or as the clean
+ * build makes it: never a date with fewer rows or gone. */
+static void sweep_silver(const char *home, const char *ref, const char *ds,
+                         int threads) {
+  char scratch[400];
+  struct cf_buf pub = CF_BUF_INIT(0), want_pub = CF_BUF_INIT(0);
+  char *err = NULL;
+  snprintf(scratch, sizeof scratch, "%s/scratch", ref);
+  struct cfb_silver_opts o = {.home = ref, .ds = ds, .scratch = scratch,
+                              .threads = threads, .keep_versions = 100};
+  CF_ASSERT_EQ(0, cfb_silver_build(&o, &want_pub, &err));
+  char *want = silver_state(ref);
+  char *before = silver_state(home);
+  CF_ASSERT(strcmp(want, before) != 0);
+  snprintf(scratch, sizeof scratch, "%s/scratch", home);
+  o.home = home;
+  long n;
+  for (n = 0;; n++) {                  /* a few hundred allocations */
+    cf_buf_reset(&pub);
+    cf_alloc_fail_after(n);
+    int r = cfb_silver_build(&o, &pub, &err);
+    cf_alloc_fail_after(-1);
+    free(err);
+    err = NULL;
+    if (r == 0) break;
+    CF_ASSERT(r < 0);
+    /* A date that fails keeps its old version (docs/billing-ingest.md);
+     * the others may be live already, as the clean build made them. */
+    char *now = silver_state(home);
+    partitions_as_before_or_clean(now, before, want);
+    free(now);
+  }
+  CF_ASSERT(n > 10);
+  char *got = silver_state(home);
+  CF_ASSERT_STR(got, want);
+  CF_ASSERT_STR(pub.buf, want_pub.buf);
+  free(got);
+  free(want);
+  free(before);
+  cf_buf_release(&pub);
+  cf_buf_release(&want_pub);
+}
+
+CF_TEST(silver_survives_every_failed_allocation) {
+  /* Day 1 into an empty silver (eight dates a provider), then day 2
+   * restating two published partitions and adding one: a successful
+   * build publishes what the clean build on a copy of the lake gives. */
+  char *root = mktmp(), land[300], home[300], ref[300];
+  snprintf(land, sizeof land, "%s/land", root);
+  snprintf(home, sizeof home, "%s/home", root);
+  snprintf(ref, sizeof ref, "%s/ref", root);
+  put_oom_landing(land);
+  extract_bronze(home, land, "2025-02-01");
+  sh("cp -a '%s' '%s'", home, ref);
+  sweep_silver(home, ref, "2025-02-01", 1);
+  extract_bronze(home, land, "2025-02-02");
+  sh("rm -rf '%s'%s", ref, "");
+  sh("cp -a '%s' '%s'", home, ref);
+  sweep_silver(home, ref, "2025-02-02", 3);   /* readers on threads */
+  sh("rm -rf '%s'%s", root, "");
   free(root);
 }
 

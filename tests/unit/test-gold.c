@@ -407,4 +407,104 @@ CF_TEST(gold_report_renders) {
   fx_rm(home);
 }
 
+/* Out of memory: for n = 0, 1, 2, ... the n-th allocation fails (and
+ * every later one). A load must then fail and roll back (the warehouse
+ * as before), or give what a clean load gives, never fewer rows. */
+CF_TEST(gold_load_survives_every_failed_allocation) {
+  const char *home = fx_home();
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
+  sqlite3 *ref = fx_wh_open(home, "ref.db");
+  struct cfb_gold_part p[3], want[3];
+  const char *one[] = {"2025-01-01"};
+  const char *three[] = {"2025-01-01", "2025-01-02", "2025-01-03"};
+  day1(home, 1);
+  CF_ASSERT_EQ(0, load(db, home, one, 1, p));
+  CF_ASSERT_EQ(0, load(ref, home, one, 1, p));
+  /* Day 1 restated, days 2 and 3 new: several accounts, services,
+   * resources and credits a day. */
+  for (int day = 1; day <= 3; day++) {
+    char date[11];
+    struct fx_day d;
+    snprintf(date, sizeof date, "2025-01-%02d", day);
+    FILE *f = fx_begin(&d);
+    for (int k = 0; k < 12; k++) {
+      char acct[8], res[8], cost[16];
+      snprintf(acct, sizeof acct, "%d", 100 + k % 4);
+      snprintf(res, sizeof res, "i-%d", k);
+      snprintf(cost, sizeof cost, "%d.%02d", day + k, k);
+      fx_row(f, date, acct, k % 3 ? "AWS" : "Google Cloud",
+             k % 2 ? "EC2" : "S3", "us-east-1", res, "Usage", cost, "1");
+    }
+    fx_row(f, date, "100", "AWS", "EC2", "us-east-1", "", "Credit", "-1",
+           "0");
+    fx_end(&d, home, date, 2);
+  }
+  char *silver = fx_silver(home), *err = NULL;
+  CF_ASSERT_EQ(0, cfb_gold_load(ref, silver, three, 3, NULL, want, &err));
+  char *clean = fx_dump_wh(ref), *before = fx_dump_wh(db);
+  CF_ASSERT(strcmp(clean, before) != 0);
+  long n;
+  for (n = 0;; n++) {                  /* a few hundred allocations */
+    cf_alloc_fail_after(n);
+    int r = cfb_gold_load(db, silver, three, 3, NULL, p, &err);
+    cf_alloc_fail_after(-1);
+    cf_free(err);
+    err = NULL;
+    if (r == 0) break;
+    CF_ASSERT(r < 0);
+    char *now = fx_dump_wh(db);
+    CF_ASSERT_STR(now, before);
+    cf_free(now);
+  }
+  CF_ASSERT(n > 10);
+  char *got = fx_dump_wh(db);
+  CF_ASSERT_STR(got, clean);
+  for (int i = 0; i < 3; i++) {
+    CF_ASSERT_STR(p[i].checksum, want[i].checksum);
+    CF_ASSERT_EQ(want[i].fact_rows, p[i].fact_rows);
+    CF_ASSERT_EQ(want[i].silver_rows, p[i].silver_rows);
+    CF_ASSERT_EQ(want[i].version, p[i].version);
+  }
+  cf_free(got);
+  cf_free(clean);
+  cf_free(before);
+  cf_free(silver);
+  sqlite3_close(ref);
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
+/* The report under every failed allocation: an error, or the bytes of
+ * the clean build. */
+CF_TEST(gold_report_survives_every_failed_allocation) {
+  const char *home = fx_home();
+  sqlite3 *db = fx_wh_open(home, "warehouse.db");
+  struct cfb_gold_part p;
+  const char *dates[] = {"2025-01-01"};
+  static const char run_dates[1][11] = {"2025-01-01"};
+  char *html = NULL, *md = NULL, *want_html = NULL, *want_md = NULL;
+  day1(home, 1);
+  CF_ASSERT_EQ(0, load(db, home, dates, 1, &p));
+  struct cfb_report_in in = {"dag", "run1", "2025-01-02", db,
+                             "/nonexistent/costflow.db", run_dates, 1, 30};
+  CF_ASSERT_EQ(0, cfb_report_build(&in, &want_html, &want_md));
+  long n;
+  for (n = 0;; n++) {
+    cf_alloc_fail_after(n);
+    int r = cfb_report_build(&in, &html, &md);
+    cf_alloc_fail_after(-1);
+    if (r == 0) break;
+    CF_ASSERT(r < 0);
+  }
+  CF_ASSERT_STR(html, want_html);     /* once a shorter report */
+  CF_ASSERT_STR(md, want_md);
+  CF_ASSERT(n > 10);
+  cf_free(html);
+  cf_free(md);
+  cf_free(want_html);
+  cf_free(want_md);
+  sqlite3_close(db);
+  fx_rm(home);
+}
+
 CF_TEST_MAIN()

@@ -1,6 +1,7 @@
 /* Store unit tests on a real SQLite database (":memory:" and files). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "cf_test.h"
 #include "costflow/store.h"
@@ -288,6 +289,89 @@ CF_TEST(kept_transactions_commit_and_roll_back) {
   cf_ti_row_release(&t);
   cf_store_close(st);
   fx_store_remove(path);
+}
+
+/* Out of memory: for n = 0, 1, 2, ... the n-th allocation fails (and
+ * every later one). Each read must return an error or every row whole --
+ * never a row with a field left NULL, never fewer rows. */
+static void run_ok(const struct cf_run_row *r) {
+  CF_ASSERT_STR(r->dag_id, "billing");
+  CF_ASSERT_STR(r->kind, "manual");
+  CF_ASSERT_STR(r->state, "queued");
+  CF_ASSERT_STR(r->conf, "{\"a\":1}");
+  CF_ASSERT(r->run_id && !strncmp(r->run_id, "manual__2025-01-0", 17));
+}
+
+CF_TEST(reads_survive_every_failed_allocation) {
+  struct cf_store *st = open_mem();
+  struct cf_run_row run = {0};
+  int created;
+  for (int day = 1; day <= 3; day++) {
+    cf_run_row_release(&run);
+    CF_ASSERT_EQ(0, cf_store_run_create(st, "billing",
+                                        cf_date_from_ymd(2025, 1, day),
+                                        "manual", "{\"a\":1}", &run,
+                                        &created));
+  }
+  for (int t = 0; t < 3; t++) {
+    char id[8];
+    snprintf(id, sizeof id, "t%d", t);
+    CF_ASSERT_EQ(0, cf_store_ti_ensure(st, run.id, id, "noop", 2));
+  }
+  CF_ASSERT_EQ(0, cf_store_output_set(st, run.id, "t0", "k", "value"));
+  int got = 0;
+  for (long n = 0; got != 0x1f; n++) {
+    struct cf_run_row r = {0}, *rv = NULL;
+    struct cf_ti_row *tv = NULL;
+    size_t nr = 0, nt = 0;
+    char *v = NULL;
+    cf_alloc_fail_after(n);
+    int a = cf_store_run_get(st, "billing", cf_date_from_ymd(2025, 1, 2), &r);
+    cf_alloc_fail_after(n);
+    int b = cf_store_run_list(st, "billing", 0, &rv, &nr);
+    cf_alloc_fail_after(n);
+    int c = cf_store_ti_list(st, run.id, &tv, &nt);
+    cf_alloc_fail_after(n);
+    int d = cf_store_output_get(st, run.id, "t0", "k", &v);
+    cf_alloc_fail_after(n);
+    struct cf_run_row r2 = {0};
+    int e = cf_store_run_create(st, "other", cf_date_from_ymd(2025, 2, 1),
+                                "manual", "{\"a\":1}", &r2, &created);
+    cf_alloc_fail_after(-1);
+    CF_ASSERT(a <= 0 && b <= 0 && c <= 0 && d <= 0 && e <= 0);
+    if (a == 0) {
+      run_ok(&r);
+      got |= 1;
+    }
+    if (b == 0) {
+      CF_ASSERT_EQ(3, nr);
+      for (size_t i = 0; i < nr; i++) run_ok(&rv[i]);
+      got |= 2;
+    }
+    if (c == 0) {
+      CF_ASSERT_EQ(3, nt);
+      for (size_t i = 0; i < nt; i++) {
+        CF_ASSERT(tv[i].task_id && tv[i].state && tv[i].plugin);
+        CF_ASSERT_STR(tv[i].plugin, "noop");
+      }
+      got |= 4;
+    }
+    if (d == 0) {
+      CF_ASSERT_STR(v, "value");
+      got |= 8;
+    }
+    if (e == 0) {
+      CF_ASSERT(r2.dag_id && r2.state);
+      got |= 16;
+    }
+    cf_run_row_release(&r);
+    cf_run_row_release(&r2);
+    cf_run_rows_free(rv, nr);
+    cf_ti_rows_free(tv, nt);
+    cf_free(v);
+  }
+  cf_run_row_release(&run);
+  cf_store_close(st);
 }
 
 CF_TEST_MAIN()
