@@ -232,10 +232,14 @@ int cf_store_open(const char *path, struct cf_store **out, char **errmsg) {
     goto fail;
   }
   st->path = cf_strdup(path);
-  if (strcmp(path, ":memory:")) {
+  if (strcmp(path, ":memory:"))
     st->reserve = cf_asprintf("%s.reserve", path);
-    reserve_make(st);
+  /* without its reserve path the store would run with no disk-full guard */
+  if (!st->path || (strcmp(path, ":memory:") && !st->reserve)) {
+    r = -ENOMEM;
+    goto fail;
   }
+  if (st->reserve) reserve_make(st);
   if ((r = cf__store_migrate(st, errmsg)) < 0) goto fail;
   *out = st;
   return 0;

@@ -302,6 +302,32 @@ static void run_ok(const struct cf_run_row *r) {
   CF_ASSERT(r->run_id && !strncmp(r->run_id, "manual__2025-01-0", 17));
 }
 
+CF_TEST(open_survives_every_failed_allocation) {
+  /* an existing store (nothing left to migrate) opened again: an error,
+   * or a store with its disk-full reserve in place, never one that runs
+   * without that guard */
+  char path[] = "/tmp/cf-store-oom-XXXXXX", reserve[64];
+  cf_store_close(fx_store_open(path));
+  snprintf(reserve, sizeof reserve, "%s.reserve", path);
+  for (long n = 0;; n++) {
+    unlink(reserve);
+    struct cf_store *st = NULL;
+    char *err = NULL;
+    cf_alloc_fail_after(n);
+    int r = cf_store_open(path, &st, &err);
+    cf_alloc_fail_after(-1);
+    free(err);
+    int has_reserve = access(reserve, F_OK) == 0;
+    cf_store_close(st);
+    if (r == 0) {
+      CF_ASSERT(has_reserve);
+      break;
+    }
+    CF_ASSERT(r < 0);
+  }
+  fx_store_remove(path);
+}
+
 CF_TEST(reads_survive_every_failed_allocation) {
   struct cf_store *st = open_mem();
   struct cf_run_row run = {0};
