@@ -1,12 +1,13 @@
 #!/bin/bash
 # Durability error paths under injected I/O failures (tests/faults/io_fault.c
 # preloaded into costflow and its task children): an fsync or rename that
-# fails with EIO while extract seals its staging files, while silver
-# publishes a partition version or while bronze stores a delivery fails the
-# task with a clear reason and a non-zero exit, runs nothing downstream,
-# leaves what was live byte for byte as it was (the store's rows too) and
-# no half-written file; with the fault gone a rerun gives what a clean run
-# gives. Sample data and DAG: those of test-billing-ingest.sh.
+# fails with EIO while extract seals its staging files, silver publishes a
+# partition version, bronze stores a delivery or gold commits the warehouse
+# fails the task with a clear reason and a non-zero exit, runs nothing
+# downstream, leaves what was live byte for byte as it was (the store's rows
+# too) and no half-written file; with the fault gone a rerun gives what a
+# clean run gives. Sample data and DAGs: those of test-billing-ingest.sh and
+# test-billing-gold.sh.
 . "$(dirname "$0")/lib.sh"
 DATA=${CF_SHARED_DATA:-$CF_SOURCE_DIR/../shared/data}
 DAG=$CF_SOURCE_DIR/tests/dags/billing/billing_ingest.yaml
@@ -316,4 +317,53 @@ eq "bronze: the manifest lists both files" \
 eq "bronze: the store records what the lake holds live" \
   "$(store_live "$H")" "$(lake "$H")"
 check "the store is intact" test "$(hsql "$H" 'PRAGMA integrity_check')" = ok
+
+# ---- d. gold: the warehouse commit cannot be made durable -----------------
+# The daily DAG (retries off) on the AWS CUR of November 2023 and a GCP
+# export; then a late GCP file lands and the rerun's warehouse commit
+# (WAL, synchronous=FULL) fails its fsync.
+LG=$TMP/landing-gold GH=$TMP/home-gold GC=$TMP/clean-gold
+mkdir -p "$LG/aws/year=2023/month=11/day=30" \
+  "$LG/gcp/year=2023/month=11/day=30" "$TMP/gdags"
+cp "$DATA/focus-converters/aws/sample-anonymous-aws-export-dataset.csv" \
+  "$LG/aws/year=2023/month=11/day=30/cur.csv"
+cp "$DATA/koku/gcp/2022-08-01_5.csv" "$LG/gcp/year=2023/month=11/day=30/"
+sed 's/^  retries: [0-9]*$/  retries: 0/' \
+  "$CF_SOURCE_DIR/dags/cloud_billing_daily.yaml" \
+  >"$TMP/gdags/cloud_billing_daily.yaml"
+gcf() { local h=$1; shift; "$COSTFLOW" --home "$h" --dags "$TMP/gdags" "$@"; }
+wh() { sqlite3 "$1/warehouse.db" "$2"; }
+expect_exit 0 "gold: a first run loads the warehouse" \
+  gcf "$GH" run cloud_billing_daily --date 2023-11-30 --conf landing="$LG"
+{ head -1 "$DATA/koku/gcp/2022-08-01_5.csv"
+  sed -n 2p "$DATA/koku/gcp/2022-08-01_5.csv" | sed 's/,[0-9.e-]*,USD,/,3.25,USD,/'
+} >"$LG/gcp/year=2023/month=11/day=30/late.csv"
+wh_before=$(wh "$GH" .dump | sha256sum)
+costs_before=$(gcf "$GH" costs --by day,provider,account,service --csv)
+CF_FAULT_FSYNC="$GH/warehouse.db*" faulty \
+  expect_exit 1 "gold: a failing warehouse fsync fails the rerun (exit 1)" \
+  gcf "$GH" rerun cloud_billing_daily --date 2023-11-30
+contains "gold: the fault fired on the warehouse's WAL" "$(cat "$FLOG")" \
+  "fsync $GH/warehouse.db-wal"
+contains "gold: load_to_analytics failed with the reason" \
+  "$(reason "$GH" 2023-11-30 load_to_analytics)" \
+  "nothing published: warehouse: disk I/O error"
+for t in detect_anomalies publish_report notify; do
+  eq "gold: $t did not run again" \
+    "$(ti "$GH" 2023-11-30 $t | cut -d'|' -f1)|$(attempts "$GH" 2023-11-30 \
+      $t)" "upstream_failed|success"
+done
+eq "gold: the warehouse holds exactly what it held" \
+  "$(wh "$GH" .dump | sha256sum)" "$wh_before"
+eq "gold: costs unchanged" \
+  "$(gcf "$GH" costs --by day,provider,account,service --csv)" "$costs_before"
+eq "gold: the warehouse is intact" "$(wh "$GH" 'PRAGMA integrity_check')" ok
+expect_exit 0 "gold: with the fault gone the rerun succeeds" \
+  gcf "$GH" rerun cloud_billing_daily --date 2023-11-30
+expect_exit 0 "gold: the same landing in a clean home" \
+  gcf "$GC" run cloud_billing_daily --date 2023-11-30 --conf landing="$LG"
+costs_after=$(gcf "$GH" costs --by day,provider,account,service --csv)
+eq "gold: costs equal the clean run's" "$costs_after" \
+  "$(gcf "$GC" costs --by day,provider,account,service --csv)"
+check "gold: and include the late file" test "$costs_after" != "$costs_before"
 finish
