@@ -23,9 +23,24 @@ ASAN_RT=$(ldd "$COSTFLOW" | awk '/libasan/ {print $3; exit}')
 [ -z "$ASAN_RT" ] || PRELOAD=$ASAN_RT:$SHIM
 FLOG=$TMP/faults.log
 
-# faulty CMD...: CMD with the shim preloaded; set CF_FAULT_FSYNC or
-# CF_FAULT_RENAME on the call. Each fault it injects lands in $FLOG.
-faulty() { : >"$FLOG"; LD_PRELOAD=$PRELOAD CF_FAULT_LOG=$FLOG "$@"; }
+# fails fsync|rename GLOB WHERE NAME CMD...: CMD, with the shim preloaded
+# failing the fsyncs (or renames) of paths matching GLOB, exits 1, and the
+# faults injected were all on WHERE (a glob too): two checks
+fails() {
+  local kind=$1 var=CF_FAULT_${1^^} glob=$2 where=$3 name=$4 line n=0 all=1
+  shift 4
+  : >"$FLOG"
+  export "$var=$glob" LD_PRELOAD="$PRELOAD" CF_FAULT_LOG="$FLOG"
+  expect_exit 1 "$name: the run fails (exit 1)" "$@"
+  unset "$var" LD_PRELOAD CF_FAULT_LOG
+  while read -r line; do
+    n=$((n + 1))
+    [[ $line == "$kind "$where ]] || all=0
+  done <"$FLOG"
+  if [ $n -gt 0 ] && [ $all = 1 ]; then
+    ok "$name: the fault fired on ${where##*/}"
+  else bad "$name: faults injected: '$(cat "$FLOG")'"; fi
+}
 # cf HOME ARGS...: costflow on the ingest DAG with that home
 cf() { local h=$1; shift; COSTFLOW_HOME=$h "$COSTFLOW" "$@"; }
 hsql() { sqlite3 "$1/costflow.db" "$2"; }
@@ -109,11 +124,8 @@ done
 # ---- a. extract: the staging file cannot be made durable ----------------
 H=$TMP/home-a
 W=$H/work/billing_ingest/2023-06-01/aws
-CF_FAULT_FSYNC='*/aws/staging*.csv' faulty \
-  expect_exit 1 "extract: a failing staging fsync fails the run (exit 1)" \
+fails fsync '*/aws/staging*.csv' "$W/staging.csv" extract \
   cf "$H" run "$DAG" --date 2023-06-01 --conf landing="$L"
-eq "extract: the fault fired on the staging file" "$(cat "$FLOG")" \
-  "fsync $W/staging.csv"
 eq "extract: extract_aws failed" "$(ti "$H" 2023-06-01 extract_aws)" "failed|1"
 contains "extract: its reason names the file and the I/O error" \
   "$(reason "$H" 2023-06-01 extract_aws)" "$W/staging.csv: Input/output error"
@@ -163,11 +175,8 @@ tasks:
   extract_aws: {plugin: extract_aws, params: {landing: "$LB"}}
 YAML
 WB=$B/work/ex/2023-06-01/aws
-CF_FAULT_FSYNC='*/aws/staging.csv' faulty \
-  expect_exit 1 "extract ranges: a failing seal fails the run (exit 1)" \
+fails fsync '*/aws/staging.csv' "$WB/staging.csv" "extract ranges" \
   cf "$B" --dags "$TMP/dags" run ex --date 2023-06-01
-eq "extract ranges: the fault fired on the first range's file" \
-  "$(cat "$FLOG")" "fsync $WB/staging.csv"
 eq "extract ranges: the task failed" "$(ti "$B" 2023-06-01 extract_aws)" \
   "failed|1"
 contains "extract ranges: its reason names the range's file and the error" \
@@ -208,21 +217,16 @@ silver_kept() {   # what must hold after each failed publish below
   eq "$1: validate_cleaned did not run" \
     "$(ti "$H" 2023-06-02 validate_cleaned)" "upstream_failed|0"
 }
-CF_FAULT_FSYNC='*/usage_date=2023-06-01/v000002/data.csv' faulty \
-  expect_exit 1 "silver fsync: the run fails (exit 1)" \
+fails fsync '*/usage_date=2023-06-01/v000002/data.csv' \
+  "$S/v000002/data.csv" "silver fsync" \
   cf "$H" run "$DAG" --date 2023-06-02 --conf landing="$L"
-eq "silver fsync: the fault fired on the new version" "$(cat "$FLOG")" \
-  "fsync $S/v000002/data.csv"
 contains "silver fsync: the reason names the version and the error" \
   "$(reason "$H" 2023-06-02 transform_to_cleaned)" \
   "publish $S/v000002: fsync: Input/output error"
 silver_kept "silver fsync"
 # the swap itself fails: the new symlink is never renamed over current
-CF_FAULT_RENAME="$S/current" faulty \
-  expect_exit 1 "silver swap: a failing rename of current fails the rerun" \
+fails rename "$S/current" "$S/current" "silver swap" \
   cf "$H" rerun "$DAG" --date 2023-06-02
-eq "silver swap: the fault fired on current" "$(cat "$FLOG")" \
-  "rename $S/current"
 contains "silver swap: the reason says the swap failed" \
   "$(reason "$H" 2023-06-02 transform_to_cleaned)" \
   "swap current: Input/output error"
@@ -242,11 +246,9 @@ eq "silver: the partition equals the clean run's" \
 # A delivery spanning a month publishes one partition per usage date; one
 # date failing does not stop the others, and is never half there.
 F=2023-11-08
-CF_FAULT_FSYNC="*/usage_date=$F/v000001/data.csv" faulty \
-  expect_exit 1 "silver month: one date failing fails the run (exit 1)" \
+fails fsync "*/usage_date=$F/v000001/data.csv" \
+  "$(silver_dir "$H" $F)/v000001/data.csv" "silver month" \
   cf "$H" run "$DAG" --date 2023-11-30 --conf landing="$L"
-eq "silver month: the fault fired on $F" "$(cat "$FLOG")" \
-  "fsync $(silver_dir "$H" $F)/v000001/data.csv"
 check "silver month: $F is not live" test ! -e "$(silver_dir "$H" $F)/current"
 eq "silver month: and left no version of it" "$(leftovers "$H")" ""
 eq "silver month: the store has no row for $F" \
@@ -286,22 +288,16 @@ bronze_kept() {
   eq "$1: silver and the store unchanged" \
     "$(lake "$H"; store_parts "$H")" "$live_before"$'\n'"$parts_before"
 }
-CF_FAULT_FSYNC="$BR/*.tmp.*" faulty \
-  expect_exit 1 "bronze copy: a failing fsync of the copy fails the run" \
+fails fsync "$BR/*.tmp.*" "$BR/$LATE.csv.tmp.*" "bronze copy" \
   cf "$H" rerun "$DAG" --date 2023-06-01
-contains "bronze copy: the fault fired on the temp copy" "$(cat "$FLOG")" \
-  "fsync $BR/$LATE.csv.tmp."
 contains "bronze copy: the reason names the file and the error" \
   "$(reason "$H" 2023-06-01 load_to_raw_zone)" \
   "late.csv: Input/output error"
 eq "bronze copy: the late file is not in bronze" "$(ls "$BR")" \
   "$bronze_before"
 bronze_kept "bronze copy"
-CF_FAULT_RENAME="$BR/_manifest.jsonl" faulty \
-  expect_exit 1 "bronze manifest: a failing manifest rename fails the run" \
-  cf "$H" rerun "$DAG" --date 2023-06-01
-eq "bronze manifest: the fault fired on the manifest" "$(cat "$FLOG")" \
-  "rename $BR/_manifest.jsonl"
+fails rename "$BR/_manifest.jsonl" "$BR/_manifest.jsonl" \
+  "bronze manifest" cf "$H" rerun "$DAG" --date 2023-06-01
 bronze_kept "bronze manifest"
 # the copy itself was made durable under its content name: whole
 if [ -e "$BR/$LATE.csv" ]; then
@@ -340,11 +336,8 @@ expect_exit 0 "gold: a first run loads the warehouse" \
 } >"$LG/gcp/year=2023/month=11/day=30/late.csv"
 wh_before=$(wh "$GH" .dump | sha256sum)
 costs_before=$(gcf "$GH" costs --by day,provider,account,service --csv)
-CF_FAULT_FSYNC="$GH/warehouse.db*" faulty \
-  expect_exit 1 "gold: a failing warehouse fsync fails the rerun (exit 1)" \
+fails fsync "$GH/warehouse.db*" "$GH/warehouse.db-wal" gold \
   gcf "$GH" rerun cloud_billing_daily --date 2023-11-30
-contains "gold: the fault fired on the warehouse's WAL" "$(cat "$FLOG")" \
-  "fsync $GH/warehouse.db-wal"
 contains "gold: load_to_analytics failed with the reason" \
   "$(reason "$GH" 2023-11-30 load_to_analytics)" \
   "nothing published: warehouse: disk I/O error"
