@@ -797,7 +797,7 @@ static void launch(struct xti *t) {
   set_active(t, 1);
   t->open_handles = 4;
   if (rc < 0) {
-    err = cf_asprintf("cannot start task process: %s", uv_strerror(rc));
+    err = cf_asprintf("cannot start task process: %s", cf_strerror(rc));
     /* pipes were initialised: close them; finalize runs when they are */
     t->exited = 1;
     t->exit_status = 127;

@@ -355,7 +355,13 @@ static int read_split(const struct cfb_src *src, const char *work,
     pt[k].x.staging = NULL;
     if (k == 0) x->staging = NULL;   /* the same stream, closed even if the
                                         seal fails: never closed twice */
-    ret = staging_seal(f);
+    if ((ret = staging_seal(f)) < 0 && errmsg && !*errmsg) {
+      /* name the staging file, not the CSV being read */
+      char *path = cfb_staging_path(work, *nstaging - 1 + (int)k);
+      *errmsg = cf_asprintf("extract %s: %s", path ? path : work,
+                            cf_strerror(ret));
+      cf_free(path);
+    }
   }
   if (ret < 0) goto out;
   x->staging = pt[sp.n - 1].x.staging;

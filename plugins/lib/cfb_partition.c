@@ -105,6 +105,7 @@ int cfb_partition_stage(const char *dir, const char *dataset,
                         struct cfb_staged *st, char **errmsg) {
   char *path = NULL, *manifest = NULL;
   const char *what = "mkdir";
+  int made = 0;                      /* st->vdir is ours to remove */
   memset(st, 0, sizeof *st);
   int ret = -ENOMEM;
   if (!(st->dir = cf_strdup(dir))) goto done;
@@ -126,6 +127,7 @@ int cfb_partition_stage(const char *dir, const char *dataset,
     ret = -errno;
     goto done;
   }
+  made = 1;
   what = "write data.csv";
   ret = -ENOMEM;
   if (!(path = cf_asprintf("%s/data.csv", st->vdir))) goto done;
@@ -147,6 +149,7 @@ done:
   if (ret < 0 && errmsg)
     *errmsg = cf_asprintf("publish %s/%s: %s: %s", dir, st->vname, what,
                           cf_strerror(ret));
+  if (ret < 0 && made) rm_tree_shallow(st->vdir);   /* never half there */
   if (ret < 0) cfb_staged_release(st);
   cf_free(path);
   cf_free(manifest);
@@ -157,6 +160,7 @@ int cfb_partition_commit(struct cfb_staged *st, int keep,
                          struct cfb_published *out, char **errmsg) {
   char *data = NULL, *mf = NULL, *tmp_link = NULL, *link = NULL;
   const char *what = "fsync";
+  int live = 0;                      /* st->vdir is current */
   memcpy(out->checksum, st->checksum, sizeof out->checksum);
   out->version = st->live;
   out->changed = 0;
@@ -178,6 +182,7 @@ int cfb_partition_commit(struct cfb_staged *st, int keep,
     unlink(tmp_link);
     goto done;
   }
+  live = 1;
   what = "fsync";
   if ((ret = cf_fsync_dir(st->dir)) < 0) goto done;
   out->version = st->version;
@@ -196,6 +201,9 @@ done:
   if (ret < 0 && errmsg)
     *errmsg = cf_asprintf("publish %s/%s: %s: %s", st->dir, st->vname, what,
                           cf_strerror(ret));
+  /* A version that failed before the swap goes: its number is free again,
+   * so the lake's versions stay the store's (partition_record). */
+  if (ret < 0 && !live && st->vdir) rm_tree_shallow(st->vdir);
   cf_free(data);
   cf_free(mf);
   cf_free(tmp_link);

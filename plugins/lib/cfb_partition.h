@@ -26,9 +26,11 @@ struct cfb_published {
  * `current`; if the live version has the same checksum and inputs nothing
  * is written (st->unchanged). cfb_partition_commit fsyncs files and
  * folders, swaps `current`, and removes versions older than the newest
- * `keep`. A staged version never committed is a leftover folder, never
- * live (the next stage skips its number). Both return 0 or negative with a
- * malloc'd *errmsg. */
+ * `keep`. A version that fails (written, or committed before the swap)
+ * is removed, so its number is taken again; one staged but never committed
+ * (a crash between the two) is a leftover folder, never live (the next
+ * stage skips its number). Both return 0 or negative with a malloc'd
+ * *errmsg. */
 struct iovec;
 struct cfb_staged {
   char *dir, *vdir;

@@ -227,6 +227,29 @@ expect_exit 0 "the same DAG with costflow-task beside costflow" \
   "$COSTFLOW" --dags "$D" run whoami --date 2025-01-02
 eq "that attempt ran in costflow-task" \
   "$("$COSTFLOW" --dags "$D" logs whoami --date 2025-01-02 --task t | grep -cx costflow-task)" "1"
+# an attempt whose process cannot be started fails with the reason, and
+# the reason is in its log, where `costflow logs` finds it: here the
+# costflow-task beside costflow is executable but no program (ENOEXEC)
+mkdir -p "$TMP/broken"
+cp "$COSTFLOW" "$TMP/broken/costflow"
+printf 'not a program\n' >"$TMP/broken/costflow-task"
+chmod +x "$TMP/broken/costflow-task"
+expect_exit 1 "a task whose process cannot start fails the run" \
+  "$TMP/broken/costflow" --dags "$D" run whoami --date 2025-01-05
+spawn_q="FROM attempts a JOIN task_instances t ON t.id=a.ti_pk JOIN runs r
+  ON r.id=t.run_pk WHERE r.dag_id='whoami' AND r.logical_date='2025-01-05'"
+eq "its one attempt is recorded failed, with no process" \
+  "$(sql "SELECT group_concat(a.state||'|'||coalesce(a.pid, 0)) $spawn_q")" \
+  "failed|0"
+contains "the attempt's reason says why it could not start" \
+  "$(sql "SELECT a.reason $spawn_q")" \
+  "cannot start task process: Exec format error"
+contains "its log file holds the reason" \
+  "$(cat "$(sql "SELECT a.log_path $spawn_q")")" \
+  "costflow: cannot start task process: Exec format error"
+contains "costflow logs shows it" \
+  "$("$COSTFLOW" --dags "$D" logs whoami --date 2025-01-05 --task t)" \
+  "cannot start task process: Exec format error"
 # where settings come from, the same in costflow and costflow-task: an
 # option (before or after the command, even empty) over the variable, over
 # the default (./var, ./dags)
