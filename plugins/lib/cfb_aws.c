@@ -281,9 +281,10 @@ static int product_map_name(struct cfb_rowbuf *rb, const char *map) {
   if (*map != '{' || !strstr(map, "\"product_name\"")) return 0;
   json_t *o = json_loads(map, 0, NULL);
   const char *name = json_string_value(json_object_get(o, "product_name"));
-  int r = name && *name ? cfb_rowbuf_set(rb, CFB_ServiceName, name) : 0;
+  int has = name && *name;             /* name dies with o */
+  int r = has ? cfb_rowbuf_set(rb, CFB_ServiceName, name) : 0;
   json_decref(o);
-  return r < 0 ? r : name && *name;
+  return r < 0 ? r : has;
 }
 
 /* Copies n bytes of s into out as a string, cut to cap - 1 bytes (what

@@ -145,9 +145,12 @@ static int ends_with_key(const char *path, const char *key) {
 /* Whether a manifest's report key names the file at `path`, `rel` being
  * that path under the delivery day's folder: the path ends with the key
  * (the bucket copied with its prefix), or the key ends with rel (copied
- * from below the prefix, e.g. `aws s3 sync s3://bucket/prefix/ DAY/`). */
+ * from below the prefix, e.g. `aws s3 sync s3://bucket/prefix/ DAY/`).
+ * A bare file name is not enough for the second: part names such as
+ * report-00001.csv.gz repeat across billing periods and assemblies. */
 static int names_file(const char *key, const char *path, const char *rel) {
-  return ends_with_key(path, key) || ends_with_key(key, rel);
+  return ends_with_key(path, key) ||
+         (strchr(rel, '/') && ends_with_key(key, rel));
 }
 
 /* An assembly some of whose report files were delivered must have them

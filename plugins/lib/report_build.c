@@ -248,7 +248,7 @@ static void dq_table(struct rep *r) {
     row_cells(r, st, cols, 6);
   }
   rep_ok(r, cf_buf_adds(&r->h, rows ? "</table>\n" : "<p>No rules ran.</p>\n"));
-  if (!rows) cf_buf_adds(&r->m, "No rules ran.\n");
+  if (!rows) rep_ok(r, cf_buf_adds(&r->m, "No rules ran.\n"));
 done:
   sqlite3_finalize(st);
   sqlite3_close(db);

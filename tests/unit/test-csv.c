@@ -451,6 +451,28 @@ CF_TEST(gzip_written_here) {
  * failing the same way instead of reading the broken stream again (which
  * gave a fresh error per call: a reader that went on wrote rejects until
  * the disk was full). */
+/* A complete .gz of nothing (an empty export shard) and a 0-byte .gz:
+ * no rows and no error, as for an empty .csv. */
+CF_TEST(empty_gzip_is_no_rows) {
+  char path[600];
+  write_tmp("dummy", "", 0);
+  for (int zero_bytes = 0; zero_bytes < 2; zero_bytes++) {
+    snprintf(path, sizeof path, "%s/empty%d.csv.gz", tmpdir, zero_bytes);
+    if (zero_bytes) write_tmp("empty1.csv.gz", "", 0);
+    else write_gzip(path, "", 0);
+    struct cf_csv *c;
+    char *err = NULL;
+    CF_ASSERT_EQ(0, cf_csv_open(path, &c, &err));
+    const char **f;
+    const size_t *l;
+    size_t n;
+    int64_t line;
+    CF_ASSERT_EQ(0, cf_csv_next(c, &f, &l, &n, &line, &err));
+    CF_ASSERT(err == NULL);
+    cf_csv_close(c);
+  }
+}
+
 CF_TEST(truncated_gzip_ends_the_input) {
   char path[600];
   write_tmp("dummy", "", 0);
