@@ -21,10 +21,18 @@ static int fsync_open(const char *path, int flags) {
 int cf_fsync_dir(const char *dir) { return fsync_open(dir, O_DIRECTORY); }
 int cf_fsync_path(const char *path) { return fsync_open(path, 0); }
 
+/* 0 if path is a folder (or a link to one), else -ENOTDIR or stat's error. */
+static int is_dir(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) < 0) return -errno;
+  return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+
 int cf_mkdir_p(const char *path, int mode) {
   if (!*path) return -ENOENT;
   /* Usually only the last level is missing (or none): one mkdir then. */
-  if (mkdir(path, (mode_t)mode) == 0 || errno == EEXIST) return 0;
+  if (mkdir(path, (mode_t)mode) == 0) return 0;
+  if (errno == EEXIST) return is_dir(path);
   if (errno != ENOENT) return -errno;
   char *p = cf_strdup(path);
   if (!p) return -ENOMEM;
@@ -38,7 +46,10 @@ int cf_mkdir_p(const char *path, int mode) {
         break;
       }
       *s = c;
-      if (c == '\0') break;
+      if (c == '\0') {
+        ret = is_dir(path);          /* a file of that name is not a folder */
+        break;
+      }
     }
   }
   cf_free(p);

@@ -81,7 +81,9 @@ void cf_unmap_file(struct cf_mapped *m);
 /* Files. cf_write_file_atomic writes to PATH.tmp.<pid>, fsyncs, renames over
  * path and fsyncs the directory: readers see the old or the new bytes. */
 int cf_write_file_atomic(const char *path, const void *data, size_t len);
-int cf_mkdir_p(const char *path, int mode);  /* like mkdir -p; "": -ENOENT */
+/* Like mkdir -p: 0 once path is a folder; "": -ENOENT; a file (not a
+ * folder) at path or on the way: -ENOTDIR. */
+int cf_mkdir_p(const char *path, int mode);
 int cf_fsync_dir(const char *dir);
 int cf_fsync_path(const char *path);   /* a file written earlier */
 

@@ -60,6 +60,12 @@ CF_TEST(mkdir_p_nested_existing_blocked) {
   CF_ASSERT(fd >= 0);
   close(fd);
   CF_ASSERT_EQ(-ENOTDIR, cf_mkdir_p("f/g/h", 0755));  /* a file in the way */
+  CF_ASSERT_EQ(-ENOTDIR, cf_mkdir_p("f", 0755));      /* ... or there */
+  CF_ASSERT_EQ(0, mkdir("g", 0755));
+  CF_ASSERT_EQ(0, symlink("../f", "g/l"));            /* ... behind a link */
+  CF_ASSERT_EQ(-ENOTDIR, cf_mkdir_p("g/l", 0755));
+  CF_ASSERT_EQ(0, symlink("../a", "g/la"));           /* a link to a folder */
+  CF_ASSERT_EQ(0, cf_mkdir_p("g/la", 0755));
   cf_free(abs);
   rm_rf(dir);
   cf_free(dir);
