@@ -383,6 +383,10 @@ static int map_row(struct aws_ctx *x, const char **f, const size_t *l,
   const char *cat = charge_category(type, &is_credit);
   cf_dec eff = effective_cost(h, f, type, unblended);
   cf_dec list = opt_dec(get(h, f, A_PUBLIC_COST), billed);
+  /* FOCUS EffectiveCost-C-010, ListCost-C-008: a credit or refund is
+   * unrelated to other charges, so both equal BilledCost (its net cost;
+   * CURs put publicOnDemandCost 0.0 on such lines). */
+  if (is_credit) eff = list = billed;
   char region[128], num[32], key[600];
   region_of(h, f, region, sizeof region);
   const char *svc = get(h, f, A_PRODUCT_NAME);

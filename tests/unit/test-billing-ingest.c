@@ -302,6 +302,57 @@ CF_TEST(aws_legacy_mapping) {
   free(dir);
 }
 
+/* Billed|Effective|List per row. */
+static int on_row_costs(void *ud, const struct cfb_cost *c) {
+  struct sink *s = ud;
+  cf_buf_addf(&s->out, "%s|%s|%s|%s|%s\n", c->col[CFB_ChargeCategory],
+              c->col[CFB_BilledCost], c->col[CFB_EffectiveCost],
+              c->col[CFB_ListCost], c->col[CFB_x_IsCredit]);
+  return 0;
+}
+
+CF_TEST(aws_credit_rows_effective_and_list_equal_billed) {
+  /* FOCUS 1.2 EffectiveCost-C-010 / ListCost-C-008: a charge unrelated to
+   * others (Credit) has EffectiveCost = ListCost = BilledCost. Real CURs
+   * carry pricing/publicOnDemandCost 0.0 on non-usage lines (the
+   * focus_converters sample's Tax rows) and, for accounts with discounts,
+   * a NetUnblendedCost that BilledCost takes. Before the fix a refund had
+   * ListCost 0 and EffectiveCost = UnblendedCost (-10, not -9.5), so the
+   * credit vanished from list_cost and effective_cost differed from
+   * billed_cost. Usage, SP and tax rows keep their own rules. */
+  static const char text[] =
+      "identity/LineItemId,identity/TimeInterval,bill/PayerAccountId,"
+      "lineItem/UsageAccountId,lineItem/LineItemType,"
+      "lineItem/UsageStartDate,lineItem/ProductCode,lineItem/UnblendedCost,"
+      "lineItem/NetUnblendedCost,pricing/publicOnDemandCost,"
+      "savingsPlan/SavingsPlanEffectiveCost\n"
+      "a,T,P,S,Credit,2024-01-31T00:00:00Z,AmazonEC2,-4,-4,0.0,\n"
+      "b,T,P,S,Refund,2024-01-31T00:00:00Z,AmazonEC2,-10,-9.5,0.0,\n"
+      "c,T,P,S,Usage,2024-01-31T00:00:00Z,AmazonEC2,2,1.9,2,\n"
+      "d,T,P,S,SavingsPlanCoveredUsage,2024-01-31T00:00:00Z,AmazonEC2,"
+      "3,2.85,3,1.2\n"
+      "e,T,P,S,SavingsPlanNegation,2024-01-31T00:00:00Z,AmazonEC2,"
+      "-3,-2.85,0.0,\n"
+      "f,T,P,S,Tax,2024-01-31T00:00:00Z,AmazonEC2,0.07,0.07,0.0,\n";
+  char *dir = mktmp(), path[256];
+  snprintf(path, sizeof path, "%s/cur.csv", dir);
+  put(path, text);
+  struct sink s = {CF_BUF_INIT(0), 0, CF_BUF_INIT(0)};
+  struct cfb_src src = {path, "h", "", NULL};
+  CF_ASSERT_EQ(0, cfb_aws_read(&src, on_row_costs, on_reject, &s));
+  CF_ASSERT_EQ(0, s.rejects);
+  CF_ASSERT_STR(s.out.buf,
+    "Credit|-4|-4|-4|true\n"
+    "Credit|-9.5|-9.5|-9.5|true\n"
+    "Usage|1.9|2|2|false\n"
+    "Usage|2.85|1.2|3|false\n"
+    "Usage|-2.85|0|0|false\n"
+    "Tax|0.07|0.07|0|false\n");
+  cf_buf_release(&s.out);
+  cf_buf_release(&s.rej);
+  free(dir);
+}
+
 /* Silver rows as the read phase writes them, checking len[] on the way. */
 static int on_row_csv(void *ud, const struct cfb_cost *c) {
   for (int i = 0; i < CFB_NCOLS; i++)
