@@ -134,11 +134,13 @@ done:
   return ret;
 }
 
-/* Highest billed cost first; ties by keys so the rank is deterministic. */
+/* By currency (amounts in two currencies are not compared), then highest
+ * billed cost first; ties by keys so the rank is deterministic. */
 static int cmp_top(const void *a, const void *b) {
   const struct cfb_group *x = a, *y = b;
-  int c = cf_dec_cmp(y->sums[0], x->sums[0]);
-  for (int k = 0; !c && k < 3; k++) c = strcmp(x->keys[k], y->keys[k]);
+  int c = strcmp(x->keys[2], y->keys[2]);
+  if (!c) c = cf_dec_cmp(y->sums[0], x->sums[0]);
+  for (int k = 0; !c && k < 2; k++) c = strcmp(x->keys[k], y->keys[k]);
   return c;
 }
 
@@ -158,9 +160,11 @@ static int refresh_top(sqlite3 *db, const char *month) {
   if (sqlite3_prepare_v2(db, "INSERT INTO agg_top_services"
                          " VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &ins, NULL))
     goto done;
-  for (size_t i = 0; i < g.n; i++) {
+  for (size_t i = 0, rank = 0; i < g.n; i++) {
+    /* ranks start again at 1 for each currency */
+    rank = i && !strcmp(g.v[i].keys[2], g.v[i - 1].keys[2]) ? rank + 1 : 1;
     sqlite3_bind_text(ins, 1, month, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(ins, 2, (int64_t)i + 1);
+    sqlite3_bind_int64(ins, 2, (int64_t)rank);
     for (int k = 0; k < 3; k++)
       sqlite3_bind_text(ins, 3 + k, g.v[i].keys[k], -1, SQLITE_TRANSIENT);
     bind_dec(ins, 6, g.v[i].sums[0]);

@@ -89,9 +89,11 @@ static void charts(struct rep *r) {
   int rp = series(r, "SELECT provider||' '||currency, usage_date,"
                   " billed_cost FROM agg_daily_provider WHERE usage_date"
                   " BETWEEN ?1 AND ?2", &prov);
-  int rs = series(r, "SELECT provider||' / '||service_name, usage_date,"
-                  " billed_cost FROM fact_daily_cost WHERE usage_date"
-                  " BETWEEN ?1 AND ?2", &svc);
+  /* a service billed in two currencies is two series: amounts in
+   * different currencies are never added */
+  int rs = series(r, "SELECT provider||' / '||service_name||' '||currency,"
+                  " usage_date, billed_cost FROM fact_daily_cost WHERE"
+                  " usage_date BETWEEN ?1 AND ?2", &svc);
   int ok = rp == 0 && rs == 0;
   if (rp == -ENOMEM || rs == -ENOMEM)   /* not an unreadable warehouse */
     rep_ok(r, -ENOMEM);

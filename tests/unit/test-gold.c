@@ -403,6 +403,25 @@ CF_TEST(gold_report_renders) {
   CF_ASSERT_CONTAINS(md, "| AWS | USD | 9999999994.800000000000000001 |");
   cf_free(html);
   cf_free(md);
+  /* the same service billed in EUR too: its own series in the service
+   * charts, never added to the USD one */
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(db, "CREATE TEMP TABLE t AS SELECT *"
+      " FROM fact_daily_cost WHERE service_name='EC2'; UPDATE t SET"
+      " currency='EUR', billed_cost='4'; INSERT INTO fact_daily_cost SELECT"
+      " * FROM t", NULL, NULL, NULL));
+  CF_ASSERT_EQ(0, cfb_report_build(&in, &html, &md));
+  CF_ASSERT_CONTAINS(html, "AWS / EC2 USD");
+  CF_ASSERT_CONTAINS(html, "AWS / EC2 EUR");
+  CF_ASSERT(!strstr(html, "9999999998.800000000000000001"));
+  /* ... and top services rank within each currency: 4 EUR is the EUR
+   * number 1, not ranked against ten billion USD */
+  CF_ASSERT_EQ(0, cfb_gold_refresh_month(db, "2025-01"));
+  CF_ASSERT_STR("1 EC2|1 EC2|2 Cloud Storage",
+                q1(db, "SELECT group_concat(rank||' '||service_name, '|')"
+                       " FROM (SELECT * FROM agg_top_services WHERE"
+                       " month='2025-01' ORDER BY currency, rank)"));
+  cf_free(html);
+  cf_free(md);
   sqlite3_close(db);
   fx_rm(home);
 }
