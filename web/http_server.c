@@ -263,6 +263,7 @@ void cf__respond_error(struct cf_web_req *r, int status, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  cf__utf8_scrub(msg);   /* echoed input, or a character cut at the end */
   cf__respond_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
@@ -509,7 +510,16 @@ static int split_url(struct cf_web_req *r) {
   else
     r->query = cf_strdup("");
   if (!r->path || !r->query) return -1;
-  return cf__url_decode(r->path, 0);
+  if (cf__url_decode(r->path, 0) < 0 ||
+      !cf__utf8_valid(r->path, strlen(r->path)))
+    return -2;
+  /* every parameter is decoded on use; refuse the whole query up front
+   * if any part of it is not percent-encoded UTF-8 */
+  char *q = cf_strdup(r->query);
+  if (!q) return -1;
+  int ok = cf__url_decode(q, 1) == 0 && cf__utf8_valid(q, strlen(q));
+  cf_free(q);
+  return ok ? 0 : -3;
 }
 
 static int on_headers_complete(http_parser *p) {
@@ -519,8 +529,16 @@ static int on_headers_complete(http_parser *p) {
   r->method = p->method;
   c->keep_alive = http_should_keep_alive(p);
   c->head_only = p->method == HTTP_HEAD;
-  if (split_url(r) < 0) {
+  int bad = split_url(r);
+  if (bad < 0) {
     c->err_status = 400;
+    c->close_after = 1;
+    if (bad == -2)
+      cf__respond_error(r, 400, "path is not percent-encoded UTF-8 "
+                        "(or holds %%00)");
+    else if (bad == -3)
+      cf__respond_error(r, 400, "query string is not percent-encoded "
+                        "UTF-8 (or holds %%00)");
     return -1;
   }
   int matched = 0;
@@ -780,7 +798,8 @@ int cf_web_start(uv_loop_t *loop, struct cf_store *st,
     rc = CF_EINVALID;
     goto fail;
   }
-  if (w->o.no_auth && !cf__addr_is_loopback(host)) {
+  w->loopback = cf__addr_is_loopback(host);
+  if (w->o.no_auth && !w->loopback) {
     fprintf(log, "costflow: refusing to listen on %s without a token: "
             "non-loopback addresses need auth (drop --no-auth)\n", host);
     rc = CF_EINVALID;

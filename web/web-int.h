@@ -23,6 +23,7 @@ struct cf_web {
   char *home, *dags_dir, *landing, *warehouse, *token_path; /* owned */
   char token[65];                 /* "" when no_auth */
   char addr[64];                  /* bound address */
+  int loopback;                   /* listening on a loopback address */
   uv_tcp_t server;
   int nconns, closing, handles;   /* handles: open uv handles, for free */
   struct cf__conn *conns;         /* doubly linked list of connections */
@@ -108,6 +109,12 @@ long cf__query_long(const struct cf_web_req *r, const char *name, long def,
                     long lo, long hi);
 /* In-place percent-decoding; returns -1 on bad escapes or NUL bytes. */
 int cf__url_decode(char *s, int plus_is_space);
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
+ * points past U+10FFFF), else 0. */
+int cf__utf8_valid(const char *s, size_t n);
+/* Replaces, in place, every byte of `s` that does not start a well-formed
+ * UTF-8 character with '?' (JSON strings must be UTF-8). */
+void cf__utf8_scrub(char *s);
 /* Parses the buffered body as a JSON object; responds 400 and returns
  * NULL when it is not one. An empty body is {}. */
 json_t *cf__req_json(struct cf_web_req *r);
