@@ -235,7 +235,8 @@ void cf__respond(struct cf_web_req *r, int status, const char *ctype,
   if (conn_write(c, head, hlen) < 0) conn_close(c);
 }
 
-void cf__respond_json(struct cf_web_req *r, int status, json_t *j) {
+static void respond_json(struct cf_web_req *r, int status, json_t *j,
+                         const char *extra) {
   char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!s) {
@@ -251,9 +252,13 @@ void cf__respond_json(struct cf_web_req *r, int status, json_t *j) {
     s = t;
     s[n++] = '\n';
   }
-  cf__respond(r, status, "application/json", s, n,
-              status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+  cf__respond(r, status, "application/json", s, n, extra);
   free(s);
+}
+
+void cf__respond_json(struct cf_web_req *r, int status, json_t *j) {
+  respond_json(r, status, j,
+               status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
 }
 
 void cf__respond_error(struct cf_web_req *r, int status, const char *fmt,
@@ -460,6 +465,13 @@ static int on_url(http_parser *p, const char *at, size_t n) {
 static int commit_header(struct cf__conn *c) {
   struct cf_web_req *r = c->req;
   if (!c->hname.len) return 0;
+  /* a second Host could be read differently by a proxy and by us (RFC
+   * 9112 3.2: 400) */
+  if (!strcasecmp(c->hname.buf, "Host") && cf__req_header(r, "Host")) {
+    c->close_after = 1;
+    cf__respond_error(r, 400, "more than one Host header");
+    return -1;
+  }
   /* NUL bytes would truncate a header silently: refuse them */
   if (r->nhdr >= CF_WEB_MAX_HEADERS || memchr(c->hname.buf, 0, c->hname.len)
       || memchr(c->hval.buf, 0, c->hval.len)) {
@@ -547,10 +559,15 @@ static int on_headers_complete(http_parser *p) {
   /* every early answer below closes the connection: the body is unread */
   c->close_after = 1;
   if (!r->route) {
-    if (matched)
-      cf__respond_error(r, 405, "method %s not allowed on %s",
-                        http_method_str(p->method), r->path);
-    else
+    if (matched) {
+      char allow[64], msg[512], extra[96];
+      cf__route_allow(r->path, allow, sizeof allow);
+      snprintf(msg, sizeof msg, "method %s not allowed on %s",
+               http_method_str(p->method), r->path);
+      cf__utf8_scrub(msg);
+      snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+      respond_json(r, 405, json_pack("{s:s}", "error", msg), extra);
+    } else
       cf__respond_error(r, 404, "no such endpoint: %s", r->path);
     return -1;
   }

@@ -84,6 +84,21 @@ const struct cf__route *cf__route_find(const char *path, int method,
   return NULL;
 }
 
+void cf__route_allow(const char *path, char *out, size_t n) {
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+    struct cf_web_req probe = {0};
+    if (!match(routes[i].pattern, path, &probe)) continue;
+    for (int k = 0; k < probe.nparam; k++) cf_free(probe.param[k]);
+    int m = snprintf(out + len, n - len, "%s%s", len ? ", " : "",
+                     routes[i].method == HTTP_GET ? "GET, HEAD"
+                     : http_method_str(routes[i].method));
+    if (m < 0 || (size_t)m >= n - len) break;
+    len += (size_t)m;
+  }
+}
+
 /* Same-origin check for browsers: an Origin header, when sent, must
  * name this very host. Bearer tokens are never sent automatically by a
  * browser, so a cross-site form cannot carry one: the token header is

@@ -86,6 +86,9 @@ int cf__web_serve_fd(struct cf_web *w, uv_os_sock_t fd);
 const struct cf__route *cf__route_find(const char *path, int method,
                                        struct cf_web_req *r,
                                        int *path_matched);
+/* The methods the routes matching `path` take, "GET, HEAD, POST", for
+ * the Allow header of a 405; "" if none. */
+void cf__route_allow(const char *path, char *out, size_t n);
 /* 0 if the request may proceed, else responded (401/403). */
 int cf__route_authorize(struct cf_web_req *r);
 

@@ -47,6 +47,12 @@ contains "import error of the broken file" \
 eq "unknown endpoint is a JSON 404" "$(status_of "$URL/api/nope")" "404"
 eq "404 body is JSON with error" "$(jq -r 'has("error")' "$TMP/body")" "true"
 eq "wrong method is 405" "$(status_of -X DELETE "$URL/api/dags")" "405"
+eq "405 says which methods are allowed (RFC 9110 15.5.6)" \
+  "$(curl -s -D - -o /dev/null -X DELETE "$URL/api/dags/hello/runs" | \
+     tr -d '\r' | grep -i '^allow:')" "Allow: GET, HEAD, POST"
+eq "OPTIONS is a 405 too, with Allow" \
+  "$(curl -s -D - -o /dev/null -X OPTIONS "$URL/api/upload" | \
+     tr -d '\r' | grep -i '^allow:')" "Allow: POST"
 eq "run of an unknown date is 404" \
   "$(status_of "$URL/api/dags/hello/runs/2025-01-09")" "404"
 eq "bad date is 400" "$(status_of "$URL/api/dags/hello/runs/2025-13-40")" \
@@ -286,6 +292,9 @@ contains "headers over 16 KiB: 431" "$(raw "$TMP/r3")" "HTTP/1.1 431"
 contains "URL over 16 KiB: 4xx" "$(raw "$TMP/r4")" "HTTP/1.1 4"
 { printf 'GET / HTTP/1.1\r\n'; for i in $(seq 100); do printf 'X-H%d: v\r\n' "$i"; done; printf '\r\n'; } >"$TMP/r5"
 contains "too many headers: 431" "$(raw "$TMP/r5")" "HTTP/1.1 431"
+printf 'GET /api/dags HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n' >"$TMP/r11"
+contains "two Host headers: 400" "$(raw "$TMP/r11")" \
+  '{"error":"more than one Host header"}'
 printf 'GET /%%00 HTTP/1.1\r\nHost: x\r\n\r\n' >"$TMP/r6"
 contains "NUL in the path: 400" "$(raw "$TMP/r6")" "HTTP/1.1 400"
 printf 'POST /api/dags/hello/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' >"$TMP/r7"
