@@ -259,16 +259,21 @@ char *cf__query_get(const struct cf_web_req *r, const char *name) {
   return NULL;
 }
 
-long cf__query_long(const struct cf_web_req *r, const char *name, long def,
-                    long lo, long hi) {
+int cf__query_long(struct cf_web_req *r, const char *name, long def,
+                   long lo, long hi, long *out) {
   char *v = cf__query_get(r, name), *end = NULL;
   long x = def;
   if (v && *v) {
-    long t = strtol(v, &end, 10);
-    if (!*end) x = t;
+    x = strtol(v, &end, 10);   /* out of range: LONG_MIN/MAX, clamped */
+    if (*end) {
+      cf__respond_error(r, 400, "'%s' must be an integer", name);
+      cf_free(v);
+      return -1;
+    }
   }
   cf_free(v);
-  return x < lo ? lo : x > hi ? hi : x;
+  *out = x < lo ? lo : x > hi ? hi : x;
+  return 0;
 }
 
 json_t *cf__req_json(struct cf_web_req *r) {

@@ -107,9 +107,10 @@ const char *cf__req_header(const struct cf_web_req *r, const char *name);
 /* Percent-decoded value of query parameter `name`, malloc'd; NULL if
  * absent. */
 char *cf__query_get(const struct cf_web_req *r, const char *name);
-/* Integer query parameter clamped to [lo, hi]; def if absent or bad. */
-long cf__query_long(const struct cf_web_req *r, const char *name, long def,
-                    long lo, long hi);
+/* Integer query parameter clamped to [lo, hi] (def if absent or empty)
+ * in *out; 0, or -1 after answering 400 when it is not an integer. */
+int cf__query_long(struct cf_web_req *r, const char *name, long def,
+                   long lo, long hi, long *out);
 /* In-place percent-decoding; returns -1 on bad escapes or NUL bytes. */
 int cf__url_decode(char *s, int plus_is_space);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code

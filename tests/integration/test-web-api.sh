@@ -127,6 +127,21 @@ full=$(curl -s "$URL/api/dags/hello/runs/2025-01-01/tasks/transform/log?download
 tail=$(curl -s "$URL/api/dags/hello/runs/2025-01-01/tasks/transform/log?tail=10" | wc -c)
 eq "tail=10 returns the last 10 bytes" "$tail" "10"
 check "download returns the whole log" test "$full" -gt 10
+# a typo used to fall back to the default: the latest try's log, a page
+# of 25 runs
+eq "log of try=2x: 400, not the latest try" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/load/log?try=2x")" \
+  "400"
+eq "tail=abc: 400" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/load/log?tail=abc")" \
+  "400"
+eq "a tail past the cap is clamped, not refused" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/load/log?tail=99999999999999999999")" \
+  "200"
+eq "runs?limit=abc: 400" "$(status_of "$URL/api/dags/hello/runs?limit=abc")" \
+  "400"
+eq "grid?limit=1e3: 400" "$(status_of "$URL/api/dags/hello/grid?limit=1e3")" \
+  "400"
 eq "log of a task without attempts: 404" \
   "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/zzz/log")" "404"
 eq "second trigger of the same date: 409" \
@@ -361,6 +376,10 @@ eq "daily by service: top service" \
   "$(curl -s "$URL/api/costs/daily?by=service&limit=3" | jq -r '.series[0].key + " " + (.other_series|tostring)')" \
   "AmazonEC2 6"
 eq "bad grouping: 400" "$(status_of "$URL/api/costs/daily?by=color")" "400"
+eq "costs limit that is not a number: 400" \
+  "$(status_of "$URL/api/costs/anomalies?limit=ten")" "400"
+eq "top-services limit that is not a number: 400" \
+  "$(status_of "$URL/api/costs/top-services?limit=5x")" "400"
 eq "inverted range: 400" \
   "$(status_of "$URL/api/costs/daily?from=2025-02-01&to=2025-01-01")" "400"
 eq "top services" \
