@@ -229,7 +229,8 @@ void cf__api_costs_daily(struct cf_web_req *r) {
   }
   if (!(db = wh_open(r, "fact_daily_cost"))) goto done;
   if (get_range(r, db, "fact_daily_cost", from, to) < 0) goto done;
-  long limit = cf__query_long(r, "limit", 12, 1, 200);
+  long limit;
+  if (cf__query_long(r, "limit", 12, 1, 200, &limit) < 0) goto done;
   json_t *j = daily_series(r, db, col, m, from, to, provider, limit);
   if (!j) goto done;
   json_object_set_new(j, "by", json_string(by ? by : "provider"));
@@ -288,7 +289,8 @@ void cf__api_costs_top(struct cf_web_req *r) {
     cf__respond_error(r, 400, "month must be YYYY-MM");
     goto done;
   }
-  long limit = cf__query_long(r, "limit", 10, 1, 100);
+  long limit;
+  if (cf__query_long(r, "limit", 10, 1, 100, &limit) < 0) goto done;
   if (sqlite3_prepare_v2(db, "SELECT month, rank, provider, service_name, "
         "currency, billed_cost, effective_cost FROM agg_top_services WHERE "
         "month = coalesce(?1, (SELECT max(month) FROM agg_top_services)) "
@@ -324,7 +326,8 @@ static void list_rows(struct cf_web_req *r, const char *table,
   char *sql = NULL;
   sqlite3 *db = wh_open(r, table);
   if (!db || get_range(r, db, table, from, to) < 0) goto done;
-  long limit = cf__query_long(r, "limit", 200, 1, 5000);
+  long limit;
+  if (cf__query_long(r, "limit", 200, 1, 5000, &limit) < 0) goto done;
   sql = cf_asprintf("SELECT %s FROM %s WHERE usage_date BETWEEN ?1 AND ?2 "
                     "ORDER BY usage_date DESC, provider, account LIMIT ?3",
                     cols, table);

@@ -18,7 +18,10 @@ void cf__api_log(struct cf_web_req *r) {
   char *path = NULL;
   int tryno = 0, fd = -1;
   if (cf__req_run(r, &run) < 0) return;
-  long want = cf__query_long(r, "try", 0, 0, 1000000);
+  long want, tail;
+  if (cf__query_long(r, "try", 0, 0, 1000000, &want) < 0 ||
+      cf__query_long(r, "tail", DEFAULT_TAIL, 1, MAX_TAIL, &tail) < 0)
+    goto done;
   if (sqlite3_prepare_v2(cf_store_db(r->web->st),
         "SELECT a.try_number, a.log_path FROM attempts a JOIN "
         "task_instances ti ON ti.id=a.ti_pk WHERE ti.run_pk=?1 AND "
@@ -58,7 +61,6 @@ void cf__api_log(struct cf_web_req *r) {
              "filename=\"%s_%s_%s_%d.log\"\r\nX-Log-Try: %d\r\n",
              run.dag_id, run.run_id, r->param[2], tryno, tryno);
   } else {
-    long tail = cf__query_long(r, "tail", DEFAULT_TAIL, 1, MAX_TAIL);
     if (size > tail) off = size - tail;
     snprintf(extra, sizeof extra, "X-Log-Try: %d\r\nX-Log-Size: %lld\r\n"
              "X-Log-Offset: %lld\r\n", tryno, (long long)size,

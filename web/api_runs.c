@@ -56,7 +56,7 @@ static json_t *run_from_stmt(sqlite3_stmt *s) {
 }
 
 /* Prepares the page query: runs of param[0] before ?before, newest first.
- * Responds 400 and returns NULL on a bad cursor. */
+ * Responds 400 and returns NULL on a bad cursor or limit. */
 static sqlite3_stmt *page_stmt(struct cf_web_req *r, const char *sql,
                                long *limit) {
   char *before = cf__query_get(r, "before");
@@ -66,9 +66,10 @@ static sqlite3_stmt *page_stmt(struct cf_web_req *r, const char *sql,
     cf_free(before);
     return NULL;
   }
-  *limit = cf__query_long(r, "limit", 25, 1, 500);
   sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(cf_store_db(r->web->st), sql, -1, &s, NULL) !=
+  if (cf__query_long(r, "limit", 25, 1, 500, limit) < 0) {
+    /* answered 400 */
+  } else if (sqlite3_prepare_v2(cf_store_db(r->web->st), sql, -1, &s, NULL) !=
       SQLITE_OK) {
     cf__respond_error(r, 500, "store: %s", cf_store_errmsg(r->web->st));
     s = NULL;

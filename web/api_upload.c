@@ -32,11 +32,13 @@ struct cf__upload {
   struct cf_buf hold;          /* unconsumed multipart bytes */
 };
 
-/* A file name we accept as is: no traversal, no hidden or partial files,
- * nothing a shell or the sensor would trip on. */
+/* A file name we accept as is: UTF-8, no traversal, no hidden or partial
+ * files, nothing a shell or the sensor would trip on. */
 static int name_ok(const char *s) {
   size_t n = strlen(s);
-  if (n == 0 || n > MAX_NAME || s[0] == '.' || strstr(s, "..")) return 0;
+  if (n == 0 || n > MAX_NAME || s[0] == '.' || strstr(s, "..") ||
+      !cf__utf8_valid(s, n))
+    return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c < 0x20 || c == 0x7f || strchr("/\\:*?\"<>|", c)) return 0;

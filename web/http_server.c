@@ -235,7 +235,8 @@ void cf__respond(struct cf_web_req *r, int status, const char *ctype,
   if (conn_write(c, head, hlen) < 0) conn_close(c);
 }
 
-void cf__respond_json(struct cf_web_req *r, int status, json_t *j) {
+static void respond_json(struct cf_web_req *r, int status, json_t *j,
+                         const char *extra) {
   char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!s) {
@@ -251,9 +252,13 @@ void cf__respond_json(struct cf_web_req *r, int status, json_t *j) {
     s = t;
     s[n++] = '\n';
   }
-  cf__respond(r, status, "application/json", s, n,
-              status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+  cf__respond(r, status, "application/json", s, n, extra);
   free(s);
+}
+
+void cf__respond_json(struct cf_web_req *r, int status, json_t *j) {
+  respond_json(r, status, j,
+               status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
 }
 
 void cf__respond_error(struct cf_web_req *r, int status, const char *fmt,
@@ -263,6 +268,7 @@ void cf__respond_error(struct cf_web_req *r, int status, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  cf__utf8_scrub(msg);   /* echoed input, or a character cut at the end */
   cf__respond_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
@@ -459,6 +465,13 @@ static int on_url(http_parser *p, const char *at, size_t n) {
 static int commit_header(struct cf__conn *c) {
   struct cf_web_req *r = c->req;
   if (!c->hname.len) return 0;
+  /* a second Host could be read differently by a proxy and by us (RFC
+   * 9112 3.2: 400) */
+  if (!strcasecmp(c->hname.buf, "Host") && cf__req_header(r, "Host")) {
+    c->close_after = 1;
+    cf__respond_error(r, 400, "more than one Host header");
+    return -1;
+  }
   /* NUL bytes would truncate a header silently: refuse them */
   if (r->nhdr >= CF_WEB_MAX_HEADERS || memchr(c->hname.buf, 0, c->hname.len)
       || memchr(c->hval.buf, 0, c->hval.len)) {
@@ -509,7 +522,16 @@ static int split_url(struct cf_web_req *r) {
   else
     r->query = cf_strdup("");
   if (!r->path || !r->query) return -1;
-  return cf__url_decode(r->path, 0);
+  if (cf__url_decode(r->path, 0) < 0 ||
+      !cf__utf8_valid(r->path, strlen(r->path)))
+    return -2;
+  /* every parameter is decoded on use; refuse the whole query up front
+   * if any part of it is not percent-encoded UTF-8 */
+  char *q = cf_strdup(r->query);
+  if (!q) return -1;
+  int ok = cf__url_decode(q, 1) == 0 && cf__utf8_valid(q, strlen(q));
+  cf_free(q);
+  return ok ? 0 : -3;
 }
 
 static int on_headers_complete(http_parser *p) {
@@ -519,8 +541,16 @@ static int on_headers_complete(http_parser *p) {
   r->method = p->method;
   c->keep_alive = http_should_keep_alive(p);
   c->head_only = p->method == HTTP_HEAD;
-  if (split_url(r) < 0) {
+  int bad = split_url(r);
+  if (bad < 0) {
     c->err_status = 400;
+    c->close_after = 1;
+    if (bad == -2)
+      cf__respond_error(r, 400, "path is not percent-encoded UTF-8 "
+                        "(or holds %%00)");
+    else if (bad == -3)
+      cf__respond_error(r, 400, "query string is not percent-encoded "
+                        "UTF-8 (or holds %%00)");
     return -1;
   }
   int matched = 0;
@@ -529,10 +559,15 @@ static int on_headers_complete(http_parser *p) {
   /* every early answer below closes the connection: the body is unread */
   c->close_after = 1;
   if (!r->route) {
-    if (matched)
-      cf__respond_error(r, 405, "method %s not allowed on %s",
-                        http_method_str(p->method), r->path);
-    else
+    if (matched) {
+      char allow[64], msg[512], extra[96];
+      cf__route_allow(r->path, allow, sizeof allow);
+      snprintf(msg, sizeof msg, "method %s not allowed on %s",
+               http_method_str(p->method), r->path);
+      cf__utf8_scrub(msg);
+      snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+      respond_json(r, 405, json_pack("{s:s}", "error", msg), extra);
+    } else
       cf__respond_error(r, 404, "no such endpoint: %s", r->path);
     return -1;
   }
@@ -780,7 +815,8 @@ int cf_web_start(uv_loop_t *loop, struct cf_store *st,
     rc = CF_EINVALID;
     goto fail;
   }
-  if (w->o.no_auth && !cf__addr_is_loopback(host)) {
+  w->loopback = cf__addr_is_loopback(host);
+  if (w->o.no_auth && !w->loopback) {
     fprintf(log, "costflow: refusing to listen on %s without a token: "
             "non-loopback addresses need auth (drop --no-auth)\n", host);
     rc = CF_EINVALID;

@@ -4,6 +4,7 @@
  * How to add an endpoint: write the handler in the api_*.c of its
  * resource, declare it in web-int.h, add a row below, document it in
  * docs/web.md and cover it in tests/integration/test-web-api.sh. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,21 @@ const struct cf__route *cf__route_find(const char *path, int method,
   return NULL;
 }
 
+void cf__route_allow(const char *path, char *out, size_t n) {
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+    struct cf_web_req probe = {0};
+    if (!match(routes[i].pattern, path, &probe)) continue;
+    for (int k = 0; k < probe.nparam; k++) cf_free(probe.param[k]);
+    int m = snprintf(out + len, n - len, "%s%s", len ? ", " : "",
+                     routes[i].method == HTTP_GET ? "GET, HEAD"
+                     : http_method_str(routes[i].method));
+    if (m < 0 || (size_t)m >= n - len) break;
+    len += (size_t)m;
+  }
+}
+
 /* Same-origin check for browsers: an Origin header, when sent, must
  * name this very host. Bearer tokens are never sent automatically by a
  * browser, so a cross-site form cannot carry one: the token header is
@@ -97,6 +113,40 @@ static int same_origin(const struct cf_web_req *r) {
   return !strcmp(p + 3, host);
 }
 
+/* DNS rebinding: a page of evil.example whose name the attacker points
+ * at 127.0.0.1 sends Host and Origin both naming evil.example, so the
+ * origin check passes. A loopback server therefore answers what it
+ * serves without a token only to a Host that names a loopback address. */
+static int host_is_loopback(const struct cf_web_req *r) {
+  const char *h = cf__req_header(r, "Host");
+  char name[64];
+  size_t n;
+  if (!h) return 0;
+  if (h[0] == '[') {                              /* [::1]:8080 */
+    const char *e = strchr(h, ']');
+    if (!e || (e[1] && e[1] != ':')) return 0;
+    h++;
+    n = (size_t)(e - h);
+  } else {
+    n = strcspn(h, ":");
+  }
+  if (n == 0 || n >= sizeof name) return 0;
+  memcpy(name, h, n);
+  name[n] = '\0';
+  unsigned char a[16];
+  if (inet_pton(AF_INET, name, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, name, a) == 1)
+    return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+  return !strcasecmp(name, "localhost");
+}
+
+/* The request carries this server's token. */
+static int bearer_ok(const struct cf_web_req *r) {
+  const char *a = cf__req_header(r, "Authorization");
+  return !r->web->o.no_auth && a && !strncasecmp(a, "Bearer ", 7) &&
+         cf__token_equal(a + 7, r->web->token);
+}
+
 int cf__route_authorize(struct cf_web_req *r) {
   const struct cf__route *rt = r->route;
   struct cf_web *w = r->web;
@@ -106,14 +156,22 @@ int cf__route_authorize(struct cf_web_req *r) {
     cf__respond_error(r, 403, "cross-origin request refused");
     return -1;
   }
-  if (w->o.no_auth || (!mutate && !w->o.auth_reads)) return 0;
+  if (w->o.no_auth || (!mutate && !w->o.auth_reads)) {
+    if (w->loopback && !host_is_loopback(r) && !bearer_ok(r)) {
+      cf__respond_error(r, 403, "this server listens on a loopback address; "
+                        "without a token it answers only Host: localhost, "
+                        "127.0.0.1 or [::1]");
+      return -1;
+    }
+    return 0;
+  }
   const char *a = cf__req_header(r, "Authorization");
   if (!a || !*a) {
     cf__respond_error(r, 401, "this endpoint needs 'Authorization: Bearer "
                       "<token>' (see %s)", w->token_path);
     return -1;
   }
-  if (strncasecmp(a, "Bearer ", 7) || !cf__token_equal(a + 7, w->token)) {
+  if (!bearer_ok(r)) {
     cf__respond_error(r, 403, "wrong token");
     return -1;
   }
@@ -125,6 +183,40 @@ static int hexval(int c) {
   c = tolower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
+}
+
+int cf__utf8_valid(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    unsigned c = *p;
+    size_t k = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1
+             : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+    if (k == 9 || (size_t)(end - p) <= k) return 0;   /* bad or cut */
+    unsigned v = k ? c & (0x3f >> k) : c;
+    for (size_t i = 1; i <= k; i++) {
+      if ((p[i] & 0xc0) != 0x80) return 0;
+      v = v << 6 | (p[i] & 0x3f);
+    }
+    /* overlong 3- and 4-byte forms, UTF-16 surrogates, past U+10FFFF */
+    if ((k == 2 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+        (k == 3 && (v < 0x10000 || v > 0x10ffff)))
+      return 0;
+    p += k + 1;
+  }
+  return 1;
+}
+
+void cf__utf8_scrub(char *s) {
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    size_t k = 1;
+    while (k <= 4 && i + k <= n && !cf__utf8_valid(s + i, k)) k++;
+    if (k > 4 || i + k > n) {
+      s[i++] = '?';
+      continue;
+    }
+    i += k;
+  }
 }
 
 int cf__url_decode(char *s, int plus_is_space) {
@@ -167,16 +259,21 @@ char *cf__query_get(const struct cf_web_req *r, const char *name) {
   return NULL;
 }
 
-long cf__query_long(const struct cf_web_req *r, const char *name, long def,
-                    long lo, long hi) {
+int cf__query_long(struct cf_web_req *r, const char *name, long def,
+                   long lo, long hi, long *out) {
   char *v = cf__query_get(r, name), *end = NULL;
   long x = def;
   if (v && *v) {
-    long t = strtol(v, &end, 10);
-    if (!*end) x = t;
+    x = strtol(v, &end, 10);   /* out of range: LONG_MIN/MAX, clamped */
+    if (*end) {
+      cf__respond_error(r, 400, "'%s' must be an integer", name);
+      cf_free(v);
+      return -1;
+    }
   }
   cf_free(v);
-  return x < lo ? lo : x > hi ? hi : x;
+  *out = x < lo ? lo : x > hi ? hi : x;
+  return 0;
 }
 
 json_t *cf__req_json(struct cf_web_req *r) {

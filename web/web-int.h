@@ -23,6 +23,7 @@ struct cf_web {
   char *home, *dags_dir, *landing, *warehouse, *token_path; /* owned */
   char token[65];                 /* "" when no_auth */
   char addr[64];                  /* bound address */
+  int loopback;                   /* listening on a loopback address */
   uv_tcp_t server;
   int nconns, closing, handles;   /* handles: open uv handles, for free */
   struct cf__conn *conns;         /* doubly linked list of connections */
@@ -85,6 +86,9 @@ int cf__web_serve_fd(struct cf_web *w, uv_os_sock_t fd);
 const struct cf__route *cf__route_find(const char *path, int method,
                                        struct cf_web_req *r,
                                        int *path_matched);
+/* The methods the routes matching `path` take, "GET, HEAD, POST", for
+ * the Allow header of a 405; "" if none. */
+void cf__route_allow(const char *path, char *out, size_t n);
 /* 0 if the request may proceed, else responded (401/403). */
 int cf__route_authorize(struct cf_web_req *r);
 
@@ -103,11 +107,18 @@ const char *cf__req_header(const struct cf_web_req *r, const char *name);
 /* Percent-decoded value of query parameter `name`, malloc'd; NULL if
  * absent. */
 char *cf__query_get(const struct cf_web_req *r, const char *name);
-/* Integer query parameter clamped to [lo, hi]; def if absent or bad. */
-long cf__query_long(const struct cf_web_req *r, const char *name, long def,
-                    long lo, long hi);
+/* Integer query parameter clamped to [lo, hi] (def if absent or empty)
+ * in *out; 0, or -1 after answering 400 when it is not an integer. */
+int cf__query_long(struct cf_web_req *r, const char *name, long def,
+                   long lo, long hi, long *out);
 /* In-place percent-decoding; returns -1 on bad escapes or NUL bytes. */
 int cf__url_decode(char *s, int plus_is_space);
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
+ * points past U+10FFFF), else 0. */
+int cf__utf8_valid(const char *s, size_t n);
+/* Replaces, in place, every byte of `s` that does not start a well-formed
+ * UTF-8 character with '?' (JSON strings must be UTF-8). */
+void cf__utf8_scrub(char *s);
 /* Parses the buffered body as a JSON object; responds 400 and returns
  * NULL when it is not one. An empty body is {}. */
 json_t *cf__req_json(struct cf_web_req *r);

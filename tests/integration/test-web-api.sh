@@ -47,10 +47,34 @@ contains "import error of the broken file" \
 eq "unknown endpoint is a JSON 404" "$(status_of "$URL/api/nope")" "404"
 eq "404 body is JSON with error" "$(jq -r 'has("error")' "$TMP/body")" "true"
 eq "wrong method is 405" "$(status_of -X DELETE "$URL/api/dags")" "405"
+eq "405 says which methods are allowed (RFC 9110 15.5.6)" \
+  "$(curl -s -D - -o /dev/null -X DELETE "$URL/api/dags/hello/runs" | \
+     tr -d '\r' | grep -i '^allow:')" "Allow: GET, HEAD, POST"
+eq "OPTIONS is a 405 too, with Allow" \
+  "$(curl -s -D - -o /dev/null -X OPTIONS "$URL/api/upload" | \
+     tr -d '\r' | grep -i '^allow:')" "Allow: POST"
 eq "run of an unknown date is 404" \
   "$(status_of "$URL/api/dags/hello/runs/2025-01-09")" "404"
 eq "bad date is 400" "$(status_of "$URL/api/dags/hello/runs/2025-13-40")" \
   "400"
+eq "2025-02-30 is not a date: 400" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-02-30")" "400"
+# JSON strings must be UTF-8: echoing a raw byte used to fail json_pack
+# and answer 500 "out of memory"
+eq "non-UTF-8 DAG id in the path: 400" \
+  "$(status_of "$URL/api/dags/%FF/runs")" "400"
+eq "its answer is a JSON error" "$(jq -r 'has("error")' "$TMP/body")" "true"
+eq "non-UTF-8 run date in the path: 400" \
+  "$(status_of "$URL/api/dags/hello/runs/%C3%28")" "400"
+eq "non-UTF-8 query value: 400" \
+  "$(status_of "$URL/api/dags/hello/runs?before=%FF")" "400"
+eq "bad percent escape in the query: 400" \
+  "$(status_of "$URL/api/dags/hello/grid?limit=%ZZ")" "400"
+eq "404 echoing a long UTF-8 path cut inside a character: still a 404" \
+  "$(status_of "$URL/api/x$(printf '%%C3%%A9%.0s' $(seq 300))")" "404"
+eq "and its body is JSON" "$(jq -r 'has("error")' "$TMP/body")" "true"
+eq "UTF-8 DAG id that does not exist: 404" \
+  "$(status_of -X POST -H "$AUTH" "$URL/api/dags/%C3%A9t%C3%A9/pause")" "404"
 
 # --- auth ----------------------------------------------------------------
 trig() { curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$@"; }
@@ -103,6 +127,21 @@ full=$(curl -s "$URL/api/dags/hello/runs/2025-01-01/tasks/transform/log?download
 tail=$(curl -s "$URL/api/dags/hello/runs/2025-01-01/tasks/transform/log?tail=10" | wc -c)
 eq "tail=10 returns the last 10 bytes" "$tail" "10"
 check "download returns the whole log" test "$full" -gt 10
+# a typo used to fall back to the default: the latest try's log, a page
+# of 25 runs
+eq "log of try=2x: 400, not the latest try" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/load/log?try=2x")" \
+  "400"
+eq "tail=abc: 400" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/load/log?tail=abc")" \
+  "400"
+eq "a tail past the cap is clamped, not refused" \
+  "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/load/log?tail=99999999999999999999")" \
+  "200"
+eq "runs?limit=abc: 400" "$(status_of "$URL/api/dags/hello/runs?limit=abc")" \
+  "400"
+eq "grid?limit=1e3: 400" "$(status_of "$URL/api/dags/hello/grid?limit=1e3")" \
+  "400"
 eq "log of a task without attempts: 404" \
   "$(status_of "$URL/api/dags/hello/runs/2025-01-01/tasks/zzz/log")" "404"
 eq "second trigger of the same date: 409" \
@@ -202,6 +241,21 @@ for dir in '..' 'a/../b' '/abs' '.git' 'a//b'; do
   eq "upload dir '$dir' refused" \
     "$(trig -H "$AUTH" --data-binary x "$URL/api/upload?name=ok.csv&dir=$dir")" "400"
 done
+eq "upload name that is not UTF-8 refused" \
+  "$(trig -H "$AUTH" --data-binary x "$URL/api/upload?name=a%FF.csv")" "400"
+eq "X-Filename that is not UTF-8 refused" \
+  "$(trig -H "$AUTH" -H "X-Filename: $(printf 'b\376.csv')" --data-binary x \
+     "$URL/api/upload")" "400"
+eq "multipart filename that is not UTF-8 refused" \
+  "$(trig -H "$AUTH" -F "file=@$TMP/cur.csv;filename=$(printf 'c\377.csv')" \
+     "$URL/api/upload")" "400"
+check "no file with a non-UTF-8 name was stored" \
+  test -z "$(find "$L" -maxdepth 1 -name '[abc]?.csv' -o -maxdepth 1 -name 'a?.csv')"
+eq "UTF-8 file name is fine: 201" \
+  "$(trig -H "$AUTH" --data-binary x "$URL/api/upload?name=%C3%A9t%C3%A9.csv")" \
+  "201"
+eq "its stored path is in the answer" "$(jq -r .relative_path "$TMP/body")" \
+  "été.csv"
 eq "multipart traversal filename refused" \
   "$(trig -H "$AUTH" -F "file=@$TMP/cur.csv;filename=../../x.csv" "$URL/api/upload")" "400"
 check "nothing escaped the landing folder" test ! -e "$COSTFLOW_HOME/x.csv"
@@ -253,6 +307,9 @@ contains "headers over 16 KiB: 431" "$(raw "$TMP/r3")" "HTTP/1.1 431"
 contains "URL over 16 KiB: 4xx" "$(raw "$TMP/r4")" "HTTP/1.1 4"
 { printf 'GET / HTTP/1.1\r\n'; for i in $(seq 100); do printf 'X-H%d: v\r\n' "$i"; done; printf '\r\n'; } >"$TMP/r5"
 contains "too many headers: 431" "$(raw "$TMP/r5")" "HTTP/1.1 431"
+printf 'GET /api/dags HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n' >"$TMP/r11"
+contains "two Host headers: 400" "$(raw "$TMP/r11")" \
+  '{"error":"more than one Host header"}'
 printf 'GET /%%00 HTTP/1.1\r\nHost: x\r\n\r\n' >"$TMP/r6"
 contains "NUL in the path: 400" "$(raw "$TMP/r6")" "HTTP/1.1 400"
 printf 'POST /api/dags/hello/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' >"$TMP/r7"
@@ -319,6 +376,10 @@ eq "daily by service: top service" \
   "$(curl -s "$URL/api/costs/daily?by=service&limit=3" | jq -r '.series[0].key + " " + (.other_series|tostring)')" \
   "AmazonEC2 6"
 eq "bad grouping: 400" "$(status_of "$URL/api/costs/daily?by=color")" "400"
+eq "costs limit that is not a number: 400" \
+  "$(status_of "$URL/api/costs/anomalies?limit=ten")" "400"
+eq "top-services limit that is not a number: 400" \
+  "$(status_of "$URL/api/costs/top-services?limit=5x")" "400"
 eq "inverted range: 400" \
   "$(status_of "$URL/api/costs/daily?from=2025-02-01&to=2025-01-01")" "400"
 eq "top services" \
@@ -354,6 +415,41 @@ eq "--auth-reads: reads need the token" "$(status_of "$URL/api/dags")" "401"
 eq "--auth-reads: with the token" "$(status_of -H "$AUTH" "$URL/api/dags")" "200"
 eq "--auth-reads: healthz stays open" "$(status_of "$URL/healthz")" "200"
 eq "token is not printed again" "$(grep -c "$TOKEN" "$TMP/reads.log")" "0"
+# DNS rebinding: evil.example resolves to 127.0.0.1, so a page of it sends
+# Host and Origin naming evil.example; the Origin check alone passes that
+stop_web
+start_web rebind
+eq "open read with a foreign Host on a loopback server: 403" \
+  "$(status_of -H "Host: evil.example:$PORT" "$URL/api/dags")" "403"
+eq "its answer is a JSON error" "$(jq -r 'has("error")' "$TMP/body")" "true"
+eq "a name that merely starts with 127.: 403" \
+  "$(status_of -H "Host: 127.0.0.1.evil.example" "$URL/api/costs/summary")" \
+  "403"
+eq "Host localhost: 200" \
+  "$(status_of -H "Host: localhost:$PORT" "$URL/api/dags")" "200"
+eq "Host [::1]: 200" "$(status_of -H "Host: [::1]:$PORT" "$URL/api/dags")" "200"
+eq "a foreign Host with the token: 200 (the page cannot have it)" \
+  "$(status_of -H "Host: evil.example" -H "$AUTH" "$URL/api/dags")" "200"
+eq "the UI itself stays open to any Host" \
+  "$(status_of -H "Host: evil.example" "$URL/")" "200"
+stop_web
+start_web noauth --no-auth
+eq "--no-auth: trigger from a rebound page: 403" \
+  "$(trig -H "Host: evil.example:$PORT" -H "Origin: http://evil.example:$PORT" \
+     "$URL/api/dags/hello/runs" -d '{"date":"2025-03-01"}')" "403"
+eq "--no-auth: rerun from a rebound page: 403" \
+  "$(trig -H "Host: evil.example:$PORT" -H "Origin: http://evil.example:$PORT" \
+     "$URL/api/dags/hello/runs/2025-01-01/rerun" -d '{}')" "403"
+eq "--no-auth: pause from a rebound page: 403" \
+  "$(trig -H "Host: evil.example:$PORT" "$URL/api/dags/hello/pause")" "403"
+eq "the refused requests changed nothing" \
+  "$(sql "SELECT count(*) FROM runs WHERE logical_date='2025-03-01'")|$(sql \
+     "SELECT paused FROM dags WHERE dag_id='hello'")|$(sql \
+     "SELECT count(*) FROM runs WHERE logical_date='2025-01-01' AND state<>'success'")" \
+  "0|0|0"
+eq "--no-auth: pause from the real origin: 200" \
+  "$(trig -H "Origin: $URL" "$URL/api/dags/hello/pause")" "200"
+eq "--no-auth: unpause: 200" "$(trig "$URL/api/dags/hello/unpause")" "200"
 stop_web
 expect_exit 2 "--no-auth on a non-loopback address is refused" \
   "$COSTFLOW" --dags "$D" web --no-auth --listen 0.0.0.0:0

@@ -46,8 +46,31 @@ tasks:
   ingest: {plugin: noop, depends_on: [check]}
 YAML
 printf 'dag: broken\ntasks: [\n' >"$D/broken.yaml"
+# hostile text from every source the UI shows: a DAG description, a log
+# line, an import error (file name and message), billing names; the UI
+# must show it as text, never parse it as HTML
+XSS='<img src=x class=xss onerror=alert(1)>'
+cat >"$D/xss.yaml" <<YAML
+dag: xss
+description: "$XSS in a description"
+tasks:
+  say: {plugin: shell, params: {command: "echo '$XSS in a log'"}}
+YAML
+printf 'dag: x\ntasks: [\n' >"$D/$XSS.yaml"
 mkdir -p "$COSTFLOW_HOME"
 bash "$WEBDIR/seed-warehouse.sh" "$COSTFLOW_HOME/warehouse.db"
+# cost 0: the totals the walk checks stay as they are
+sqlite3 "$COSTFLOW_HOME/warehouse.db" "
+  INSERT INTO anomalies SELECT usage_date, provider, account,
+    '$XSS anomaly', currency, cost, trailing_avg, trailing_stddev,
+    pct_above, window_days, provisional FROM anomalies LIMIT 1;
+  INSERT INTO zombies SELECT usage_date, provider, account,
+    '$XSS zombie', '$XSS svc', cost, usage_quantity, usage_rows
+    FROM zombies LIMIT 1;
+  INSERT INTO fact_daily_cost SELECT usage_date, provider,
+    billing_account_id, sub_account_id, '$XSS top', service_category,
+    region_id, currency, '0', '0', '0', '0', '0', 1, 1
+    FROM fact_daily_cost WHERE service_name = 'Probe' LIMIT 1;"
 printf 'line_item_id,cost\nA,1.25\nB,2.50\n' >"$TMP/cur-2025-01-20.csv"
 
 start_web ui

@@ -50,10 +50,21 @@ const shot = (name, full) => page.screenshot({ path: `${SHOTS}/${name}.png`,
                                               fullPage: !!full });
 const T = { timeout: 30000 };
 
-await step('DAG list shows the DAGs and the import error', async () => {
+// Hostile names (tests/integration/test-web-ui.sh) must stay text: the
+// payload's <img class=xss> must never become an element.
+const XSS = '<img src=x class=xss onerror=alert(1)>';
+page.on('dialog', (d) => { problems.push('dialog: ' + d.message());
+                           d.dismiss(); });
+async function noMarkup(where) {
+  const n = await page.evaluate(() =>
+    document.querySelectorAll('img.xss, img[src="x"]').length);
+  if (n) throw new Error(`${n} injected <img> on ${where}`);
+}
+
+await step('DAG list shows the DAGs and the import errors', async () => {
   await page.goto(URL + '/#/');
   await page.waitForSelector('tr[data-dag="hello"]', T);
-  await page.waitForSelector('text=Import errors (1)', T);
+  await page.waitForSelector('text=Import errors (2)', T);
   await shot('01-dags', true);
 });
 
@@ -161,10 +172,42 @@ await step('cost dashboard shows spend, anomalies and zombies', async () => {
   await shot('09-costs', true);
 });
 
+await step('hostile billing names are shown as text', async () => {
+  await page.waitForSelector('#anomalies td:has-text("' + XSS + ' anomaly")',
+                             T);
+  await page.waitForSelector('#zombies td:has-text("' + XSS + ' zombie")', T);
+  await noMarkup('the cost dashboard');
+});
+
 await step('cost dashboard by service', async () => {
   await page.selectOption('#cost-by', 'service');
   await page.waitForSelector('.chart-legend span:has-text("AmazonEC2")', T);
+  await waitFor((x) => document.body.textContent.includes(x + ' top'), XSS,
+                T);
+  await noMarkup('the cost dashboard by service');
   await shot('10-costs-by-service');
+});
+
+await step('a hostile description, import error and log stay text',
+           async () => {
+  await page.goto(URL + '/#/');
+  await waitFor((x) => document.body.textContent.includes(
+    x + ' in a description') && document.body.textContent.includes(
+    x + '.yaml'), XSS, T);
+  await noMarkup('the DAG list');
+  const res = await page.evaluate(async (tok) => (await fetch(
+    '/api/dags/xss/runs', { method: 'POST', headers: {
+      Authorization: 'Bearer ' + tok, 'Content-Type': 'application/json' },
+    body: '{"date":"2025-01-15"}' })).status, TOKEN);
+  if (res !== 201) throw new Error('trigger answered ' + res);
+  await page.goto(URL + '/#/dag/xss');
+  await page.waitForSelector(
+    '.sq[data-task="say"][data-date="2025-01-15"][data-state="success"]', T);
+  await page.click('.sq[data-task="say"][data-date="2025-01-15"]');
+  await waitFor((x) => (document.getElementById('log')?.textContent || '')
+    .includes(x + ' in a log'), XSS, T);
+  await noMarkup('the DAG page and its log');
+  await shot('11-hostile-text', true);
 });
 
 await step('no script errors on any page', async () => {
