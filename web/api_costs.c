@@ -103,6 +103,30 @@ struct series {
   cf_dec total;
 };
 
+/* Totals are kept per currency: amounts in two currencies are never
+ * added. by_cur maps currency -> decimal text. */
+static void add_to_currency(json_t *by_cur, const char *cur, cf_dec v) {
+  const char *was = json_string_value(json_object_get(by_cur, cur));
+  cf_dec sum = v;
+  if (was) {
+    cf_dec w;
+    if (cf_dec_parse(was, strlen(was), &w) == 0) sum = cf_dec_add(w, v);
+  }
+  json_object_set_new(by_cur, cur ? cur : "", dec_json(sum));
+}
+
+/* The one total when every amount is in one currency ("0" with none);
+ * null when there are several: see "totals". */
+static json_t *one_total(const json_t *by_cur) {
+  size_t n = json_object_size(by_cur);
+  if (n == 0) return json_string("0");
+  if (n > 1) return json_null();
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)by_cur, k, v) return json_incref(v);
+  return json_null();
+}
+
 static int cmp_series(const void *a, const void *b) {
   return -cf_dec_cmp(((const struct series *)a)->total,
                      ((const struct series *)b)->total);
@@ -176,26 +200,28 @@ static json_t *daily_series(struct cf_web_req *r, sqlite3 *db,
     day = cf_dec_add(day, v);
   }
   qsort(sv, ns, sizeof *sv, cmp_series);
-  json_t *arr = json_array();
-  cf_dec other = CF_DEC_ZERO, grand = CF_DEC_ZERO;
+  json_t *arr = json_array(), *grand = json_object(), *other = json_object();
   size_t nother = 0;
   for (size_t i = 0; i < ns; i++) {
-    grand = cf_dec_add(grand, sv[i].total);
+    const char *cur = json_string_value(json_object_get(sv[i].obj,
+                                                        "currency"));
+    add_to_currency(grand, cur, sv[i].total);
     if ((long)i < limit) {
       json_object_set_new(sv[i].obj, "total", dec_json(sv[i].total));
       json_object_set_new(sv[i].obj, "points", sv[i].points);
       json_array_append_new(arr, sv[i].obj);
     } else {
-      other = cf_dec_add(other, sv[i].total);
+      add_to_currency(other, cur, sv[i].total);
       nother++;
       json_decref(sv[i].obj);
       json_decref(sv[i].points);
     }
   }
-  out = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:i}", "from", from,
-                  "to", to, "series", arr, "total", dec_json(grand),
-                  "other_series", (json_int_t)nother, "other_total",
-                  dec_json(other), "unparsable_rows", bad);
+  out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:o, s:i}", "from",
+                  from, "to", to, "series", arr, "total", one_total(grand),
+                  "totals", grand, "other_series", (json_int_t)nother,
+                  "other_total", one_total(other), "other_totals", other,
+                  "unparsable_rows", bad);
 done:
   sqlite3_finalize(s);
   cf_free(sv);

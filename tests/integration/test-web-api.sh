@@ -375,6 +375,21 @@ eq "aws total matches an independent sum" \
 eq "daily by service: top service" \
   "$(curl -s "$URL/api/costs/daily?by=service&limit=3" | jq -r '.series[0].key + " " + (.other_series|tostring)')" \
   "AmazonEC2 6"
+eq "one currency: total is the one amount, totals has it" \
+  "$(jq -r '[.total, (.totals | keys | join(","))] | join(" ")' "$TMP/c")" \
+  "$(jq -r '.totals.USD' "$TMP/c") USD"
+# a NOK day beside the USD ones: never added together
+sqlite3 "$COSTFLOW_HOME/warehouse.db" "INSERT INTO fact_daily_cost SELECT
+  usage_date, provider, billing_account_id, sub_account_id, service_name,
+  service_category, region_id, 'NOK', '30', effective_cost, list_cost,
+  credit_cost, usage_quantity, row_count, partition_version FROM fact_daily_cost
+  WHERE provider='aws' LIMIT 1"
+curl -s "$URL/api/costs/summary?from=2025-01-01&to=2025-01-30" >"$TMP/c2"
+eq "two currencies: no single total" "$(jq -r '.total' "$TMP/c2")" "null"
+eq "... totals per currency, NOK apart" "$(jq -r '.totals.NOK' "$TMP/c2")" "30"
+eq "... USD total as before" "$(jq -r '.totals.USD' "$TMP/c2")" \
+  "$(jq -r '.totals.USD' "$TMP/c")"
+sqlite3 "$COSTFLOW_HOME/warehouse.db" "DELETE FROM fact_daily_cost WHERE currency='NOK'"
 eq "bad grouping: 400" "$(status_of "$URL/api/costs/daily?by=color")" "400"
 eq "costs limit that is not a number: 400" \
   "$(status_of "$URL/api/costs/anomalies?limit=ten")" "400"

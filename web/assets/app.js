@@ -91,6 +91,12 @@ function fmtMoney(str, places) {
 function money(str, cur) {
   return (cur && cur !== 'USD' ? cur + ' ' : '$') + fmtMoney(str);
 }
+/* A total the API gives per currency ({USD: "1.5", NOK: "30"}): never
+ * added across currencies, shown side by side. */
+function moneyTotals(totals) {
+  const e = Object.entries(totals || {});
+  return e.length ? e.map(([cur, v]) => money(v, cur)).join(' + ') : money('0');
+}
 
 /* ---- API ------------------------------------------------------------ */
 function token() { return localStorage.getItem('costflow.token') || ''; }
@@ -688,7 +694,7 @@ function pageCosts() {
                             86400000) + 1;
     body.replaceChildren(
       h('div', {class: 'kpis'},
-        kpi('Total spend', money(sum.total), `${days} days, all providers`,
+        kpi('Total spend', moneyTotals(sum.totals), `${days} days, all providers`,
             'kpi-total'),
         kpi('Providers', String(sum.series.length),
             sum.series.map((x) => x.provider).join(', ')),
@@ -701,7 +707,7 @@ function pageCosts() {
           .textContent), h('div', {class: 'spacer'}),
         h('span', {class: 'muted small'}, daily.other_series
           ? `+ ${daily.other_series} smaller series: ` +
-            money(daily.other_total) : '')),
+            moneyTotals(daily.other_totals) : '')),
         lineChart(daily, by.value)),
       h('div', {class: 'grid2'},
         h('div', {class: 'card'}, h('h2', null, 'Top services'),
