@@ -223,9 +223,17 @@ int cf_store_open(const char *path, struct cf_store **out, char **errmsg) {
   }
   sqlite3_busy_timeout(st->db, 15000);
   /* WAL: readers never block the writer; NORMAL sync is durable across
-   * process crashes (kill -9), which is the failure we design for. */
-  if (sqlite3_exec(st->db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+   * process crashes (kill -9), which is the failure we design for.
+   * Switching a new file to WAL does not wait on the busy handler: when
+   * another process is opening the same new store, wait here, within the
+   * same 15 s. */
+  int rc = SQLITE_BUSY;
+  for (int i = 0; i < 1500 && rc == SQLITE_BUSY; i++) {
+    rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL);
+    if (rc == SQLITE_BUSY) sqlite3_sleep(10);
+  }
+  if (rc != SQLITE_OK ||
+      sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL;"
                    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
     *errmsg = cf_asprintf("cannot configure store %s: %s", path,
                           sqlite3_errmsg(st->db));

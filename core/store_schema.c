@@ -88,6 +88,14 @@ int cf__store_migrate(struct cf_store *st, char **errmsg) {
   }
   for (int v = have; v < want; v++) {
     if (cf_store_begin(st) < 0) goto fail;
+    /* another process opening the store may have migrated since we
+     * looked: look again under the write lock */
+    int now = cf_store_schema_version(st);
+    if (now > v) {
+      if (cf_store_commit(st) < 0) goto fail;
+      v = now - 1;
+      continue;
+    }
     char *sql = cf_asprintf("%s INSERT INTO schema_version VALUES(%d);",
                             migrations[v], v + 1);
     rc = sql ? sqlite3_exec(st->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;

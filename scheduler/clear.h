@@ -8,7 +8,10 @@
 #include "costflow/store.h"
 
 /* Clears the tasks of run_pk whose index has sel[i] != 0, in one
- * transaction, and puts the run back to queued. Returns 0 or an error. */
+ * transaction, and puts the run back to queued. The caller holds the run
+ * lock: a selected task still "running" was left by a dead driver, so what
+ * is left of its attempt is killed and the attempt failed as orphaned.
+ * Returns 0 or an error. */
 int cf_clear_tasks(struct cf_store *st, const struct cf_dag *dag,
                    int64_t run_pk, const unsigned char *sel);
 /* Marks in sel every task downstream of task i (transitively). */

@@ -141,7 +141,6 @@ static void on_run_done(struct cf_exec *x, int64_t run_pk, const char *state,
       break;
     }
   if (r->lock_fd >= 0) close(r->lock_fd);
-  r->e->active--;
   d->nactive--;
   /* one line per task: the attempts themselves are in the store and in
    * logs/DAG/DATE/TASK/TRY.log */
@@ -167,16 +166,27 @@ static void on_run_done(struct cf_exec *x, int64_t run_pk, const char *state,
   cf__daemon_pump_soon(d);
 }
 
+/* Runs of DAG dag_id being driven, whichever version of its file each
+ * started with (an edited DAG is a new entry; its runs in flight stay
+ * with the old one). */
+static int active_runs(struct cf_daemon *d, const char *dag_id) {
+  int n = 0;
+  for (struct cf_drun *r = d->runs; r; r = r->next)
+    if (!strcmp(r->e->dag->id, dag_id)) n++;
+  return n;
+}
+
 /* Starts what max_active_runs allows among the DAG's queued and running
  * runs, oldest logical date first. Returns how many were started. */
 static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
-  if (e->active >= e->dag->max_active_runs) return 0;
+  int active = active_runs(d, e->dag->id);
+  if (active >= e->dag->max_active_runs) return 0;
   if (cf__daemon_paused(d, e->dag->id)) return 0;
   sqlite3_stmt *s = NULL;
   int started = 0;
   /* enough rows to get past the runs already driven, by us or by a
    * foreground process, and still fill every free slot */
-  size_t want = (size_t)e->dag->max_active_runs + (size_t)e->active + 64;
+  size_t want = (size_t)e->dag->max_active_runs + (size_t)active + 64;
   size_t n = 0;
   int64_t *pks = cf_malloc(want * sizeof *pks);
   char (*dates)[11] = cf_malloc(want * sizeof *dates);
@@ -198,7 +208,7 @@ static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
     n++;
   }
   sqlite3_finalize(s);
-  for (size_t i = 0; i < n && e->active < e->dag->max_active_runs; i++) {
+  for (size_t i = 0; i < n && active < e->dag->max_active_runs; i++) {
     cf_date ld;
     if (cf__daemon_driving(d, pks[i]) || cf_date_parse(dates[i], &ld) < 0)
       continue;
@@ -213,7 +223,7 @@ static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
     *r = (struct cf_drun){d, pks[i], e, fd, d->runs};
     d->runs = r;
     e->refs++;
-    e->active++;
+    active++;
     d->nactive++;
     cf__dlog(d, "info", e->dag->id, pks[i], NULL, 0, "driving run for %s",
              dates[i]);
@@ -223,7 +233,7 @@ static int pump_dag(struct cf_daemon *d, struct cf_dentry *e) {
                "cannot start run: %s", cf_strerror(rc));
       d->runs = r->next;
       close(fd);
-      e->active--;
+      active--;
       d->nactive--;
       e->refs--;
       cf_free(r);

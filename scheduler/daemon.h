@@ -25,7 +25,6 @@ struct cf_dentry {
   int64_t mtime_ns, size;       /* of that file when loaded */
   int refs;                     /* registry (while listed) + active runs */
   int listed;                   /* still in the registry */
-  int active;                   /* runs of this DAG being driven */
   int was_paused;               /* last seen dags.paused */
   struct cf_tick *tick;         /* NULL if unscheduled */
   struct cf_sensor *sensor;     /* NULL without a file trigger */

@@ -200,6 +200,13 @@ int64_t cf_proc_start_time(int64_t pid) {
   return strtoll(p, NULL, 10);
 }
 
+void cf_proc_kill_orphan(int64_t pid, int64_t pid_start) {
+  if (pid <= 0 || !pid_start) return;
+  int64_t now_start = cf_proc_start_time(pid);
+  if (now_start == pid_start || now_start == 0)
+    kill(-(pid_t)pid, SIGKILL);
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 /* costflow-task beside the costflow binary if it is there (a fraction of
@@ -1105,9 +1112,7 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
     if (!terminal(t) && t->row.max_tries < dag->tasks[i].retries + 1)
       t->row.max_tries = dag->tasks[i].retries + 1;
     if (is(t, ST_RUNNING)) {
-      if (t->row.pid && t->row.pid_start &&
-          cf_proc_start_time(t->row.pid) == t->row.pid_start)
-        kill(-(pid_t)t->row.pid, SIGKILL);   /* a survivor: stop it */
+      cf_proc_kill_orphan(t->row.pid, t->row.pid_start);  /* survivors */
       t->row.pid = 0;
       t->row.end_us = now;
       char reason[] = "orphaned: its scheduler process died";

@@ -147,7 +147,8 @@ void cf__deadlines_check(struct cf_daemon *d) {
 /* ---- retention ------------------------------------------------------------
  * Finished runs that ended more than --retention days ago (by the daemon's
  * clock) go, with their task instances, attempts, outputs and log folders;
- * the newest run of each DAG stays (catch-up starts after it). Sensor
+ * the newest run of each DAG stays, and so does its newest scheduled run
+ * (catch-up starts after it). Sensor
  * records already given to a run and events age out the same way. */
 
 struct rmjob {
@@ -179,10 +180,13 @@ static void rm_done(uv_work_t *w, int status) {
   cf_free(j);
 }
 
+/* the newest scheduled run stays too: catch-up counts from it (ticker.c) */
 #define VICTIMS "SELECT id, dag_id, logical_date FROM runs WHERE state IN " \
   "('success','failed') AND coalesce(end_us, created_us) < ?1 AND "        \
   "logical_date < (SELECT max(logical_date) FROM runs r2 WHERE "           \
-  "r2.dag_id = runs.dag_id) LIMIT 10000"
+  "r2.dag_id = runs.dag_id) AND NOT (kind = 'scheduled' AND "              \
+  "logical_date = (SELECT max(logical_date) FROM runs r3 WHERE "           \
+  "r3.dag_id = runs.dag_id AND r3.kind = 'scheduled')) LIMIT 10000"
 
 void cf__retention_prune(struct cf_daemon *d) {
   int64_t cutoff_ms = cf__daemon_now_ms(d) -

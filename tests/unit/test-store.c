@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "cf_test.h"
 #include "costflow/store.h"
 #include "store_fixture.h"
@@ -184,6 +185,57 @@ CF_TEST(file_store_is_wal_and_reopens) {
   CF_ASSERT_CONTAINS(err, "newer than this costflow");
   cf_free(err);
   fx_store_remove(path);
+}
+
+/* Processes that open a new store at the same moment (a daemon and an
+ * operator's first `costflow run`) must all get it migrated once, not fail
+ * on "table already exists" because another one migrated first. */
+CF_TEST(concurrent_first_opens_all_succeed) {
+  enum { PROCS = 6, ROUNDS = 5 };
+  for (int round = 0; round < ROUNDS; round++) {
+    char path[] = "/tmp/cf-store-XXXXXX";
+    int fd = mkstemp(path);
+    CF_ASSERT(fd >= 0);
+    close(fd);
+    unlink(path);
+    int go[2];
+    CF_ASSERT_EQ(0, pipe(go));
+    pid_t pids[PROCS];
+    for (int i = 0; i < PROCS; i++) {
+      pids[i] = fork();
+      CF_ASSERT(pids[i] >= 0);
+      if (pids[i] == 0) {
+        char c, *err = NULL;
+        struct cf_store *st = NULL;
+        close(go[1]);
+        if (read(go[0], &c, 1) < 0) _exit(3);   /* start together */
+        int rc = cf_store_open(path, &st, &err);
+        if (rc < 0) fprintf(stderr, "open: %s\n", err ? err : "?");
+        _exit(rc < 0 ? 1 : cf_store_schema_version(st) > 0 ? 0 : 2);
+      }
+    }
+    close(go[0]);
+    close(go[1]);                       /* EOF releases every child */
+    int failed = 0;
+    for (int i = 0; i < PROCS; i++) {
+      int ws = 0;
+      CF_ASSERT_EQ(pids[i], waitpid(pids[i], &ws, 0));
+      if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) failed++;
+    }
+    struct cf_store *st = NULL;
+    char *err = NULL;
+    CF_ASSERT_EQ(0, cf_store_open(path, &st, &err));
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(cf_store_db(st), "SELECT count(*), count(DISTINCT "
+                       "version) FROM schema_version", -1, &s, NULL);
+    CF_ASSERT_EQ(SQLITE_ROW, sqlite3_step(s));
+    int rows = sqlite3_column_int(s, 0), distinct = sqlite3_column_int(s, 1);
+    sqlite3_finalize(s);
+    cf_store_close(st);
+    fx_store_remove(path);
+    CF_ASSERT_EQ(0, failed);
+    CF_ASSERT_EQ(distinct, rows);       /* each migration applied once */
+  }
 }
 
 /* The store keeps its prepared statements for reuse (core/store.c): a
