@@ -399,9 +399,14 @@ static int dags_next(int argc, char **argv, struct cf_cli *cli) {
     if (cf_cron_next(d->cron, d->tz, after, &f) < 0) break;
     after = f;
     /* The run created at f covers the interval that began at the fire
-     * before it: that start's local date is the logical date. */
+     * before it: that start's local date is the logical date. A fire on
+     * that same date creates nothing (the day is not over: sub-daily). */
     if (cf_cron_prev(d->cron, d->tz, f, &start) < 0) start = f;
     cf_date ld_date = cf_tz_local_date(d->tz, start);
+    if (start != f && cf_tz_local_date(d->tz, f) == ld_date) {
+      i--;
+      continue;
+    }
     if (d->has_end_date && ld_date > d->end_date) break;
     char iso[32], ds[11];
     cf_format_iso_s(f, iso);

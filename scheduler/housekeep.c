@@ -24,7 +24,8 @@ static int64_t local_midnight(const struct cf_tz *tz, cf_date d) {
   return t - cf_tz_offset_at(tz, t);
 }
 
-/* End of the interval whose logical date is d; CF_ENEVER if d is not a
+/* When the run of logical date d is created: the end of d's last
+ * interval (the first fire on a later date); CF_ENEVER if d is not a
  * date of the schedule. */
 static int interval_end(const struct cf_dag *dag, cf_date d, int64_t *out) {
   if (!dag->cron) {
@@ -36,7 +37,16 @@ static int interval_end(const struct cf_dag *dag, cf_date d, int64_t *out) {
     if (cf_cron_next(dag->cron, dag->tz, f, &f) < 0) return CF_ENEVER;
     cf_date ld = cf_tz_local_date(dag->tz, f);
     if (ld > d) return CF_ENEVER;
-    if (ld == d) return cf_cron_next(dag->cron, dag->tz, f, out);
+    if (ld < d) continue;
+    for (int j = 0; j < 10000; j++) {          /* d's later fires */
+      int r = cf_cron_next(dag->cron, dag->tz, f, &f);
+      if (r < 0) return r;
+      if (cf_tz_local_date(dag->tz, f) > d) {
+        *out = f;
+        return 0;
+      }
+    }
+    return CF_ENEVER;
   }
   return CF_ENEVER;
 }

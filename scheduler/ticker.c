@@ -2,8 +2,9 @@
  * instant (no polling). At each fire, and at start-up, the runs of every
  * interval that has ended are created: with catchup every missed interval
  * since start_date (or the last scheduled run), else only the latest.
- * The run for a logical date is created once its interval has ended
- * (Airflow semantics, docs/dag-format.md "Logical dates"). */
+ * The run for a logical date is created once its interval has ended --
+ * for a schedule that fires several times a day, once the day's last
+ * interval has (docs/dag-format.md "Logical dates"). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,9 +71,15 @@ static void evaluate(struct cf_tick *t, int64_t now_ms) {
   if (fire > t->last_fire) t->last_fire = fire;
   /* paused: nothing is created; catch-up resumes after unpausing */
   if (cf__daemon_paused(d, dag->id)) return;
-  /* the newest ended interval is [start, fire) */
+  /* the newest ended interval is [start, fire); its date is complete
+   * only if no later interval starts on it (a sub-daily schedule's day
+   * ends with its last interval), else the newest complete date is the
+   * covered date before it */
   if (cf_cron_prev(dag->cron, dag->tz, fire, &start) < 0) return;
   cf_date hi = cf_tz_local_date(dag->tz, start), lo;
+  if (cf_tz_local_date(dag->tz, fire) == hi &&
+      cf_dag_prev_date(dag, hi, &hi) < 0)
+    return;
   if (dag->has_end_date && hi > dag->end_date) hi = dag->end_date;
   if (dag->has_start_date && hi < dag->start_date) return;
   int found = 0;

@@ -229,4 +229,32 @@ check "daemon still up" kill -0 "$DAEMON_PID"
 stop_daemon TERM
 eq "exit 0" "$DAEMON_RC" "0"
 check "daemon logs are JSON lines" logs_are_json
+
+# ---- a schedule that fires every hour: a date's run waits for its day ---
+HD="$TMP/hourly-dags" HH="$TMP/hourly-home"
+mkdir -p "$HD"
+cat >"$HD/hourly.yaml" <<'YAML'
+dag: hourly
+schedule: "@hourly"
+timezone: Europe/Oslo
+start_date: 2025-03-01
+catchup: true
+tasks:
+  a: {plugin: noop}
+YAML
+hruns() { sqlite3 "$HH/costflow.db" "SELECT group_concat(logical_date) FROM (SELECT logical_date FROM runs ORDER BY 1)"; }
+expect_exit 0 "hourly: scheduler --once mid-day" \
+  env COSTFLOW_HOME="$HH" "$COSTFLOW" --dags "$HD" scheduler --once --now 2025-03-03T07:00:00Z
+eq "hourly: only the days that are over get a run (not 03-03 at 08:00 Oslo)" \
+  "$(hruns)" "2025-03-01,2025-03-02"
+expect_exit 0 "hourly: just before Oslo midnight" \
+  env COSTFLOW_HOME="$HH" "$COSTFLOW" --dags "$HD" scheduler --once --now 2025-03-03T22:59:00Z
+eq "hourly: 03-03 still running its hours" "$(hruns)" "2025-03-01,2025-03-02"
+expect_exit 0 "hourly: at Oslo midnight" \
+  env COSTFLOW_HOME="$HH" "$COSTFLOW" --dags "$HD" scheduler --once --now 2025-03-03T23:00:00Z
+eq "hourly: 03-03 once its last hour has ended" \
+  "$(hruns)" "2025-03-01,2025-03-02,2025-03-03"
+eq "hourly: dags next lists one run a day, at the day's end" \
+  "$("$COSTFLOW" --dags "$HD" dags next hourly --count 2 --from 2025-03-03T07:00:00Z --json | jq -r '[.runs[] | .fires_at + " " + .logical_date] | join(",")')" \
+  "2025-03-03T23:00:00Z 2025-03-03,2025-03-04T23:00:00Z 2025-03-04"
 finish
