@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "costflow/plugin_host.h"
 #include "host_api.h"
+#include "proc_group.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
@@ -80,6 +81,7 @@ int cmd_task_run(int argc, char **argv, struct cf_cli *cli) {
   /* die with the scheduler: no orphan keeps writing after a kill -9 */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (parent && getppid() != (pid_t)parent) return CF_EXIT_FAIL;
+  cf_proc_mark_group();          /* what the task starts can be found */
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   struct cf_store *st = NULL;

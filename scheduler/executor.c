@@ -182,31 +182,6 @@ static void save_ti(struct xti *t) {
     log_store_error(t->run->x, "update task instance");
 }
 
-int64_t cf_proc_start_time(int64_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')');  /* comm may contain spaces */
-  if (!p) return 0;
-  /* after ")" come fields 3..; field 22 is the 20th of those */
-  int field = 2;
-  for (; *p && field < 22; p++)
-    if (*p == ' ') field++;
-  return strtoll(p, NULL, 10);
-}
-
-void cf_proc_kill_orphan(int64_t pid, int64_t pid_start) {
-  if (pid <= 0 || !pid_start) return;
-  int64_t now_start = cf_proc_start_time(pid);
-  if (now_start == pid_start || now_start == 0)
-    kill(-(pid_t)pid, SIGKILL);
-}
-
 /* ---- lifecycle -------------------------------------------------------- */
 
 /* costflow-task beside the costflow binary if it is there (a fraction of

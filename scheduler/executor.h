@@ -54,16 +54,6 @@ void cf_exec_drain(struct cf_exec *x);
 void cf_exec_stop(struct cf_exec *x);
 int  cf_exec_active_runs(const struct cf_exec *x);
 
-/* Reads field 22 (start time in clock ticks) of /proc/PID/stat; 0 if the
- * process does not exist. Used to tell a live pid from a reused one. */
-int64_t cf_proc_start_time(int64_t pid);
-
-/* Kills (SIGKILL) what is left of an attempt whose driver died: its
- * process group if the child itself is still the same process (pid +
- * start time), and also when the child is gone, for the children it left
- * in its group (a shell's pipeline): the kernel does not reuse a pid
- * while a group of that id has members. Nothing if the pid now names
- * another process. */
-void cf_proc_kill_orphan(int64_t pid, int64_t pid_start);
+#include "proc_group.h"    /* cf_proc_start_time, cf_proc_kill_orphan */
 
 #endif

@@ -65,4 +65,24 @@ eq "the orphaned attempt says why" \
   "orphaned: its scheduler process died"
 eq "the rerun ran a and b once each" "$(cat "$COSTFLOW_HOME/done-2025-01-02")" "a 2
 b"
+
+# A group whose members do not carry the attempt's mark is not the
+# attempt's (its leader's pid was reused since): it is left alone. Here
+# the stored start time is made another process's, so the mark differs.
+# (Where PID 1 does not reap at once, the dead task child lingers as a
+# zombie and its pid cannot be reused yet: this then passes by the start
+# time check alone; on a host whose init reaps, it is the mark that
+# spares the group.)
+pg=$(crash_during_a 2025-01-03)
+GROUPS_SEEN+=("$pg")
+sleep 0.3
+check "the shell's children outlive the killed driver (setup 3)" group_alive "$pg"
+check "they carry the attempt's mark" bash -c \
+  "ps -eo pid=,pgid= | awk '\$2 == $pg {print \$1}' | while read p; do tr '\\0' '\\n' </proc/\$p/environ; done | grep -q '^COSTFLOW_TASK_GROUP=$pg:'"
+sql "UPDATE task_instances SET pid_start=pid_start+1 WHERE pid=$pg"
+expect_exit 0 "rerun of a run whose recorded task is not that group's" \
+  "$COSTFLOW" --dags "$D" rerun orph --date 2025-01-03 --task a --downstream
+sleep 0.3
+check "a group without the attempt's mark is not killed" group_alive "$pg"
+kill -9 -- "-$pg"
 finish
