@@ -320,7 +320,8 @@ void cf__api_costs_top(struct cf_web_req *r) {
   if (sqlite3_prepare_v2(db, "SELECT month, rank, provider, service_name, "
         "currency, billed_cost, effective_cost FROM agg_top_services WHERE "
         "month = coalesce(?1, (SELECT max(month) FROM agg_top_services)) "
-        "ORDER BY rank LIMIT ?2", -1, &s, NULL) != SQLITE_OK) {
+        "ORDER BY rank, currency, provider, service_name LIMIT ?2", -1, &s,
+        NULL) != SQLITE_OK) {
     cf__respond_error(r, 500, "warehouse: %s", sqlite3_errmsg(db));
     goto done;
   }

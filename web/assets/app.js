@@ -826,13 +826,17 @@ function lineChart(d, by) {
 
 function topBars(d) {
   if (!d.series.length) return h('div', {class: 'empty'}, 'No spend.');
-  const max = Math.max(...d.series.map((x) => Number(x.total)));
+  /* each bar against the largest of its own currency: amounts in two
+   * currencies are not on one scale */
+  const max = {};
+  for (const x of d.series)
+    max[x.currency] = Math.max(max[x.currency] || 0, Number(x.total));
   return h('div', {class: 'bars', id: 'top-services'},
     d.series.map((x) => h('div', {class: 'bar'},
       h('div', {title: x.provider}, x.key, h('span', {class: 'muted small'},
         ' · ' + x.provider)),
       h('div', {class: 'track'}, h('div', {class: 'fill', style: {width:
-        (100 * Number(x.total) / max).toFixed(1) + '%'}})),
+        (100 * Number(x.total) / (max[x.currency] || 1)).toFixed(1) + '%'}})),
       h('div', {class: 'num mono'}, money(x.total, x.currency)))));
 }
 
