@@ -93,6 +93,11 @@ int cf__store_migrate(struct cf_store *st, char **errmsg) {
     int now = cf_store_schema_version(st);
     if (now > v) {
       if (cf_store_commit(st) < 0) goto fail;
+      if (now > want) {                /* a newer costflow got there */
+        *errmsg = cf_asprintf("store schema version %d is newer than this "
+                              "costflow (%d)", now, want);
+        return CF_ESTORE;
+      }
       v = now - 1;
       continue;
     }
