@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "costflow/cron.h"
 #include "daemon.h"
+#include "web.h"
 
 static const char usage[] =
     "usage: costflow scheduler [--dags DIR] [--home DIR] [--grace DUR]\n"
@@ -31,7 +32,10 @@ static const char usage[] =
     "                    $COSTFLOW_FAKE_SPEED)\n"
     "  --web ADDR:PORT   also serve the web UI and JSON API on this loop\n"
     "                    (e.g. 127.0.0.1:8080; see docs/web.md)\n"
-    "  --landing DIR     where web uploads land (default $HOME/landing)\n";
+    "  --landing DIR     where web uploads land (default $HOME/landing)\n"
+    "  --web-allowed-host NAME[,NAME...]  Host names the loopback web\n"
+    "                    server also answers without a token (a reverse\n"
+    "                    proxy's public name; see docs/web.md)\n";
 
 /* Returns the lock fd, or -1 after printing who holds it. */
 static int take_lock(const char *home) {
@@ -70,6 +74,7 @@ int cmd_scheduler(int argc, char **argv, struct cf_cli *cli) {
     {"rescan", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
     {"web", required_argument, 0, 'w'},
     {"landing", required_argument, 0, 'L'},
+    {"web-allowed-host", required_argument, 0, 'A'},
     {0, 0, 0, 0}};
   struct cf_daemon_opts o = {0};
   const char *now = getenv("COSTFLOW_FAKE_NOW");
@@ -79,8 +84,15 @@ int cmd_scheduler(int argc, char **argv, struct cf_cli *cli) {
   o.rescan_ms = 30000;
   int c;
   char *end;
-  while ((c = getopt_long(argc, argv, "on:s:g:r:R:hw:L:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "on:s:g:r:R:hw:L:A:", opts, NULL)) !=
+         -1) {
     switch (c) {
+    case 'A':
+      if (!cf_web_hosts_valid(optarg))
+        return cf_cli_error(CF_EXIT_USAGE, "--web-allowed-host: '%s' is not "
+                            "a comma list of host names", optarg);
+      o.web_allowed_hosts = optarg;
+      break;
     case 'o': o.once = 1; break;
     case 'w': o.web_listen = optarg; break;
     case 'L': o.web_landing = optarg; break;

@@ -19,10 +19,13 @@ static const char usage[] =
     "         [--landing DIR] [--warehouse FILE] [--auth-reads] [--no-auth]\n"
     "         [--max-upload BYTES] [--max-body BYTES] [--max-conns N]\n"
     "         [--header-timeout DUR] [--body-timeout DUR]\n"
+    "         [--allowed-host NAME[,NAME...]]\n"
     "  Serves the UI and API (default 127.0.0.1:8080). Mutating endpoints\n"
     "  need the bearer token in $COSTFLOW_HOME/web.token (created at first\n"
     "  start); --auth-reads protects reads too; --no-auth is refused on\n"
-    "  non-loopback addresses. See docs/web.md.\n";
+    "  non-loopback addresses. A loopback server answers token-less\n"
+    "  requests only for Host localhost/127.x/[::1] (DNS rebinding) or an\n"
+    "  --allowed-host NAME (a reverse proxy's public name). See docs/web.md.\n";
 
 struct local_run {
   struct local_run *next;
@@ -271,14 +274,21 @@ int cmd_web(int argc, char **argv, struct cf_cli *cli) {
     {"max-conns", required_argument, 0, 'c'},
     {"header-timeout", required_argument, 0, 'H'},
     {"body-timeout", required_argument, 0, 'B'},
+    {"allowed-host", required_argument, 0, 'A'},
     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   struct cf_web_opts o = {0};
   uint64_t sz = 0;
   int c;
   o.listen = "127.0.0.1:8080";
-  while ((c = getopt_long(argc, argv, "l:t:L:w:aNu:b:c:H:B:h", opts, NULL))
+  while ((c = getopt_long(argc, argv, "l:t:L:w:aNu:b:c:H:B:A:h", opts, NULL))
          != -1) {
     switch (c) {
+    case 'A':
+      if (!cf_web_hosts_valid(optarg))
+        return cf_cli_error(CF_EXIT_USAGE, "--allowed-host: '%s' is not a "
+                            "comma list of host names", optarg);
+      o.allowed_hosts = optarg;
+      break;
     case 'l': o.listen = optarg; break;
     case 't': o.token_file = optarg; break;
     case 'L': o.landing_dir = optarg; break;

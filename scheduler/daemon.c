@@ -490,6 +490,7 @@ int cf_daemon_main(struct cf_cli *cli, const struct cf_daemon_opts *o) {
     wo.dags_dir = cli->dags_dir;
     wo.plugin_path = cli->plugin_path;
     wo.landing_dir = d->o.web_landing;
+    wo.allowed_hosts = d->o.web_allowed_hosts;
     wo.submit = web_submit;
     wo.submit_data = d;
     if ((rc = cf_web_start(&d->loop, d->st, &wo, &d->web)) < 0) {

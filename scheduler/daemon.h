@@ -40,6 +40,7 @@ struct cf_daemon_opts {
   double speed;                 /* fake clock speed factor (>= 1) */
   const char *web_listen;       /* --web ADDR:PORT, NULL = no web server */
   const char *web_landing;      /* --landing DIR for uploads */
+  const char *web_allowed_hosts; /* --web-allowed-host NAME[,NAME...] */
 };
 
 struct cf_drun;                 /* a run being driven (daemon.c) */

@@ -140,6 +140,32 @@ static int host_is_loopback(const struct cf_web_req *r) {
   return !strcasecmp(name, "localhost");
 }
 
+int cf_web_hosts_valid(const char *s) {
+  if (!s || !*s) return 0;
+  for (const char *p = s; *p;) {
+    size_t m = strcspn(p, ",");
+    if (m == 0) return 0;
+    for (size_t i = 0; i < m; i++)
+      if (!isalnum((unsigned char)p[i]) && !strchr("-.[]:", p[i])) return 0;
+    p += m + (p[m] == ',');
+  }
+  return 1;
+}
+
+/* Host (its name, without port) is one of the operator's --allowed-host
+ * names. */
+static int host_allowed(const struct cf_web_req *r) {
+  const char *h = cf__req_header(r, "Host"), *list = r->web->o.allowed_hosts;
+  if (!h || !list) return 0;
+  size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
+  for (const char *p = list; *p;) {
+    size_t m = strcspn(p, ",");
+    if (m == n && !strncasecmp(p, h, n)) return 1;
+    p += m + (p[m] == ',');
+  }
+  return 0;
+}
+
 /* The request carries this server's token. */
 static int bearer_ok(const struct cf_web_req *r) {
   const char *a = cf__req_header(r, "Authorization");
@@ -157,10 +183,11 @@ int cf__route_authorize(struct cf_web_req *r) {
     return -1;
   }
   if (w->o.no_auth || (!mutate && !w->o.auth_reads)) {
-    if (w->loopback && !host_is_loopback(r) && !bearer_ok(r)) {
+    if (w->loopback && !host_is_loopback(r) && !host_allowed(r) &&
+        !bearer_ok(r)) {
       cf__respond_error(r, 403, "this server listens on a loopback address; "
                         "without a token it answers only Host: localhost, "
-                        "127.0.0.1 or [::1]");
+                        "127.0.0.1, [::1] or an --allowed-host name");
       return -1;
     }
     return 0;

@@ -22,6 +22,10 @@ struct cf_web;
 typedef int (*cf_web_submit_fn)(void *data, const char *dag_id,
                                 int64_t run_pk, char **errmsg);
 
+/* Whether s is a comma list of host names (letters, digits, '-', '.',
+ * or a bracketed IPv6 literal), as --allowed-host takes. */
+int cf_web_hosts_valid(const char *s);
+
 struct cf_web_opts {
   const char *listen;         /* "ADDR:PORT"; NULL = 127.0.0.1:8080 */
   const char *home;           /* COSTFLOW_HOME (locks, logs, token) */
@@ -32,6 +36,9 @@ struct cf_web_opts {
   const char *warehouse;      /* NULL = $home/warehouse.db */
   int no_auth;                /* 1: no token at all (loopback only) */
   int auth_reads;             /* 1: GET endpoints need the token too */
+  const char *allowed_hosts;  /* comma list of Host names a loopback
+                                 server also answers without a token
+                                 (a reverse proxy's public name) */
   size_t max_body;            /* JSON request bodies; 0 = 1 MiB */
   uint64_t max_upload;        /* upload bytes; 0 = 512 MiB */
   int max_conns;              /* concurrent connections; 0 = 256 */

@@ -448,6 +448,19 @@ eq "a foreign Host with the token: 200 (the page cannot have it)" \
 eq "the UI itself stays open to any Host" \
   "$(status_of -H "Host: evil.example" "$URL/")" "200"
 stop_web
+# a reverse proxy that forwards its public name: named by the operator
+start_web proxied --allowed-host costs.example.com,other.example
+eq "--allowed-host: that Host is answered" \
+  "$(status_of -H "Host: costs.example.com" "$URL/api/dags")" "200"
+eq "--allowed-host: with a port too" \
+  "$(status_of -H "Host: other.example:443" "$URL/api/dags")" "200"
+eq "--allowed-host: a name that only starts like it: 403" \
+  "$(status_of -H "Host: costs.example.com.evil.example" "$URL/api/dags")" "403"
+eq "--allowed-host: others still 403" \
+  "$(status_of -H "Host: evil.example" "$URL/api/dags")" "403"
+stop_web
+expect_exit 2 "--allowed-host that is not a host list: usage error" \
+  "$COSTFLOW" --dags "$D" web --allowed-host 'a b'
 start_web noauth --no-auth
 eq "--no-auth: trigger from a rebound page: 403" \
   "$(trig -H "Host: evil.example:$PORT" -H "Origin: http://evil.example:$PORT" \
