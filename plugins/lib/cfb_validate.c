@@ -193,6 +193,41 @@ static const char *map_get(const struct cfbp *h, const char *param,
   return NULL;
 }
 
+/* The severity and max_failed_ratio values (and default_severity): a
+ * level other than critical|warning, or a ratio that is not a number in
+ * 0..1, is an error -- a typo must not turn a critical rule into one
+ * that never fails the task. 0 or CF_EINVALID (logged). */
+static int check_levels(const struct cfbp *h) {
+  const struct cf_host_api *api = h->api;
+  const char *d = api->param(h->ctx, "default_severity");
+  int ret = 0;
+  if (d && *d && strcmp(d, "critical") && strcmp(d, "warning")) {
+    api->log(h->ctx, CF_LOG_ERROR, "default_severity '%s' must be critical "
+             "or warning", d);
+    ret = CF_EINVALID;
+  }
+  for (size_t i = 0; i < api->param_count(h->ctx, "severity"); i++) {
+    const char *v = api->param_item(h->ctx, "severity", i);
+    if (v && (!strcmp(v, "critical") || !strcmp(v, "warning"))) continue;
+    api->log(h->ctx, CF_LOG_ERROR, "severity '%s' for rule '%s' must be "
+             "critical or warning", v ? v : "",
+             api->param_key(h->ctx, "severity", i));
+    ret = CF_EINVALID;
+  }
+  for (size_t i = 0; i < api->param_count(h->ctx, "max_failed_ratio"); i++) {
+    const char *v = api->param_item(h->ctx, "max_failed_ratio", i);
+    cf_dec r;
+    if (v && cfb_dec_parse_round(v, &r) == 0 && cf_dec_sign(r) >= 0 &&
+        r.v <= 1000000000000000000LL)
+      continue;
+    api->log(h->ctx, CF_LOG_ERROR, "max_failed_ratio '%s' for rule '%s' "
+             "must be a number from 0 to 1", v ? v : "",
+             api->param_key(h->ctx, "max_failed_ratio", i));
+    ret = CF_EINVALID;
+  }
+  return ret;
+}
+
 /* failed/checked > ratio, exactly. */
 static int over_ratio(int64_t failed, int64_t checked, cf_dec ratio) {
   if (failed == 0) return 0;
@@ -276,6 +311,7 @@ int cfbp_validate_run(struct cf_plugin_ctx *ctx,
     api->log(ctx, CF_LOG_ERROR, "stage must be raw or cleaned");
     return CF_RESULT_FAIL;
   }
+  if (check_levels(&v.h) < 0) return CF_RESULT_FAIL;
   /* Rules. Reserve space so pointers stay valid. */
   v.R.cap = 256;
   if (!(v.R.r = cf_calloc(v.R.cap, sizeof *v.R.r))) return CF_RESULT_FAIL;

@@ -134,7 +134,8 @@ static char *smtp_message(const struct cfb_smtp *s, const char *subject,
     bad |= cf_buf_addf(&b, "%s<%s>", i ? ", " : "", s->to[i]);
   bad |= cf_buf_addf(&b, "\r\nMessage-ID: <costflow.%lld.%d@%s>\r\n"
                      "Subject: %s\r\nMIME-Version: 1.0\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n\r\n",
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: 8bit\r\n\r\n",
                      (long long)cf_now_ms(), (int)getpid(), host, subject);
   for (const char *p = body; *p; p++) {
     if (*p == '\n' && (p == body || p[-1] != '\r'))
@@ -200,8 +201,11 @@ int cfb_notify_smtp(const struct cfb_smtp *s, const char *subject,
     *errmsg = cf_asprintf("smtp: %s (reply %ld)", curl_easy_strerror(cc),
                           code);
     ret = CF_EBUSY;
-    /* 4xx replies are temporary in SMTP; 5xx and bad logins are not. */
-    int retry = curl_transient(cc) || (code >= 400 && code < 500);
+    /* 4xx replies are temporary in SMTP; 5xx and bad logins are not.
+     * libcurl reports a refused RCPT as CURLE_SEND_ERROR, so the reply
+     * code decides before the CURLcode does. */
+    int retry = code >= 500 ? 0
+                : curl_transient(cc) || (code >= 400 && code < 500);
     if (!retry || attempt == r->attempts) break;
     sleep_ms(delay);
     delay *= 2;

@@ -89,6 +89,15 @@ eq "validate_raw is the task that failed" \
   "$(sql "SELECT state FROM task_instances WHERE task_id='validate_raw'
           ORDER BY id DESC LIMIT 1")" "failed"
 
+# A misspelt severity is an error, not a silent "not critical" (which
+# would let the repeated line item pass).
+write_dag Critical
+export COSTFLOW_HOME="$TMP/home-typo"
+expect_exit 1 "a severity other than critical|warning fails the task" \
+  "$COSTFLOW" run "$TMP/v.yaml" --date 2023-06-01
+contains "the error names the value and the rule" \
+  "$(cat "$TMP/out" "$TMP/err")" "severity 'Critical' for rule 'unique_key'"
+
 # unique_key across files: AWS and GCP staging are scanned apart (on
 # threads) and merged in order. Keyed by ChargeCategory, the AWS file holds
 # Usage and Credit, the GCP file only Usage: 2 distinct keys in 15 rows,

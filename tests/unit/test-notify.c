@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "cf_test.h"
@@ -239,10 +240,123 @@ CF_TEST(notify_smtp_retries_then_sends) {
   CF_ASSERT_CONTAINS(got, "RCPT TO:<a@example.com>");
   CF_ASSERT_CONTAINS(got, "RCPT TO:<b@example.com>");
   CF_ASSERT_CONTAINS(got, "Subject: [costflow] run ok\r\n");
+  /* the body may carry UTF-8 (failure reasons): say it is 8-bit */
+  CF_ASSERT_CONTAINS(got, "Content-Transfer-Encoding: 8bit\r\n");
   CF_ASSERT_CONTAINS(got, "\r\n\r\nline 1\r\n..\r\nlast line\r\n");
   cf_free(got);
   cf_free(url);
   cf_free(log);
+  fx_rm(home);
+}
+
+/* Child: an SMTP server that refuses every recipient for good (550),
+ * on as many connections as it gets; each connection appends "conn\n"
+ * to `log`. The parent kills it. */
+static pid_t smtp_reject_sink(int fd, const char *log) {
+  pid_t pid = fork();
+  if (pid) return pid;
+  for (;;) {
+    int c = accept(fd, NULL, NULL);
+    if (c < 0) _exit(1);
+    FILE *in = fdopen(c, "r"), *out = fopen(log, "a");
+    char line[1024];
+    fputs("conn\n", out);
+    fclose(out);
+    dprintf(c, "220 sink ESMTP\r\n");
+    while (fgets(line, sizeof line, in)) {
+      if (!strncmp(line, "EHLO", 4) || !strncmp(line, "HELO", 4) ||
+          !strncmp(line, "MAIL FROM", 9) || !strncmp(line, "RSET", 4))
+        dprintf(c, "250 ok\r\n");
+      else if (!strncmp(line, "RCPT TO", 7))
+        dprintf(c, "550 5.1.1 no such user\r\n");
+      else if (!strncmp(line, "QUIT", 4)) {
+        dprintf(c, "221 bye\r\n");
+        break;
+      } else
+        dprintf(c, "502 no\r\n");
+    }
+    fclose(in);
+  }
+}
+
+/* A permanent (5xx) refusal of a recipient is not retried. */
+CF_TEST(notify_smtp_rejected_recipient_not_retried) {
+  const char *home = fx_home();
+  char *log = cf_asprintf("%s/smtp.log", home), *err = NULL, *url;
+  int port, tries = 0, st;
+  int fd = listen_any(&port);
+  pid_t pid = smtp_reject_sink(fd, log);
+  const char *to[] = {"nobody@example.com"};
+  url = cf_asprintf("smtp://127.0.0.1:%d", port);
+  struct cfb_smtp sm = {url, "costflow@example.com", to, 1, NULL, NULL, 0};
+  struct cfb_notify_retry r = {3, 10, 2000};
+  CF_ASSERT(cfb_notify_smtp(&sm, "s", "body\n", &r, &tries, &err) < 0);
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  CF_ASSERT_EQ(1, tries);
+  CF_ASSERT_CONTAINS(err, "reply 550");
+  char *got = slurp(log);
+  CF_ASSERT_STR("conn\n", got);
+  cf_free(got);
+  cf_free(err);
+  cf_free(url);
+  cf_free(log);
+  fx_rm(home);
+}
+
+/* 1 if s is well-formed UTF-8 (what JSON encoders insist on). */
+static int utf8_ok(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+            : (*p & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0) return 0;
+    p++;
+    while (n--)
+      if ((*p++ & 0xC0) != 0x80) return 0;
+  }
+  return 1;
+}
+
+/* A failure reason is cut to 200 bytes; a cut inside a multi-byte
+ * character (or a reason that is not UTF-8 at all) must not leave bytes
+ * that make the webhook JSON and the outbox line impossible to encode. */
+CF_TEST(notify_summary_failure_reason_stays_utf8) {
+  const char *home = fx_home();
+  char *store = cf_asprintf("%s/costflow.db", home), reason[256];
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  memset(reason, 'x', 199);
+  strcpy(reason + 199, "\xc3\xa9t\xc3\xa9");   /* byte 200 splits 'é' */
+  CF_ASSERT_EQ(0, sqlite3_open(store, &db));
+  CF_ASSERT_EQ(0, sqlite3_exec(db, "CREATE TABLE runs(id INTEGER PRIMARY"
+                               " KEY, dag_id, logical_date);"
+                               "CREATE TABLE task_instances(run_pk, task_id,"
+                               " state, reason);"
+                               "INSERT INTO runs VALUES(1,'billing',"
+                               "'2025-01-03');", NULL, NULL, NULL));
+  CF_ASSERT_EQ(0, sqlite3_prepare_v2(db, "INSERT INTO task_instances"
+                                     " VALUES(1,?1,'failed',?2)", -1, &st,
+                                     NULL));
+  sqlite3_bind_text(st, 1, "extract_aws", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+  CF_ASSERT_EQ(SQLITE_DONE, sqlite3_step(st));
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, "extract_gcp", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, "bad \xff\xfe file \xe9.csv", -1, SQLITE_STATIC);
+  CF_ASSERT_EQ(SQLITE_DONE, sqlite3_step(st));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  struct cfb_summary_in in = {"billing", "r1", "2025-01-03", NULL, store,
+                              NULL, NULL, 0, 1};
+  struct cfb_summary s;
+  CF_ASSERT_EQ(0, cfb_summary_build(&in, &s));
+  CF_ASSERT_EQ(2, s.nfailed);
+  CF_ASSERT_CONTAINS(s.text, "extract_aws: failed - xxx");
+  CF_ASSERT_CONTAINS(s.text, "extract_gcp: failed - bad ");
+  CF_ASSERT(utf8_ok(s.text));
+  cfb_summary_release(&s);
+  cf_free(store);
   fx_rm(home);
 }
 
