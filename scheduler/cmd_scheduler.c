@@ -32,7 +32,8 @@ static const char usage[] =
     "                    $COSTFLOW_FAKE_SPEED)\n"
     "  --web ADDR:PORT   also serve the web UI and JSON API on this loop\n"
     "                    (e.g. 127.0.0.1:8080; see docs/web.md)\n"
-    "  --landing DIR     where web uploads land (default $HOME/landing)\n"
+    "  --landing DIR     where web uploads land\n"
+    "                    (default $COSTFLOW_HOME/landing)\n"
     "  --web-allowed-host NAME[,NAME...]  Host names the loopback web\n"
     "                    server also answers without a token (a reverse\n"
     "                    proxy's public name; see docs/web.md)\n";

@@ -14,6 +14,12 @@ PORT=$((20000 + RANDOM % 20000))
 start_daemon --web "127.0.0.1:$PORT" --grace 20s
 check "web server answers on the daemon's loop" wait_for 10 curl -sf "http://127.0.0.1:$PORT/healthz"
 TOKEN=$(cat "$COSTFLOW_HOME/web.token")
+# Uploads land under the costflow home (not the user's $HOME), as --help says.
+up=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" --data-binary x \
+  "http://127.0.0.1:$PORT/api/upload?name=probe.txt")
+contains "upload lands in \$COSTFLOW_HOME/landing" "$up" "\"path\":\"$COSTFLOW_HOME/landing/probe.txt\""
+contains "scheduler --help names the landing default" \
+  "$("$COSTFLOW" scheduler --help)" '(default $COSTFLOW_HOME/landing)'
 code=$(curl -s -o "$TMP/trigger.json" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   -d '{"date":"2025-02-01"}' "http://127.0.0.1:$PORT/api/dags/webdag/runs")
