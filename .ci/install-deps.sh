@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libuv1-dev libyaml-dev libsqlite3-dev
       libcurl4-openssl-dev libjansson-dev libarchive-dev libssl-dev
       zlib1g-dev libhttp-parser-dev sqlite3 jq tzdata curl python3
+      procps                      # ps: tests/integration/test-orphan-group.sh
       clang libclang-rt-14-dev    # clang + libFuzzer: tests/fuzz/run.sh
       chromium)                   # headless browser: tests/integration/test-web-ui.sh
 # Node.js + npm drive the browser test (playwright-core), the DAG schema
