@@ -25,6 +25,33 @@ static struct cf_store *open_store(char *path) {
   return st;
 }
 
+/* A file store with a filler table, a loop, and a checkpointer on both. */
+struct walfx {
+  char path[32];
+  struct cf_store *st;
+  sqlite3 *db;
+  uv_loop_t loop;
+  struct cf_wal_checkpointer *w;
+};
+
+static void walfx_start(struct walfx *f) {
+  snprintf(f->path, sizeof f->path, "/tmp/cf-walck-XXXXXX");
+  f->st = open_store(f->path);
+  f->db = cf_store_db(f->st);
+  CF_ASSERT_EQ(0, uv_loop_init(&f->loop));
+  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&f->loop, f->db, &f->w));
+  CF_ASSERT(f->w != NULL);
+}
+
+/* Stops the checkpointer (if the test has not: NULL is fine), closes
+ * the loop and the store, and removes its files. */
+static void walfx_end(struct walfx *f) {
+  cf_wal_checkpointer_stop(f->w);
+  CF_ASSERT_EQ(0, uv_loop_close(&f->loop));
+  cf_store_close(f->st);
+  fx_store_remove(f->path);
+}
+
 static long long file_size(const char *path, const char *suffix) {
   char p[96];
   struct stat sb;
@@ -87,99 +114,77 @@ static void shut_gate(uv_loop_t *loop) {
 static void timer_fired(uv_timer_t *t) { *(int *)t->data = 1; }
 
 CF_TEST(checkpoints_run_on_the_pool_not_in_commits) {
-  char path[] = "/tmp/cf-walck-XXXXXX";
-  struct cf_store *st = open_store(path);
-  sqlite3 *db = cf_store_db(st);
-  uv_loop_t loop;
-  struct cf_wal_checkpointer *w = NULL;
   CF_ASSERT_EQ(0, setenv("UV_THREADPOOL_SIZE", "1", 1));  /* before use */
-  CF_ASSERT_EQ(0, uv_loop_init(&loop));
-  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
-  CF_ASSERT(w != NULL);
-  shut_gate(&loop);
+  struct walfx f;
+  walfx_start(&f);
+  shut_gate(&f.loop);
 
-  long long db0 = file_size(path, "");
+  long long db0 = file_size(f.path, "");
   CF_ASSERT(db0 > 0);
-  fill(db);
+  fill(f.db);
   /* a WAL file is a 32-byte header, then frames of 24 bytes + a page */
-  long long frames = (file_size(path, "-wal") - 32) / (page_size(db) + 24);
+  long long frames =
+      (file_size(f.path, "-wal") - 32) / (page_size(f.db) + 24);
   CF_ASSERT(frames > 1000 && frames < 4000);   /* one pool checkpoint due */
   /* No commit checkpointed on the loop's connection (SQLite's automatic
    * checkpoint would have copied the pages into the file at 1,000). */
-  CF_ASSERT_EQ(db0, file_size(path, ""));
+  CF_ASSERT_EQ(db0, file_size(f.path, ""));
 
   /* the loop keeps serving its timers while the checkpoint waits */
   int fired = 0;
   uv_timer_t timer;
-  CF_ASSERT_EQ(0, uv_timer_init(&loop, &timer));
+  CF_ASSERT_EQ(0, uv_timer_init(&f.loop, &timer));
   timer.data = &fired;
   CF_ASSERT_EQ(0, uv_timer_start(&timer, timer_fired, 1, 0));
   /* NOWAIT: with the queued work alive, a ONCE run after the timer has
    * fired would wait for that work forever */
-  while (!fired) uv_run(&loop, UV_RUN_NOWAIT);
+  while (!fired) uv_run(&f.loop, UV_RUN_NOWAIT);
   uv_close((uv_handle_t *)&timer, NULL);
 
   /* the pool thread is free: the queued checkpoint copies the pages */
   uv_sem_post(&gate.open);
-  uv_run(&loop, UV_RUN_DEFAULT);      /* until the gate and it reported */
-  CF_ASSERT(file_size(path, "") >= (long long)COMMITS * BLOB);
+  uv_run(&f.loop, UV_RUN_DEFAULT);      /* until the gate and it reported */
+  CF_ASSERT(file_size(f.path, "") >= (long long)COMMITS * BLOB);
 
   /* every frame was copied, so the next commit starts the WAL over */
-  CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(db, "INSERT INTO filler VALUES(1)",
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_exec(f.db, "INSERT INTO filler VALUES(1)",
                                        NULL, NULL, NULL));
   int log = -1, ckpt = -1;
-  CF_ASSERT_EQ(SQLITE_OK, sqlite3_wal_checkpoint_v2(db, "main",
+  CF_ASSERT_EQ(SQLITE_OK, sqlite3_wal_checkpoint_v2(f.db, "main",
                                                     SQLITE_CHECKPOINT_PASSIVE,
                                                     &log, &ckpt));
   CF_ASSERT(log >= 1 && log < 10);
 
-  cf_wal_checkpointer_stop(w);
-  CF_ASSERT_EQ(0, uv_loop_close(&loop));
-  cf_store_close(st);
-  fx_store_remove(path);
+  walfx_end(&f);
 }
 
 CF_TEST(a_checkpoint_stuck_behind_pool_work_is_done_on_the_loop) {
   /* The pool's only thread stays busy with other work past the WAL's
    * bound: the checkpoint queued at 1,000 pages never starts, so the
    * loop's connection must take it back and checkpoint itself. */
-  char path[] = "/tmp/cf-walck-XXXXXX";
-  struct cf_store *st = open_store(path);
-  sqlite3 *db = cf_store_db(st);
-  uv_loop_t loop;
-  struct cf_wal_checkpointer *w = NULL;
   CF_ASSERT_EQ(0, setenv("UV_THREADPOOL_SIZE", "1", 1));  /* before use */
-  CF_ASSERT_EQ(0, uv_loop_init(&loop));
-  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
-  shut_gate(&loop);
-  long long db0 = file_size(path, "");
-  for (int round = 0; round < 4; round++) fill(db);   /* ~6,400 pages */
+  struct walfx f;
+  walfx_start(&f);
+  shut_gate(&f.loop);
+  long long db0 = file_size(f.path, "");
+  for (int round = 0; round < 4; round++) fill(f.db);   /* ~6,400 pages */
   /* the pages reached the file although the pool never ran a checkpoint */
-  CF_ASSERT(file_size(path, "") > db0 + 2LL * COMMITS * BLOB);
+  CF_ASSERT(file_size(f.path, "") > db0 + 2LL * COMMITS * BLOB);
   uv_sem_post(&gate.open);
-  uv_run(&loop, UV_RUN_DEFAULT);      /* the gate, and the taken-back job */
-  cf_wal_checkpointer_stop(w);
-  CF_ASSERT_EQ(0, uv_loop_close(&loop));
-  cf_store_close(st);
-  fx_store_remove(path);
+  uv_run(&f.loop, UV_RUN_DEFAULT);      /* the gate, and the taken-back job */
+  walfx_end(&f);
 }
 
 CF_TEST(stop_gives_checkpoints_back_to_the_connection) {
-  char path[] = "/tmp/cf-walck-XXXXXX";
-  struct cf_store *st = open_store(path);
-  sqlite3 *db = cf_store_db(st);
-  uv_loop_t loop;
-  struct cf_wal_checkpointer *w = NULL;
-  CF_ASSERT_EQ(0, uv_loop_init(&loop));
-  CF_ASSERT_EQ(0, cf_wal_checkpointer_start(&loop, db, &w));
-  cf_wal_checkpointer_stop(w);
-  long long db0 = file_size(path, "");
-  fill(db);                           /* the loop never runs */
+  struct walfx f;
+  walfx_start(&f);
+  cf_wal_checkpointer_stop(f.w);
+  f.w = NULL;                           /* stopped: not again at the end */
+  long long db0 = file_size(f.path, "");
+  fill(f.db);                           /* the loop never runs */
   /* SQLite's own checkpoint at 1,000 pages copied them into the file */
-  CF_ASSERT(file_size(path, "") > db0 + (1 << 20));
-  CF_ASSERT_EQ(0, uv_loop_close(&loop));
-  cf_store_close(st);
-  fx_store_remove(path);
+  CF_ASSERT(file_size(f.path, "") > db0 + (1 << 20));
+  walfx_end(&f);
 }
 
 CF_TEST(in_memory_store_is_refused) {
