@@ -12,10 +12,9 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <archive.h>
-#include <archive_entry.h>
 #include <jansson.h>
 #include "cf_test.h"
+#include "gzip_fixture.h"
 #include "cfb.h"
 #include "cfb_lake.h"
 #include "cfb_partition.h"
@@ -565,17 +564,7 @@ static void put_cut_gzip(const char *path, const char *header,
   struct cf_buf t = CF_BUF_INIT(0);
   cf_buf_adds(&t, header);
   for (int i = 0; i < rows; i++) row(&t, i);
-  struct archive *a = archive_write_new();
-  archive_write_add_filter_gzip(a);
-  archive_write_set_format_raw(a);
-  CF_ASSERT_EQ(ARCHIVE_OK, archive_write_open_filename(a, path));
-  struct archive_entry *e = archive_entry_new();
-  archive_entry_set_filetype(e, AE_IFREG);
-  archive_write_header(a, e);
-  archive_write_data(a, t.buf, t.len);
-  archive_entry_free(e);
-  archive_write_close(a);
-  archive_write_free(a);
+  fx_write_gzip(path, t.buf, t.len);
   cf_buf_release(&t);
   struct stat st;
   CF_ASSERT_EQ(0, stat(path, &st));

@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include "cf_test.h"
+#include "gzip_fixture.h"
 #include "costflow/common.h"
 #include "costflow/csv.h"
 
@@ -419,27 +420,13 @@ CF_TEST(zip_without_csv_member_is_refused) {
   expect_refused(path, "zip holds no csv member");
 }
 
-/* Writes the n bytes at body gzipped to path. */
-static void write_gzip(const char *path, const char *body, size_t n) {
-  struct archive *a = archive_write_new();
-  archive_write_add_filter_gzip(a);
-  archive_write_set_format_raw(a);
-  CF_ASSERT_EQ(ARCHIVE_OK, archive_write_open_filename(a, path));
-  struct archive_entry *e = archive_entry_new();
-  archive_entry_set_filetype(e, AE_IFREG);
-  archive_write_header(a, e);
-  archive_write_data(a, body, n);
-  archive_entry_free(e);
-  archive_write_close(a);
-  archive_write_free(a);
-}
 
 CF_TEST(gzip_written_here) {
   char path[600];
   write_tmp("dummy", "", 0);
   snprintf(path, sizeof path, "%s/small.csv.gz", tmpdir);
   const char *body = "\xEF\xBB\xBFk,v\r\n1,\"2\"\r\n";
-  write_gzip(path, body, strlen(body));
+  fx_write_gzip(path, body, strlen(body));
   char *got = dump(path);
   CF_ASSERT_STR(got, "1:k|v\n2:1|2\n");
   free(got);
@@ -464,7 +451,7 @@ CF_TEST(empty_gzip_is_no_rows) {
   for (int zero_bytes = 0; zero_bytes < 2; zero_bytes++) {
     snprintf(path, sizeof path, "%s/empty%d.csv.gz", tmpdir, zero_bytes);
     if (zero_bytes) write_tmp("empty1.csv.gz", "", 0);
-    else write_gzip(path, "", 0);
+    else fx_write_gzip(path, "", 0);
     struct cf_csv *c;
     char *err = NULL;
     int rows = 0;
@@ -492,7 +479,7 @@ CF_TEST(truncated_gzip_ends_the_input) {
     seed = seed * 1103515245u + 12345u;
     cf_buf_addf(&body, "id%d,%u.%u\n", i, seed >> 8, seed);
   }
-  write_gzip(path, body.buf, body.len);
+  fx_write_gzip(path, body.buf, body.len);
   cf_buf_release(&body);
   struct stat st;
   CF_ASSERT_EQ(0, stat(path, &st));
