@@ -106,13 +106,14 @@ struct series {
 /* Totals are kept per currency: amounts in two currencies are never
  * added. by_cur maps currency -> decimal text. */
 static void add_to_currency(json_t *by_cur, const char *cur, cf_dec v) {
+  if (!cur) cur = "";
   const char *was = json_string_value(json_object_get(by_cur, cur));
   cf_dec sum = v;
   if (was) {
     cf_dec w;
     if (cf_dec_parse(was, strlen(was), &w) == 0) sum = cf_dec_add(w, v);
   }
-  json_object_set_new(by_cur, cur ? cur : "", dec_json(sum));
+  json_object_set_new(by_cur, cur, dec_json(sum));
 }
 
 /* The one total when every amount is in one currency ("0" with none);

@@ -40,7 +40,7 @@ struct cf__upload {
 static int name_ok(const char *s) {
   size_t n = strlen(s);
   if (n == 0 || n > MAX_NAME || s[0] == '.' || strstr(s, "..") ||
-      !cf__utf8_valid(s, n))
+      !cf_utf8_valid(s, n))
     return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];

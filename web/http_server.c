@@ -268,7 +268,7 @@ void cf__respond_error(struct cf_web_req *r, int status, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  cf__utf8_scrub(msg);   /* echoed input, or a character cut at the end */
+  cf_utf8_scrub(msg);   /* echoed input, or a character cut at the end */
   cf__respond_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
@@ -523,13 +523,13 @@ static int split_url(struct cf_web_req *r) {
     r->query = cf_strdup("");
   if (!r->path || !r->query) return -1;
   if (cf__url_decode(r->path, 0) < 0 ||
-      !cf__utf8_valid(r->path, strlen(r->path)))
+      !cf_utf8_valid(r->path, strlen(r->path)))
     return -2;
   /* every parameter is decoded on use; refuse the whole query up front
    * if any part of it is not percent-encoded UTF-8 */
   char *q = cf_strdup(r->query);
   if (!q) return -1;
-  int ok = cf__url_decode(q, 1) == 0 && cf__utf8_valid(q, strlen(q));
+  int ok = cf__url_decode(q, 1) == 0 && cf_utf8_valid(q, strlen(q));
   cf_free(q);
   return ok ? 0 : -3;
 }
@@ -564,7 +564,7 @@ static int on_headers_complete(http_parser *p) {
       cf__route_allow(r->path, allow, sizeof allow);
       snprintf(msg, sizeof msg, "method %s not allowed on %s",
                http_method_str(p->method), r->path);
-      cf__utf8_scrub(msg);
+      cf_utf8_scrub(msg);
       snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
       respond_json(r, 405, json_pack("{s:s}", "error", msg), extra);
     } else

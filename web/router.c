@@ -212,40 +212,6 @@ static int hexval(int c) {
   return -1;
 }
 
-int cf__utf8_valid(const char *s, size_t n) {
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  while (p < end) {
-    unsigned c = *p;
-    size_t k = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1
-             : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
-    if (k == 9 || (size_t)(end - p) <= k) return 0;   /* bad or cut */
-    unsigned v = k ? c & (0x3f >> k) : c;
-    for (size_t i = 1; i <= k; i++) {
-      if ((p[i] & 0xc0) != 0x80) return 0;
-      v = v << 6 | (p[i] & 0x3f);
-    }
-    /* overlong 3- and 4-byte forms, UTF-16 surrogates, past U+10FFFF */
-    if ((k == 2 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
-        (k == 3 && (v < 0x10000 || v > 0x10ffff)))
-      return 0;
-    p += k + 1;
-  }
-  return 1;
-}
-
-void cf__utf8_scrub(char *s) {
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n;) {
-    size_t k = 1;
-    while (k <= 4 && i + k <= n && !cf__utf8_valid(s + i, k)) k++;
-    if (k > 4 || i + k > n) {
-      s[i++] = '?';
-      continue;
-    }
-    i += k;
-  }
-}
-
 int cf__url_decode(char *s, int plus_is_space) {
   char *o = s;
   for (char *p = s; *p; p++) {

@@ -113,12 +113,6 @@ int cf__query_long(struct cf_web_req *r, const char *name, long def,
                    long lo, long hi, long *out);
 /* In-place percent-decoding; returns -1 on bad escapes or NUL bytes. */
 int cf__url_decode(char *s, int plus_is_space);
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code
- * points past U+10FFFF), else 0. */
-int cf__utf8_valid(const char *s, size_t n);
-/* Replaces, in place, every byte of `s` that does not start a well-formed
- * UTF-8 character with '?' (JSON strings must be UTF-8). */
-void cf__utf8_scrub(char *s);
 /* Parses the buffered body as a JSON object; responds 400 and returns
  * NULL when it is not one. An empty body is {}. */
 json_t *cf__req_json(struct cf_web_req *r);

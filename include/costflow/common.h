@@ -84,6 +84,17 @@ int cf_write_file_atomic(const char *path, const void *data, size_t len);
 /* Like mkdir -p: 0 once path is a folder; "": -ENOENT; a file (not a
  * folder) at path or on the way: -ENOTDIR. */
 int cf_mkdir_p(const char *path, int mode);
+
+/* UTF-8 (core/utf8.c): well-formed = no overlongs, surrogates or code
+ * points past U+10FFFF. */
+/* Bytes of the well-formed character at NUL-terminated s (1..4), 0 if
+ * none starts there. */
+size_t cf_utf8_char_len(const char *s);
+/* 1 if s[0..n) is well-formed UTF-8, else 0. */
+int cf_utf8_valid(const char *s, size_t n);
+/* Replaces, in place, every byte of s that does not start a well-formed
+ * character with '?' (JSON strings must be UTF-8). */
+void cf_utf8_scrub(char *s);
 int cf_fsync_dir(const char *dir);
 int cf_fsync_path(const char *path);   /* a file written earlier */
 

@@ -71,43 +71,17 @@ static long long count_for(sqlite3 *db, const char *table,
   return n;
 }
 
-/* Length of the well-formed UTF-8 character at p (1..4), 0 if none. */
-static size_t utf8_len(const unsigned char *p) {
-  size_t n = p[0] < 0x80 ? 1 : p[0] < 0xC2 ? 0 : p[0] < 0xE0 ? 2
-             : p[0] < 0xF0 ? 3 : p[0] < 0xF5 ? 4 : 0;
-  if (n > 2 && ((p[0] == 0xE0 && p[1] < 0xA0) ||     /* overlong */
-                (p[0] == 0xED && p[1] > 0x9F) ||     /* surrogate */
-                (p[0] == 0xF0 && p[1] < 0x90) ||     /* overlong */
-                (p[0] == 0xF4 && p[1] > 0x8F)))      /* > U+10FFFF */
-    return 0;
-  for (size_t i = 1; i < n; i++)
-    if ((p[i] & 0xC0) != 0x80) return 0;
-  return n;
-}
-
 /* Bytes of s to keep for at most max bytes without splitting a
  * character. */
 static int utf8_cut(const char *s, int max) {
-  const unsigned char *p = (const unsigned char *)s;
   int n = 0;
-  while (p[n]) {
-    int k = (int)utf8_len(p + n);
-    if (!k) k = 1;                 /* replaced by utf8_scrub */
+  while (s[n]) {
+    int k = (int)cf_utf8_char_len(s + n);
+    if (!k) k = 1;                 /* replaced by cf_utf8_scrub */
     if (n + k > max) break;
     n += k;
   }
   return n;
-}
-
-/* Replaces each byte that is not part of well-formed UTF-8 with '?':
- * the text goes into JSON (webhook, outbox), which refuses such bytes. */
-static void utf8_scrub(char *s) {
-  unsigned char *p = (unsigned char *)s;
-  while (*p) {
-    size_t k = utf8_len(p);
-    if (!k) *p++ = '?';
-    else p += k;
-  }
 }
 
 /* Failed task ids of this run from the store; -1 if it cannot tell. */
@@ -180,6 +154,6 @@ int cfb_summary_build(const struct cfb_summary_in *in,
     return -ENOMEM;
   }
   out->text = cf_buf_detach(&b, NULL);
-  utf8_scrub(out->text);
+  cf_utf8_scrub(out->text);
   return 0;
 }
