@@ -587,6 +587,13 @@ int cf_store_attempt_finish(struct cf_store *st, int64_t attempt_pk,
   return rc == SQLITE_DONE ? 0 : CF_ESTORE;
 }
 
+int cf_store_attempts_orphaned(struct cf_store *st, int64_t ti_pk,
+                               int64_t end_us) {
+  return exec(st, "UPDATE attempts SET state='failed', reason=?, end_us=? "
+              "WHERE ti_pk=? AND state='running'", "sii", CF_ORPHANED_REASON,
+              end_us, ti_pk);
+}
+
 int cf_store_attempt_ti(struct cf_store *st, int64_t attempt_pk,
                         int64_t *ti_pk, int *try_number, char **log_path) {
   sqlite3_stmt *s = query(st, "SELECT ti_pk, try_number, log_path FROM "

@@ -1,26 +1,15 @@
 /* Clearing task instances (see clear.h). */
 #include <string.h>
 #include "clear.h"
-#include "executor.h"
+#include "proc_group.h"
 
 /* A task left "running" by a driver that died (the caller holds the run
  * lock, so nobody drives it): stop what is left of its attempt and close
  * the attempt row, as the executor does when it resumes such a run. */
 static int close_orphan(struct cf_store *st, const struct cf_dag *dag,
                         int64_t run_pk, const struct cf_ti_row *t) {
-  static const char reason[] = "orphaned: its scheduler process died";
-  sqlite3_stmt *s = NULL;
-  int rc = CF_ESTORE;
   cf_proc_kill_orphan(t->pid, t->pid_start);
-  if (sqlite3_prepare_v2(cf_store_db(st), "UPDATE attempts SET "
-                         "state='failed', reason=?, end_us=? WHERE ti_pk=? "
-                         "AND state='running'", -1, &s, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, cf_store_now_us());
-    sqlite3_bind_int64(s, 3, t->id);
-    if (sqlite3_step(s) == SQLITE_DONE) rc = 0;
-  }
-  sqlite3_finalize(s);
+  int rc = cf_store_attempts_orphaned(st, t->id, cf_store_now_us());
   if (rc == 0)
     rc = cf_store_event(st, dag->id, run_pk, t->task_id, "orphaned", NULL);
   return rc;

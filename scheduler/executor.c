@@ -12,6 +12,7 @@
 #include "costflow/common.h"
 #include "costflow/plugin_host.h"
 #include "executor.h"
+#include "proc_group.h"
 #include "wal_checkpoint.h"
 
 extern char **environ;
@@ -1090,22 +1091,10 @@ int cf_exec_start_run(struct cf_exec *x, struct cf_dag *dag, int64_t run_pk,
       cf_proc_kill_orphan(t->row.pid, t->row.pid_start);  /* survivors */
       t->row.pid = 0;
       t->row.end_us = now;
-      char reason[] = "orphaned: its scheduler process died";
       cf_store_event(x->st, dag->id, run_pk, t->row.task_id, "orphaned",
                      NULL);
-      fail_or_retry(t, reason, 1);
-      /* the attempt row, too */
-      sqlite3_stmt *s = NULL;
-      if (sqlite3_prepare_v2(cf_store_db(x->st),
-              "UPDATE attempts SET state='failed', reason=?, end_us=? "
-              "WHERE ti_pk=? AND state='running'", -1, &s, NULL) ==
-          SQLITE_OK) {
-        sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, now);
-        sqlite3_bind_int64(s, 3, t->row.id);
-        sqlite3_step(s);
-      }
-      sqlite3_finalize(s);
+      fail_or_retry(t, CF_ORPHANED_REASON, 1);
+      cf_store_attempts_orphaned(x->st, t->row.id, now);   /* the row too */
       save_ti(t);
     } else if (is(t, ST_QUEUED)) {
       set_state(t, ST_NONE);

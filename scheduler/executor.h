@@ -54,6 +54,5 @@ void cf_exec_drain(struct cf_exec *x);
 void cf_exec_stop(struct cf_exec *x);
 int  cf_exec_active_runs(const struct cf_exec *x);
 
-#include "proc_group.h"    /* cf_proc_start_time, cf_proc_kill_orphan */
 
 #endif

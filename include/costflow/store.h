@@ -104,6 +104,11 @@ int cf_store_attempt_set_times(struct cf_store *st, int64_t attempt_pk,
 int cf_store_attempt_finish(struct cf_store *st, int64_t attempt_pk,
                             const char *state, int exit_code, int sig,
                             const char *reason);
+/* The attempt of task instance ti_pk left "running" by a driver that
+ * died: failed with CF_ORPHANED_REASON, ended at end_us. */
+#define CF_ORPHANED_REASON "orphaned: its scheduler process died"
+int cf_store_attempts_orphaned(struct cf_store *st, int64_t ti_pk,
+                               int64_t end_us);
 /* The attempt's task instance id, for `task-run`. */
 int cf_store_attempt_ti(struct cf_store *st, int64_t attempt_pk,
                         int64_t *ti_pk, int *try_number, char **log_path);
