@@ -59,9 +59,6 @@ static int ends_with(const char *s, const char *suf) {
   return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
 
-/* A zip must hold exactly one .csv member: reading only the first of
- * several would silently drop the others' costs. Counted from the
- * central directory (the seekable reader), so no member is decompressed. */
 /* A zip member that is a billing CSV: a regular file named *.csv. */
 static int csv_member(struct archive_entry *ent) {
   const char *name = archive_entry_pathname(ent);
@@ -69,6 +66,9 @@ static int csv_member(struct archive_entry *ent) {
          ends_with(name, ".csv");
 }
 
+/* A zip must hold exactly one .csv member: reading only the first of
+ * several would silently drop the others' costs. Counted from the
+ * central directory (the seekable reader), so no member is decompressed. */
 static int zip_csv_members(const char *path, char **errmsg) {
   struct archive *a = archive_read_new();
   struct archive_entry *ent;

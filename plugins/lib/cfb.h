@@ -107,6 +107,8 @@ void cfb_aws_close(struct cfb_aws_file *f);
  * or "aws_cur2" (sniffs the header), "gcp_csv", "gcp_jsonl"; NULL if the
  * file is not billing data. */
 const char *cfb_file_kind(enum cfb_provider p, const char *path);
+/* Whether s ends with suf, ignoring case. */
+int cfb_ends_with(const char *s, const char *suf);
 /* The extension kept in bronze names: ".csv", ".csv.gz", ".zip", ... */
 const char *cfb_file_ext(const char *path);
 

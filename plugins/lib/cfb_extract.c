@@ -7,7 +7,6 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <jansson.h>
 #include "cfb_aws_split.h"
@@ -248,11 +247,6 @@ static FILE *staging_open(const char *path) {
   return f;
 }
 
-static int is_parquet(const char *path) {
-  size_t n = strlen(path);
-  return n >= 8 && !strcasecmp(path + n - 8, ".parquet");
-}
-
 /* Makes a finished staging file durable and closes it. */
 static int staging_seal(FILE *f) {
   int ret = fflush(f) || fsync(fileno(f)) ? -errno : 0;
@@ -448,7 +442,7 @@ int cfb_extract(enum cfb_provider p, const char *landing_day,
   for (size_t i = 0; i < ps.n; i++) {
     const char *path = ps.v[i];
     const char *kind = cfb_file_kind(p, path);
-    if (!kind && is_parquet(path)) {
+    if (!kind && cfb_ends_with(path, ".parquet")) {
       /* AWS Data Exports can be Parquet: skipped, the day would publish
        * without its rows and the run succeed. */
       ret = -ENOTSUP;

@@ -21,7 +21,7 @@ const char *cfb_provider_name(enum cfb_provider p) {
   return p == CFB_AWS ? "aws" : "gcp";
 }
 
-static int ends_with(const char *s, const char *suf) {
+int cfb_ends_with(const char *s, const char *suf) {
   size_t a = strlen(s), b = strlen(suf);
   return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
@@ -31,7 +31,7 @@ const char *cfb_file_ext(const char *path) {
                                      ".json.gz", ".csv", ".zip", ".jsonl",
                                      ".json", ".gz"};
   for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
-    if (ends_with(path, exts[i])) return exts[i];
+    if (cfb_ends_with(path, exts[i])) return exts[i];
   return "";
 }
 
@@ -40,9 +40,9 @@ const char *cfb_file_kind(enum cfb_provider p, const char *path) {
   base = base ? base + 1 : path;
   if (base[0] == '.' || base[0] == '_') return NULL;   /* hidden, markers */
   if (p == CFB_AWS) {
-    if (ends_with(base, "Manifest.json")) return "aws_manifest";
-    if (!ends_with(base, ".csv") && !ends_with(base, ".csv.gz") &&
-        !ends_with(base, ".zip"))
+    if (cfb_ends_with(base, "Manifest.json")) return "aws_manifest";
+    if (!cfb_ends_with(base, ".csv") && !cfb_ends_with(base, ".csv.gz") &&
+        !cfb_ends_with(base, ".zip"))
       return NULL;
     /* Sniff the header: CUR 2.0 names have no '/'. */
     struct cf_csv *c;
@@ -61,11 +61,11 @@ const char *cfb_file_kind(enum cfb_provider p, const char *path) {
     }
     return kind;
   }
-  if (ends_with(base, ".jsonl") || ends_with(base, ".json") ||
-      ends_with(base, ".jsonl.gz") || ends_with(base, ".json.gz"))
+  if (cfb_ends_with(base, ".jsonl") || cfb_ends_with(base, ".json") ||
+      cfb_ends_with(base, ".jsonl.gz") || cfb_ends_with(base, ".json.gz"))
     return "gcp_jsonl";
-  if (ends_with(base, ".csv") || ends_with(base, ".csv.gz") ||
-      ends_with(base, ".zip"))
+  if (cfb_ends_with(base, ".csv") || cfb_ends_with(base, ".csv.gz") ||
+      cfb_ends_with(base, ".zip"))
     return "gcp_csv";
   return NULL;
 }

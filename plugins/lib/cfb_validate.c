@@ -278,7 +278,7 @@ static int verdict(struct vctx *v, struct cfb_dq_rule *ru) {
   const char *rs = map_get(&v->h, "max_failed_ratio", ru->name);
   if (!rs) rs = map_get(&v->h, "max_failed_ratio", ru->base);
   cf_dec ratio = CF_DEC_ZERO;
-  if (rs && cfb_dec_parse_round(rs, &ratio) < 0) ratio = CF_DEC_ZERO;
+  if (rs) cfb_dec_parse_round(rs, &ratio);   /* check_levels parsed it */
   int failed = over_ratio(ru->all.failed, ru->all.checked, ratio);
   struct cf_buf sj = CF_BUF_INIT(0);
   cf_buf_addch(&sj, '[');
