@@ -32,7 +32,7 @@ out = data + [
 with open(sys.argv[2], 'w', newline='') as f:
     csv.writer(f, lineterminator='\n').writerows([h] + out)
 PY
-write_dag() {                       # write_dag SEVERITY_OF_UNIQUE_KEY
+write_dag() {                       # write_dag SEVERITY_OF_UNIQUE_KEY [LINE]
   cat >"$TMP/v.yaml" <<YAML
 dag: v
 start_date: 2023-06-01
@@ -56,6 +56,7 @@ tasks:
       severity: {unique_key: $1, non_negative_cost_except_credits: warning,
                  accepted_values: warning, row_count: warning,
                  date_continuity: warning}
+${2:-}
 YAML
 }
 dq() {                              # dq RULE: "checked failed passed"
@@ -97,6 +98,18 @@ expect_exit 1 "a severity other than critical|warning fails the task" \
   "$COSTFLOW" run "$TMP/v.yaml" --date 2023-06-01
 contains "the error names the value and the rule" \
   "$(cat "$TMP/out" "$TMP/err")" "severity 'Critical' for rule 'unique_key'"
+write_dag critical "      default_severity: Warn"
+export COSTFLOW_HOME="$TMP/home-typo2"
+expect_exit 1 "a default_severity other than critical|warning fails the task" \
+  "$COSTFLOW" run "$TMP/v.yaml" --date 2023-06-01
+contains "... naming it" "$(cat "$TMP/out" "$TMP/err")" \
+  "default_severity 'Warn' must be critical or warning"
+write_dag critical "      max_failed_ratio: {unique_key: '1.5'}"
+export COSTFLOW_HOME="$TMP/home-typo3"
+expect_exit 1 "a max_failed_ratio past 1 fails the task" \
+  "$COSTFLOW" run "$TMP/v.yaml" --date 2023-06-01
+contains "... naming it and the rule" "$(cat "$TMP/out" "$TMP/err")" \
+  "max_failed_ratio '1.5' for rule 'unique_key' must be a number from 0 to 1"
 
 # unique_key across files: AWS and GCP staging are scanned apart (on
 # threads) and merged in order. Keyed by ChargeCategory, the AWS file holds
