@@ -117,9 +117,18 @@ static int same_origin(const struct cf_web_req *r) {
  * at 127.0.0.1 sends Host and Origin both naming evil.example, so the
  * origin check passes. A loopback server therefore answers what it
  * serves without a token only to a Host that names a loopback address. */
-static int host_is_loopback(const struct cf_web_req *r) {
+static int host_is_loopback(const char *name) {
+  unsigned char a[16];
+  if (inet_pton(AF_INET, name, a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, name, a) == 1)
+    return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+  return !strcasecmp(name, "localhost");
+}
+
+/* The Host header's name, without port or IPv6 brackets, into out (cap
+ * bytes); 0 if there is none or it does not fit. */
+static int host_name(const struct cf_web_req *r, char *out, size_t cap) {
   const char *h = cf__req_header(r, "Host");
-  char name[64];
   size_t n;
   if (!h) return 0;
   if (h[0] == '[') {                              /* [::1]:8080 */
@@ -130,14 +139,10 @@ static int host_is_loopback(const struct cf_web_req *r) {
   } else {
     n = strcspn(h, ":");
   }
-  if (n == 0 || n >= sizeof name) return 0;
-  memcpy(name, h, n);
-  name[n] = '\0';
-  unsigned char a[16];
-  if (inet_pton(AF_INET, name, a) == 1) return a[0] == 127;
-  if (inet_pton(AF_INET6, name, a) == 1)
-    return !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
-  return !strcasecmp(name, "localhost");
+  if (n == 0 || n >= cap) return 0;
+  memcpy(out, h, n);
+  out[n] = '\0';
+  return 1;
 }
 
 int cf_web_hosts_valid(const char *s) {
@@ -152,15 +157,19 @@ int cf_web_hosts_valid(const char *s) {
   return 1;
 }
 
-/* Host (its name, without port) is one of the operator's --allowed-host
- * names. */
-static int host_allowed(const struct cf_web_req *r) {
-  const char *h = cf__req_header(r, "Host"), *list = r->web->o.allowed_hosts;
-  if (!h || !list) return 0;
-  size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
-  for (const char *p = list; *p;) {
+/* name is one of the operator's --allowed-host names (brackets of an IPv6
+ * literal in the list ignored). */
+static int host_allowed(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list ? list : ""; *p;) {
     size_t m = strcspn(p, ",");
-    if (m == n && !strncasecmp(p, h, n)) return 1;
+    const char *q = p;
+    size_t k = m;
+    if (k >= 2 && q[0] == '[' && q[k - 1] == ']') {
+      q++;
+      k -= 2;
+    }
+    if (k == n && !strncasecmp(q, name, n)) return 1;
     p += m + (p[m] == ',');
   }
   return 0;
@@ -183,8 +192,11 @@ int cf__route_authorize(struct cf_web_req *r) {
     return -1;
   }
   if (w->o.no_auth || (!mutate && !w->o.auth_reads)) {
-    if (w->loopback && !host_is_loopback(r) && !host_allowed(r) &&
-        !bearer_ok(r)) {
+    char name[256];
+    int known = host_name(r, name, sizeof name) &&
+                (host_is_loopback(name) || host_allowed(w->o.allowed_hosts,
+                                                        name));
+    if (w->loopback && !known && !bearer_ok(r)) {
       cf__respond_error(r, 403, "this server listens on a loopback address; "
                         "without a token it answers only Host: localhost, "
                         "127.0.0.1, [::1] or an --allowed-host name");
