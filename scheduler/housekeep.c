@@ -33,20 +33,16 @@ static int interval_end(const struct cf_dag *dag, cf_date d, int64_t *out) {
     return 0;
   }
   int64_t f = local_midnight(dag->tz, d) - 4 * 3600;
-  for (int i = 0; i < 10000; i++) {
+  int fires_on_d = 0;
+  for (int i = 0; i < 20000; i++) {
     if (cf_cron_next(dag->cron, dag->tz, f, &f) < 0) return CF_ENEVER;
     cf_date ld = cf_tz_local_date(dag->tz, f);
-    if (ld > d) return CF_ENEVER;
-    if (ld < d) continue;
-    for (int j = 0; j < 10000; j++) {          /* d's later fires */
-      int r = cf_cron_next(dag->cron, dag->tz, f, &f);
-      if (r < 0) return r;
-      if (cf_tz_local_date(dag->tz, f) > d) {
-        *out = f;
-        return 0;
-      }
+    if (ld == d) fires_on_d = 1;
+    else if (ld > d) {                 /* the first fire after d's last */
+      if (!fires_on_d) return CF_ENEVER;
+      *out = f;
+      return 0;
     }
-    return CF_ENEVER;
   }
   return CF_ENEVER;
 }
